@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libatomfs internals: prototypes grouped by file, so this header is
+ * also a map of the library.  Everything returns 0 or -errno and leaves
+ * a message with atomfs_err() on failure.
+ */
+#ifndef ATOMFS_INTERNAL_H
+#define ATOMFS_INTERNAL_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "libatomfs.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* cleanup helpers, composefs style */
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
+#define cleanup_free __attribute__((cleanup(freep)))
+
+static inline void *steal_pointer(void *pp)
+{
+	void **p = pp;
+	void *v = *p;
+	*p = NULL;
+	return v;
+}
+
+/* util.c */
+__attribute__((format(printf, 2, 3))) int atomfs_err(int err, const char *fmt, ...);
+void atomfs_err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void *xcalloc(size_t n, size_t sz);
+void *xrealloc(void *p, size_t sz);
+int read_file(const char *path, char **data, size_t *len, size_t max);
+int write_file_atomic(const char *path, const void *data, size_t len);
+int fsync_dir(const char *dir);
+int mkdir_p(const char *path, mode_t mode);
+char *path_join(const char *a, const char *b);
+bool str_has_prefix(const char *s, const char *prefix);
+bool str_has_suffix(const char *s, const char *suffix);
+
+#endif /* ATOMFS_INTERNAL_H */

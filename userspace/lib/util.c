@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* util.c: error messages, allocation, files written atomically */
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static __thread char errbuf[2048];
+
+const char *atomfs_last_error(void)
+{
+	return errbuf;
+}
+
+void atomfs_clear_error(void)
+{
+	errbuf[0] = '\0';
+}
+
+/* Record a message and return -err, so callers write: return atomfs_err(...) */
+int atomfs_err(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+	va_end(ap);
+	return err > 0 ? -err : err;
+}
+
+/* Put context in front of the current message ("reading X: <old>"). */
+void atomfs_err_prefix(const char *fmt, ...)
+{
+	char pre[512], old[sizeof(errbuf)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(pre, sizeof(pre), fmt, ap);
+	va_end(ap);
+	memcpy(old, errbuf, sizeof(old));
+	/* truncation of an over-long message is acceptable */
+	if (snprintf(errbuf, sizeof(errbuf), "%s: ", pre) < (int)sizeof(errbuf))
+		strncat(errbuf, old, sizeof(errbuf) - strlen(errbuf) - 1);
+}
+
+static void oom(void)
+{
+	fputs("atomfs: out of memory\n", stderr);
+	abort();
+}
+
+char *xstrdup(const char *s)
+{
+	char *r = strdup(s);
+
+	if (!r)
+		oom();
+	return r;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *r;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&r, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		oom();
+	return r;
+}
+
+void *xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz ? sz : 1);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t sz)
+{
+	void *r = realloc(p, sz ? sz : 1);
+
+	if (!r)
+		oom();
+	return r;
+}
+
+bool str_has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool str_has_suffix(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+char *path_join(const char *a, const char *b)
+{
+	size_t la = strlen(a);
+
+	if (la && a[la - 1] == '/')
+		return xasprintf("%s%s", a, b);
+	return xasprintf("%s/%s", a, b);
+}
+
+/* Read a whole (small) file; refuses files larger than max bytes. */
+int read_file(const char *path, char **data, size_t *len, size_t max)
+{
+	struct stat st;
+	char *buf;
+	size_t got = 0;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	if ((size_t)st.st_size > max) {
+		close(fd);
+		return -EFBIG;
+	}
+	buf = xcalloc(1, (size_t)st.st_size + 1);
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? -errno : -EIO;
+			free(buf);
+			close(fd);
+			return err;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	*data = buf;
+	if (len)
+		*len = got;
+	return 0;
+}
+
+int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Write to "path.tmp-PID", fsync, rename over path, fsync the directory:
+ * readers see the old or the new file, never a torn one.
+ */
+int write_file_atomic(const char *path, const void *data, size_t len)
+{
+	cleanup_free char *tmp = xasprintf("%s.tmp-%d", path, (int)getpid());
+	cleanup_free char *dir = xstrdup(path);
+	char *slash;
+	int fd, err;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	err = write_all(fd, data, len);
+	if (!err && fsync(fd) < 0)
+		err = -errno;
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	if (!err && rename(tmp, path) < 0)
+		err = -errno;
+	if (err) {
+		unlink(tmp);
+		return err;
+	}
+	slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		return fsync_dir(*dir ? dir : "/");
+	}
+	return fsync_dir(".");
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	cleanup_free char *p = xstrdup(path);
+	char *s;
+
+	for (s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}

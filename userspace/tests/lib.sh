@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Shell helpers for command tests: each check prints "ok - DESC" or
+# "not ok - DESC" (tests/run-tests numbers them); diagnostics go on "#" lines.
+set -u
+FAILED=0
+T=$(mktemp -d "${TMPDIR:-/tmp}/atomfs-test.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+export SOURCE_DATE_EPOCH_UNSET=1
+
+pass() { echo "ok - $1"; }
+fail() { echo "not ok - $1"; FAILED=$((FAILED + 1)); }
+diag() { sed 's/^/# /'; }
+
+# check DESC CMD...: CMD must exit 0
+check() {
+	desc=$1; shift
+	if "$@" >"$T/.out" 2>&1; then pass "$desc"; else
+		fail "$desc"; echo "exit $? from: $*" | diag; diag <"$T/.out"; fi
+}
+
+# check_exit CODE DESC CMD...: CMD must exit with CODE
+check_exit() {
+	want=$1 desc=$2; shift 2
+	"$@" >"$T/.out" 2>&1
+	got=$?
+	if [ "$got" -eq "$want" ]; then pass "$desc"; else
+		fail "$desc"; echo "exit $got, want $want, from: $*" | diag; diag <"$T/.out"; fi
+}
+
+# check_fail_msg CODE PATTERN DESC CMD...: exit CODE and stderr matches PATTERN
+check_fail_msg() {
+	want=$1 pat=$2 desc=$3; shift 3
+	"$@" >"$T/.out" 2>"$T/.err"
+	got=$?
+	if [ "$got" -eq "$want" ] && grep -q -- "$pat" "$T/.err"; then pass "$desc"; else
+		fail "$desc"; echo "exit $got (want $want), from: $*" | diag; diag <"$T/.err"; fi
+}
+
+# skip DESC REASON
+skip() { echo "ok - $1 # SKIP $2"; }
+
+done_testing() { [ "$FAILED" -eq 0 ]; }
+
+# tree_state DIR: a listing of everything in DIR (for "layout unchanged")
+tree_state() { (cd "$1" && find . -printf '%p %y %s %m\n' | LC_ALL=C sort && find . -type f -exec sha256sum {} + | LC_ALL=C sort); }
