@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * atomfs: private declarations, grouped by the file that defines them.
- * Data structures, their lifetimes and locking are described in
- * Documentation/filesystems/atomfs.rst.
+ * atomfs: private data structures and prototypes, grouped by the file that
+ * defines them. Documentation/filesystems/atomfs.rst describes the
+ * lifetimes and locking in prose; each lock is also named beside the data
+ * it protects.
  */
 #ifndef _ATOMFS_H
 #define _ATOMFS_H
@@ -10,16 +11,179 @@
 #undef pr_fmt
 #define pr_fmt(fmt) "atomfs: " fmt
 
+#include <linux/cred.h>
 #include <linux/fs.h>
+#include <linux/mount.h>
+#include <linux/mutex.h>
+#include <linux/refcount.h>
 #include <uapi/linux/atomfs.h>
 
 #include "compat.h"
 
+#define ATOMFS_WH_PREFIX ".wh."
+#define ATOMFS_WH_PREFIX_LEN 4
+#define ATOMFS_WH_META_PREFIX ".wh..wh."
+#define ATOMFS_WH_META_PREFIX_LEN 8
+#define ATOMFS_WH_OPAQUE ".wh..wh..opq"
+
+/* A layer the module holds, possibly for several stacks. */
+struct atomfs_lower {
+	struct vfsmount *mnt;		/* private mount, in no namespace */
+	refcount_t ref;			/* stacks using this layer */
+	u64 ino_count;			/* inodes of a squashfs layer; 0: dir */
+	u64 size;			/* blob size in bytes; 0 for a dir */
+	unsigned int flags;		/* ATOMFS_INFO_* */
+	struct atomfs_digest digest;	/* as given at creation */
+};
+
+/* What a stack fd stands for. Immutable once created. */
+struct atomfs_stack {
+	refcount_t ref;			/* the stack fd and each superblock */
+	u64 id;				/* shown in mountinfo */
+	unsigned int whiteout;		/* ATOMFS_WHITEOUT_* */
+	int stack_depth;		/* deepest layer's s_stack_depth */
+	bool posix_acl;			/* some layer has POSIX ACLs */
+	char *label;			/* NUL-terminated, may be NULL */
+	unsigned int nr_layers;
+	u64 *ino_base;			/* added to each layer's inode numbers */
+	struct atomfs_lower *layers[];	/* image order: base first */
+};
+
+struct atomfs_sb_info {
+	struct atomfs_stack *stack;	/* holds a reference */
+	const struct cred *creator_cred; /* every call into a layer uses it */
+};
+
+static inline struct atomfs_sb_info *ATOMFS_SB(struct super_block *sb)
+{
+	return sb->s_fs_info;
+}
+
+static inline struct atomfs_stack *atomfs_stack(struct super_block *sb)
+{
+	return ATOMFS_SB(sb)->stack;
+}
+
+static inline struct vfsmount *atomfs_layer_mnt(struct super_block *sb,
+						unsigned int layer)
+{
+	return atomfs_stack(sb)->layers[layer]->mnt;
+}
+
+/* One name in a merged directory index. */
+struct atomfs_dirent {
+	struct hlist_node node;		/* in atomfs_dir.buckets */
+	u64 ino;			/* atomfs inode number: d_ino */
+	unsigned int layer;		/* the layer providing the name */
+	unsigned char type;		/* DT_*, DT_WHT for a whiteout */
+	bool closed;			/* no more lower directories */
+	unsigned int nr_lower;		/* directories of this name below */
+	unsigned int *lower;		/* their layers, top-down */
+	unsigned int len;
+	char name[];
+};
+
+/* One layer's directory taking part in a merged directory. */
+struct atomfs_dir_layer {
+	unsigned int layer;
+	struct dentry *dentry;		/* pinned */
+};
+
+/*
+ * The merged index of one directory: built once under
+ * atomfs_inode.dir_lock, then immutable until the inode is destroyed.
+ */
+struct atomfs_dir {
+	unsigned int nr;		/* visible names */
+	unsigned int nr_all;		/* names including whiteouts */
+	unsigned int hash_bits;
+	struct hlist_head *buckets;
+	struct atomfs_dirent **sorted;	/* visible names, sorted: readdir */
+	unsigned int nr_layers;
+	struct atomfs_dir_layer layers[]; /* top-down */
+};
+
+struct atomfs_inode {
+	struct inode vfs_inode;
+	struct dentry *real;		/* the layer's dentry, pinned */
+	unsigned int layer;		/* index of its layer */
+	/* Directories only. */
+	bool opaque;			/* hides the layers below */
+	unsigned int nr_lower;		/* layers below that may merge */
+	unsigned int *lower;		/* top-down; set up with the inode */
+	struct mutex dir_lock;		/* serialises building @dir */
+	struct atomfs_dir *dir;		/* published with release semantics */
+};
+
+static inline struct atomfs_inode *ATOMFS_I(struct inode *inode)
+{
+	return container_of(inode, struct atomfs_inode, vfs_inode);
+}
+
+static inline struct path atomfs_real_path(struct inode *inode)
+{
+	struct atomfs_inode *ai = ATOMFS_I(inode);
+
+	return (struct path){ .mnt = atomfs_layer_mnt(inode->i_sb, ai->layer),
+			      .dentry = ai->real };
+}
+
+static inline const struct cred *atomfs_override_creds(struct super_block *sb)
+{
+	return override_creds(ATOMFS_SB(sb)->creator_cred);
+}
+
 /* super.c */
 extern struct file_system_type atomfs_fs_type;
+extern unsigned int atomfs_max_layers;
 
 /* ctl.c */
 int atomfs_ctl_init(void);
 void atomfs_ctl_exit(void);
+
+/* stack.c */
+int atomfs_stack_create(const struct atomfs_create_stack *args,
+			u32 *failed_layer);
+struct atomfs_stack *atomfs_stack_from_file(struct file *file);
+void atomfs_stack_put(struct atomfs_stack *stack);
+
+/* layer.c */
+struct atomfs_lower *atomfs_layer_open(const struct atomfs_layer *desc);
+void atomfs_layers_release(struct atomfs_lower **layers, unsigned int nr);
+
+/* inode.c */
+extern struct kmem_cache *atomfs_inode_cachep;
+struct inode *atomfs_alloc_inode(struct super_block *sb);
+void atomfs_destroy_inode(struct inode *inode);
+void atomfs_free_inode(struct inode *inode);
+u64 atomfs_ino(struct super_block *sb, unsigned int layer, u64 real_ino);
+struct inode *atomfs_get_inode(struct super_block *sb, struct dentry *real,
+			       unsigned int layer, const unsigned int *lower,
+			       unsigned int nr_lower);
+bool atomfs_is_whiteout(struct super_block *sb, struct dentry *real);
+int atomfs_getattr(ATOMFS_IDMAP_ARG, const struct path *path,
+		   struct kstat *stat, u32 request_mask, unsigned int flags);
+int atomfs_permission(ATOMFS_IDMAP_ARG, struct inode *inode, int mask);
+
+/* namei.c */
+extern const struct inode_operations atomfs_dir_iops;
+
+/* dir.c */
+extern const struct file_operations atomfs_dir_fops;
+struct atomfs_dir *atomfs_dir_get(struct dentry *dentry);
+const struct atomfs_dirent *atomfs_dir_find(const struct atomfs_dir *dir,
+					    const struct qstr *name);
+struct dentry *atomfs_dir_layer_dentry(const struct atomfs_dir *dir,
+				       unsigned int layer);
+void atomfs_dir_free(struct atomfs_dir *dir);
+
+/* file.c */
+extern const struct file_operations atomfs_file_fops;
+
+/* xattr.c */
+extern const struct xattr_handler *atomfs_xattr_handlers[];
+ssize_t atomfs_listxattr(struct dentry *dentry, char *list, size_t size);
+bool atomfs_is_opaque_dir(struct super_block *sb, struct dentry *real);
+struct posix_acl *atomfs_get_acl(struct inode *inode, int type, bool rcu);
 
 #endif /* _ATOMFS_H */

@@ -7,6 +7,7 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/uaccess.h>
 
 #include "atomfs.h"
 
@@ -18,10 +19,29 @@ static int atomfs_ctl_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
+static long atomfs_ioctl_create_stack(struct atomfs_create_stack __user *uarg)
+{
+	struct atomfs_create_stack args;
+	u32 failed_layer;
+	int ret;
+
+	if (copy_from_user(&args, uarg, sizeof(args)))
+		return -EFAULT;
+	ret = atomfs_stack_create(&args, &failed_layer);
+	/* failed_layer is an output on failure only: a new fd is never lost. */
+	if (ret < 0 && put_user(failed_layer, &uarg->failed_layer))
+		return -EFAULT;
+	return ret;
+}
+
 static long atomfs_ctl_ioctl(struct file *file, unsigned int cmd,
 			     unsigned long arg)
 {
+	void __user *argp = (void __user *)arg;
+
 	switch (cmd) {
+	case ATOMFS_IOC_CREATE_STACK:
+		return atomfs_ioctl_create_stack(argp);
 	default:
 		return -ENOTTY;
 	}

@@ -1,38 +1,261 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * atomfs: the filesystem type, its mount context and module set-up.
+ * atomfs: the filesystem type, its mount context, the superblock and module
+ * set-up.
  */
+#include <linux/file.h>
 #include <linux/fs_context.h>
+#include <linux/fs_parser.h>
 #include <linux/module.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/statfs.h>
 
 #include "atomfs.h"
 
+unsigned int atomfs_max_layers = 4096;
+module_param_named(max_layers, atomfs_max_layers, uint, 0644);
+MODULE_PARM_DESC(max_layers, "Most layers in one stack (default 4096)");
+
+struct atomfs_fs_context {
+	struct atomfs_stack *stack;	/* from stack=FD, holds a reference */
+};
+
+enum { Opt_stack };
+
+static const struct fs_parameter_spec atomfs_param_spec[] = {
+	fsparam_fd("stack", Opt_stack),
+	{}
+};
+
+static int atomfs_parse_param(struct fs_context *fc,
+			      struct fs_parameter *param)
+{
+	struct atomfs_fs_context *ctx = fc->fs_private;
+	struct fs_parse_result result;
+	struct atomfs_stack *stack;
+	struct file *file;
+	int opt;
+
+	opt = fs_parse(fc, atomfs_param_spec, param, &result);
+	if (opt < 0)
+		return opt;
+
+	if (fc->purpose == FS_CONTEXT_FOR_RECONFIGURE)
+		return invalfc(fc, "the stack cannot change on remount");
+	if (ctx->stack)
+		return invalfc(fc, "stack given twice");
+
+	if (param->type == fs_value_is_file)
+		file = get_file(param->file);
+	else
+		file = fget(result.uint_32);
+	if (!file)
+		return invalfc(fc, "stack=%u is not an open file", result.uint_32);
+	stack = atomfs_stack_from_file(file);
+	fput(file);
+	if (IS_ERR(stack))
+		return invalfc(fc, "stack fd is not an atomfs stack (see ATOMFS_IOC_CREATE_STACK)");
+	ctx->stack = stack;
+	return 0;
+}
+
+static void atomfs_free_sbi(struct atomfs_sb_info *sbi)
+{
+	if (!sbi)
+		return;
+	atomfs_stack_put(sbi->stack);
+	if (sbi->creator_cred)
+		put_cred(sbi->creator_cred);
+	kfree(sbi);
+}
+
+static int atomfs_statfs(struct dentry *dentry, struct kstatfs *buf)
+{
+	struct super_block *sb = dentry->d_sb;
+	struct vfsmount *top = atomfs_layer_mnt(sb, atomfs_stack(sb)->nr_layers - 1);
+	const struct cred *old;
+	int err;
+
+	old = atomfs_override_creds(sb);
+	err = vfs_statfs(&(struct path){ .mnt = top, .dentry = top->mnt_root },
+			 buf);
+	revert_creds(old);
+	if (err)
+		return err;
+	buf->f_type = ATOMFS_SUPER_MAGIC;
+	buf->f_fsid = u64_to_fsid(huge_encode_dev(sb->s_dev));
+	buf->f_namelen = NAME_MAX;
+	return 0;
+}
+
+static int atomfs_show_options(struct seq_file *m, struct dentry *root)
+{
+	struct atomfs_stack *stack = atomfs_stack(root->d_sb);
+
+	seq_printf(m, ",layers=%u", stack->nr_layers);
+	return 0;
+}
+
+static const struct super_operations atomfs_super_ops = {
+	.alloc_inode = atomfs_alloc_inode,
+	.destroy_inode = atomfs_destroy_inode,
+	.free_inode = atomfs_free_inode,
+	.drop_inode = generic_delete_inode,
+	.statfs = atomfs_statfs,
+	.show_options = atomfs_show_options,
+};
+
+static struct dentry *atomfs_d_real(struct dentry *dentry,
+				    const struct inode *inode)
+{
+	struct dentry *real;
+
+	if (inode && d_inode(dentry) == inode)
+		return dentry;
+	if (!d_inode(dentry) || d_is_dir(dentry))
+		return dentry;
+	real = ATOMFS_I(d_inode(dentry))->real;
+	if (!inode || d_inode(real) == inode)
+		return real;
+	/* A layer that is itself stacked (a directory layer). */
+	return d_real(real, inode);
+}
+
+static const struct dentry_operations atomfs_dentry_ops = {
+	.d_real = atomfs_d_real,
+};
+
+static int atomfs_fill_super(struct super_block *sb, struct fs_context *fc)
+{
+	struct atomfs_fs_context *ctx = fc->fs_private;
+	struct atomfs_stack *stack;
+	struct atomfs_sb_info *sbi;
+	unsigned int top, i, *lower;
+	struct inode *root;
+	int err = -ENOMEM;
+
+	sbi = kzalloc(sizeof(*sbi), GFP_KERNEL);
+	if (!sbi)
+		return -ENOMEM;
+	sbi->stack = stack = ctx->stack;
+	ctx->stack = NULL;
+	sb->s_fs_info = sbi;
+	sbi->creator_cred = prepare_creds();
+	if (!sbi->creator_cred)
+		return -ENOMEM;
+
+	sb->s_magic = ATOMFS_SUPER_MAGIC;
+	sb->s_op = &atomfs_super_ops;
+	sb->s_d_op = &atomfs_dentry_ops;
+	sb->s_xattr = atomfs_xattr_handlers;
+	sb->s_flags |= SB_RDONLY | SB_NOSEC;
+	if (stack->posix_acl)
+		sb->s_flags |= SB_POSIXACL;
+	sb->s_maxbytes = MAX_LFS_FILESIZE;
+	sb->s_time_gran = 1;
+	sb->s_stack_depth = stack->stack_depth + 1;
+
+	/* The root merges the roots of all layers, top-down. */
+	top = stack->nr_layers - 1;
+	lower = kvmalloc_array(max(top, 1U), sizeof(*lower), GFP_KERNEL);
+	if (!lower)
+		return -ENOMEM;
+	for (i = 0; i < top; i++)
+		lower[i] = top - 1 - i;
+	root = atomfs_get_inode(sb, atomfs_layer_mnt(sb, top)->mnt_root, top,
+				lower, top);
+	kvfree(lower);
+	if (IS_ERR(root))
+		return PTR_ERR(root);
+	err = -ENOMEM;
+	sb->s_root = d_make_root(root);
+	if (!sb->s_root)
+		return err;
+	return 0;
+}
+
 static int atomfs_get_tree(struct fs_context *fc)
 {
+	struct atomfs_fs_context *ctx = fc->fs_private;
+
 	/*
 	 * A mount without a stack fails with EINVAL before anything else is
 	 * checked: mount(8) and busybox then run the mount.atomfs helper.
 	 */
-	return invalfc(fc, "no stack given: mount with stack=FD, see mount.atomfs(8)");
+	if (!ctx->stack)
+		return invalfc(fc, "no stack given: mount with stack=FD, see mount.atomfs(8)");
+	if (!(fc->sb_flags & SB_RDONLY)) {
+		infofc(fc, "atomfs is read-only: mounting read-only");
+		fc->sb_flags |= SB_RDONLY;
+	}
+	return get_tree_nodev(fc, atomfs_fill_super);
+}
+
+static int atomfs_reconfigure(struct fs_context *fc)
+{
+	if (!(fc->sb_flags & SB_RDONLY)) {
+		infofc(fc, "atomfs is read-only: staying read-only");
+		fc->sb_flags |= SB_RDONLY;
+	}
+	return 0;
+}
+
+static void atomfs_free_fc(struct fs_context *fc)
+{
+	struct atomfs_fs_context *ctx = fc->fs_private;
+
+	if (ctx)
+		atomfs_stack_put(ctx->stack);
+	kfree(ctx);
 }
 
 static const struct fs_context_operations atomfs_context_ops = {
+	.parse_param = atomfs_parse_param,
 	.get_tree = atomfs_get_tree,
+	.reconfigure = atomfs_reconfigure,
+	.free = atomfs_free_fc,
 };
 
 static int atomfs_init_fs_context(struct fs_context *fc)
 {
+	struct atomfs_fs_context *ctx;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	fc->fs_private = ctx;
 	fc->ops = &atomfs_context_ops;
 	return 0;
+}
+
+/*
+ * Inodes pin dentries of the layers: they go in generic_shutdown_super(),
+ * before the stack (and with it the layers' private mounts) is released.
+ */
+static void atomfs_kill_sb(struct super_block *sb)
+{
+	struct atomfs_sb_info *sbi = ATOMFS_SB(sb);
+
+	kill_anon_super(sb);
+	atomfs_free_sbi(sbi);
 }
 
 struct file_system_type atomfs_fs_type = {
 	.owner = THIS_MODULE,
 	.name = "atomfs",
 	.init_fs_context = atomfs_init_fs_context,
-	.kill_sb = kill_anon_super,
+	.parameters = atomfs_param_spec,
+	.kill_sb = atomfs_kill_sb,
 };
 MODULE_ALIAS_FS("atomfs");
+
+static void atomfs_inode_init_once(void *p)
+{
+	struct atomfs_inode *ai = p;
+
+	inode_init_once(&ai->vfs_inode);
+}
 
 static void __init atomfs_check_abi(void)
 {
@@ -50,6 +273,14 @@ static int __init atomfs_init(void)
 
 	atomfs_check_abi();
 
+	atomfs_inode_cachep = kmem_cache_create("atomfs_inode",
+						sizeof(struct atomfs_inode), 0,
+						SLAB_RECLAIM_ACCOUNT |
+						SLAB_ACCOUNT,
+						atomfs_inode_init_once);
+	if (!atomfs_inode_cachep)
+		return -ENOMEM;
+
 	err = atomfs_ctl_init();
 	if (err)
 		goto ctl_err;
@@ -63,6 +294,7 @@ static int __init atomfs_init(void)
 fs_err:
 	atomfs_ctl_exit();
 ctl_err:
+	kmem_cache_destroy(atomfs_inode_cachep);
 	return err;
 }
 
@@ -70,6 +302,9 @@ static void __exit atomfs_exit(void)
 {
 	unregister_filesystem(&atomfs_fs_type);
 	atomfs_ctl_exit();
+	/* Inodes are freed after an RCU grace period. */
+	rcu_barrier();
+	kmem_cache_destroy(atomfs_inode_cachep);
 }
 
 module_init(atomfs_init);

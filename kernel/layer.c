@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * atomfs: layers. A layer is a private mount that the module owns: squashfs
+ * on a read-only block device, or a private clone of a directory's mount.
+ * Neither is in any mount namespace, so no mount table ever shows them.
+ */
+#include <linux/blkdev.h>
+#include <linux/file.h>
+#include <linux/fs_context.h>
+#include <linux/magic.h>
+#include <linux/module.h>
+#include <linux/namei.h>
+#include <linux/slab.h>
+#include <linux/statfs.h>
+
+#include "atomfs.h"
+
+/* Filesystems that cannot be layers: they stack themselves. */
+static bool atomfs_is_stacking_fs(struct super_block *sb)
+{
+	return sb->s_type == &atomfs_fs_type ||
+	       !strcmp(sb->s_type->name, "overlay");
+}
+
+/*
+ * fc_mount() took a path, which was looked up again in the caller's
+ * namespace and may name another device node than the fd (a decoy in a
+ * chroot): check the device of the result. A superblock that already
+ * existed would serve caches that nobody checked: refuse a device mounted
+ * elsewhere.
+ */
+static int atomfs_check_bdev_mount(struct vfsmount *mnt, struct file *file)
+{
+	struct super_block *sb = mnt->mnt_sb;
+
+	if (!sb->s_bdev || sb->s_bdev->bd_dev != file_inode(file)->i_rdev)
+		return -ESTALE;
+	/* Our mount holds the only active reference of a new superblock. */
+	if (atomic_read(&sb->s_active) != 1)
+		return -EBUSY;
+	if (sb->s_magic != SQUASHFS_MAGIC)
+		return -EINVAL;
+	return 0;
+}
+
+/* Mount the squashfs on @file's block device privately. */
+static struct vfsmount *atomfs_mount_bdev(struct file *file)
+{
+	struct file_system_type *type;
+	struct fs_context *fc;
+	struct vfsmount *mnt;
+	char *buf, *path;
+	int err;
+
+	if (atomfs_file_bdev(file)->bd_holder)
+		return ERR_PTR(-EBUSY);
+
+	buf = kmalloc(PATH_MAX, GFP_KERNEL);
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+	path = d_path(&file->f_path, buf, PATH_MAX);
+	mnt = ERR_CAST(path);
+	if (IS_ERR(path))
+		goto out_buf;
+
+	mnt = ERR_PTR(-ENODEV);
+	type = get_fs_type("squashfs");
+	if (!type)
+		goto out_buf;
+	fc = fs_context_for_mount(type, SB_RDONLY);
+	/* The context holds its own reference; put_filesystem() is private. */
+	module_put(type->owner);
+	mnt = ERR_CAST(fc);
+	if (IS_ERR(fc))
+		goto out_buf;
+
+	err = vfs_parse_fs_string(fc, "source", path, strlen(path));
+	mnt = err ? ERR_PTR(err) : fc_mount(fc);
+	put_fs_context(fc);
+	if (IS_ERR(mnt))
+		goto out_buf;
+
+	err = atomfs_check_bdev_mount(mnt, file);
+	if (err) {
+		mntput(mnt);
+		mnt = ERR_PTR(err);
+	}
+out_buf:
+	kfree(buf);
+	return mnt;
+}
+
+static int atomfs_layer_open_bdev(struct atomfs_lower *layer,
+				  const struct atomfs_layer *desc)
+{
+	struct block_device *bdev;
+	struct kstatfs st;
+	struct file *file;
+	int err;
+
+	file = fget(desc->fd);
+	if (!file)
+		return -EBADF;
+
+	err = -ENOTBLK;
+	if (!S_ISBLK(file_inode(file)->i_mode))
+		goto out;
+	bdev = atomfs_file_bdev(file);
+	err = -EACCES;
+	if (!bdev_read_only(bdev))
+		goto out;
+	err = -EMSGSIZE;
+	if (bdev_nr_bytes(bdev) != desc->size)
+		goto out;
+
+	layer->mnt = atomfs_mount_bdev(file);
+	err = PTR_ERR(layer->mnt);
+	if (IS_ERR(layer->mnt))
+		goto out;
+
+	/* squashfs numbers its inodes 1..inodes and reports the count. */
+	err = vfs_statfs(&(struct path){ .mnt = layer->mnt,
+					 .dentry = layer->mnt->mnt_root }, &st);
+	if (err)
+		goto out_mnt;
+	layer->ino_count = st.f_files;
+	layer->size = desc->size;
+	fput(file);
+	return 0;
+
+out_mnt:
+	mntput(layer->mnt);
+out:
+	layer->mnt = NULL;
+	fput(file);
+	return err;
+}
+
+static int atomfs_layer_open_dir(struct atomfs_lower *layer,
+				 const struct atomfs_layer *desc)
+{
+	struct file *file;
+	int err;
+
+	/* O_PATH descriptors are fine for a directory. */
+	file = fget_raw(desc->fd);
+	if (!file)
+		return -EBADF;
+
+	err = -ENOTDIR;
+	if (!S_ISDIR(file_inode(file)->i_mode))
+		goto out;
+	err = -EINVAL;
+	if (atomfs_is_stacking_fs(file->f_path.mnt->mnt_sb))
+		goto out;
+
+	layer->mnt = clone_private_mount(&file->f_path);
+	err = PTR_ERR(layer->mnt);
+	if (IS_ERR(layer->mnt)) {
+		layer->mnt = NULL;
+		goto out;
+	}
+	layer->flags |= ATOMFS_INFO_DIR;
+	err = 0;
+out:
+	fput(file);
+	return err;
+}
+
+struct atomfs_lower *atomfs_layer_open(const struct atomfs_layer *desc)
+{
+	struct atomfs_lower *layer;
+	int err;
+
+	layer = kzalloc(sizeof(*layer), GFP_KERNEL_ACCOUNT);
+	if (!layer)
+		return ERR_PTR(-ENOMEM);
+	refcount_set(&layer->ref, 1);
+	layer->digest = desc->digest;
+
+	if (desc->flags & ATOMFS_LAYER_DIR)
+		err = atomfs_layer_open_dir(layer, desc);
+	else
+		err = atomfs_layer_open_bdev(layer, desc);
+	if (err) {
+		kfree(layer);
+		return ERR_PTR(err);
+	}
+	return layer;
+}
+
+/*
+ * Drop a reference on each of @layers, and consume the array: it is reused
+ * to collect the internal mounts, so releasing never allocates. Squashfs mounts are put one by one:
+ * the last mntput() of a mount in no namespace costs no RCU grace period and
+ * finishes as task work in this task, so an autoclear loop device is gone
+ * before the unmounting system call returns. Directory clones are internal
+ * mounts, which kern_unmount() would release with one grace period each:
+ * release them all with one.
+ */
+void atomfs_layers_release(struct atomfs_lower **layers, unsigned int nr)
+{
+	unsigned int i, nr_internal = 0;
+	struct vfsmount **internal = (struct vfsmount **)layers;
+
+	for (i = 0; i < nr; i++) {
+		struct atomfs_lower *layer = layers[i];
+
+		if (!layer || !refcount_dec_and_test(&layer->ref))
+			continue;
+		if (layer->flags & ATOMFS_INFO_DIR)
+			internal[nr_internal++] = layer->mnt;
+		else
+			mntput(layer->mnt);
+		kfree(layer);
+	}
+	if (nr_internal)
+		kern_unmount_array(internal, nr_internal);
+}
