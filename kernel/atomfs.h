@@ -11,11 +11,13 @@
 #undef pr_fmt
 #define pr_fmt(fmt) "atomfs: " fmt
 
+#include <linux/completion.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/mount.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
+#include <linux/workqueue.h>
 #include <uapi/linux/atomfs.h>
 
 #include "compat.h"
@@ -26,10 +28,21 @@
 #define ATOMFS_WH_META_PREFIX_LEN 8
 #define ATOMFS_WH_OPAQUE ".wh..wh..opq"
 
+/* States of a layer with a digest (atomfs_lower.state). */
+enum {
+	ATOMFS_LOWER_PENDING,		/* being verified and mounted */
+	ATOMFS_LOWER_READY,		/* verified, mounted, shareable */
+	ATOMFS_LOWER_FAILED,		/* set-up failed, or no longer matches */
+};
+
 /* A layer the module holds, possibly for several stacks. */
 struct atomfs_lower {
 	struct vfsmount *mnt;		/* private mount, in no namespace */
-	refcount_t ref;			/* stacks using this layer */
+	refcount_t ref;			/* stacks (and waiters) using it */
+	struct hlist_node held_node;	/* in atomfs_held: atomfs_held_lock */
+	bool in_table;			/* atomfs_held_lock */
+	int state;			/* ATOMFS_LOWER_*: atomfs_held_lock */
+	struct completion ready;	/* set-up finished, either way */
 	u64 ino_count;			/* inodes of a squashfs layer; 0: dir */
 	u64 size;			/* blob size in bytes; 0 for a dir */
 	unsigned int flags;		/* ATOMFS_INFO_* */
@@ -44,6 +57,8 @@ struct atomfs_stack {
 	int stack_depth;		/* deepest layer's s_stack_depth */
 	bool posix_acl;			/* some layer has POSIX ACLs */
 	char *label;			/* NUL-terminated, may be NULL */
+	bool verified;			/* every layer was verified */
+	struct proc_dir_entry *proc;	/* /proc/fs/atomfs/<id> */
 	unsigned int nr_layers;
 	u64 *ino_base;			/* added to each layer's inode numbers */
 	struct atomfs_lower *layers[];	/* image order: base first */
@@ -136,6 +151,8 @@ static inline const struct cred *atomfs_override_creds(struct super_block *sb)
 /* super.c */
 extern struct file_system_type atomfs_fs_type;
 extern unsigned int atomfs_max_layers;
+extern bool atomfs_share_layers;
+extern bool atomfs_require_verified;
 
 /* ctl.c */
 int atomfs_ctl_init(void);
@@ -148,8 +165,86 @@ struct atomfs_stack *atomfs_stack_from_file(struct file *file);
 void atomfs_stack_put(struct atomfs_stack *stack);
 
 /* layer.c */
-struct atomfs_lower *atomfs_layer_open(const struct atomfs_layer *desc);
+struct atomfs_lower *atomfs_lower_alloc(void);
+struct file *atomfs_layer_get_bdev(const struct atomfs_layer *desc);
+int atomfs_layer_mount_bdev(struct atomfs_lower *lower, struct file *file);
+struct atomfs_lower *atomfs_layer_open_dir(const struct atomfs_layer *desc);
 void atomfs_layers_release(struct atomfs_lower **layers, unsigned int nr);
+
+/* held.c */
+enum { ATOMFS_HELD_READY, ATOMFS_HELD_WAIT, ATOMFS_HELD_OWNED };
+int atomfs_held_get(const struct atomfs_digest *digest, bool create,
+		    struct atomfs_lower **lowerp);
+void atomfs_held_done(struct atomfs_lower *lower, int err);
+void atomfs_held_mark_bad(struct atomfs_lower *lower);
+void atomfs_held_forget(struct atomfs_lower *lower);
+int atomfs_held_query(struct atomfs_query_layer *q);
+
+/* verify.c */
+struct atomfs_verify {
+	struct crypto_shash *tfm;
+	atomic_t pending;		/* unfinished jobs, plus one */
+	struct completion done;		/* pending reached zero */
+	bool abort;			/* a fatal signal: stop early */
+};
+
+struct atomfs_verify_job {
+	struct work_struct work;
+	struct atomfs_verify *v;
+	struct block_device *bdev;	/* kept open by the caller */
+	u64 size;
+	const struct atomfs_digest *expect;
+	u8 actual[32];
+	int err;
+};
+
+/* Counters, in /proc/fs/atomfs/stats. */
+struct atomfs_stats {
+	atomic64_t bytes_hashed;
+	atomic64_t layers_verified;
+	atomic64_t layers_reused;
+	atomic64_t aborted;
+	atomic_t workers;
+	atomic_t max_workers;
+};
+
+extern struct atomfs_stats atomfs_stats;
+int atomfs_verify_start(struct atomfs_verify *v);
+void atomfs_verify_queue(struct atomfs_verify *v,
+			 struct atomfs_verify_job *job);
+int atomfs_verify_wait(struct atomfs_verify *v);
+void atomfs_verify_end(struct atomfs_verify *v);
+void atomfs_sha256_driver_name(char *buf, size_t size);
+int atomfs_verify_init(void);
+void atomfs_verify_exit(void);
+
+/* info.c */
+int atomfs_proc_init(void);
+void atomfs_proc_exit(void);
+int atomfs_stack_proc_add(struct atomfs_stack *stack);
+void atomfs_stack_proc_remove(struct atomfs_stack *stack);
+long atomfs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+
+/* fault.c, or stubs without fault injection */
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+bool atomfs_should_fail(void);
+int atomfs_fault_init(void);
+void atomfs_fault_exit(void);
+#else
+static inline bool atomfs_should_fail(void)
+{
+	return false;
+}
+
+static inline int atomfs_fault_init(void)
+{
+	return 0;
+}
+
+static inline void atomfs_fault_exit(void)
+{
+}
+#endif
 
 /* inode.c */
 extern struct kmem_cache *atomfs_inode_cachep;

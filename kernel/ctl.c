@@ -7,6 +7,7 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 
 #include "atomfs.h"
@@ -34,6 +35,20 @@ static long atomfs_ioctl_create_stack(struct atomfs_create_stack __user *uarg)
 	return ret;
 }
 
+static long atomfs_ioctl_query_layer(struct atomfs_query_layer __user *uarg)
+{
+	struct atomfs_query_layer q;
+
+	if (copy_from_user(&q, uarg, sizeof(q)))
+		return -EFAULT;
+	if (q.reserved32 || memchr_inv(q.reserved, 0, sizeof(q.reserved)))
+		return -EINVAL;
+	if (q.digest.algo != ATOMFS_DIGEST_SHA256 || q.digest.size != 32)
+		return -EINVAL;
+	atomfs_held_query(&q);
+	return copy_to_user(uarg, &q, sizeof(q)) ? -EFAULT : 0;
+}
+
 static long atomfs_ctl_ioctl(struct file *file, unsigned int cmd,
 			     unsigned long arg)
 {
@@ -42,6 +57,8 @@ static long atomfs_ctl_ioctl(struct file *file, unsigned int cmd,
 	switch (cmd) {
 	case ATOMFS_IOC_CREATE_STACK:
 		return atomfs_ioctl_create_stack(argp);
+	case ATOMFS_IOC_QUERY_LAYER:
+		return atomfs_ioctl_query_layer(argp);
 	default:
 		return -ENOTTY;
 	}

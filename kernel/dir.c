@@ -497,4 +497,6 @@ const struct file_operations atomfs_dir_fops = {
 	.read = generic_read_dir,
 	.iterate_shared = atomfs_iterate,
 	.llseek = generic_file_llseek,
+	.unlocked_ioctl = atomfs_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
 };

@@ -114,4 +114,6 @@ const struct file_operations atomfs_file_fops = {
 	.mmap = atomfs_mmap,
 	.splice_read = ATOMFS_SPLICE_READ,
 	.fadvise = atomfs_fadvise,
+	.unlocked_ioctl = atomfs_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
 };

@@ -90,17 +90,33 @@ out_buf:
 	return mnt;
 }
 
-static int atomfs_layer_open_bdev(struct atomfs_lower *layer,
-				  const struct atomfs_layer *desc)
+struct atomfs_lower *atomfs_lower_alloc(void)
+{
+	struct atomfs_lower *lower;
+
+	if (atomfs_should_fail())
+		return NULL;
+	lower = kzalloc(sizeof(*lower), GFP_KERNEL_ACCOUNT);
+	if (!lower)
+		return NULL;
+	refcount_set(&lower->ref, 1);
+	init_completion(&lower->ready);
+	return lower;
+}
+
+/*
+ * The block device of a layer descriptor, checked: read-only, and exactly
+ * the stated size (a multiple of 4096 when it is to be verified).
+ */
+struct file *atomfs_layer_get_bdev(const struct atomfs_layer *desc)
 {
 	struct block_device *bdev;
-	struct kstatfs st;
 	struct file *file;
 	int err;
 
 	file = fget(desc->fd);
 	if (!file)
-		return -EBADF;
+		return ERR_PTR(-EBADF);
 
 	err = -ENOTBLK;
 	if (!S_ISBLK(file_inode(file)->i_mode))
@@ -112,40 +128,51 @@ static int atomfs_layer_open_bdev(struct atomfs_lower *layer,
 	err = -EMSGSIZE;
 	if (bdev_nr_bytes(bdev) != desc->size)
 		goto out;
-
-	layer->mnt = atomfs_mount_bdev(file);
-	err = PTR_ERR(layer->mnt);
-	if (IS_ERR(layer->mnt))
+	if (desc->digest.algo != ATOMFS_DIGEST_NONE &&
+	    !IS_ALIGNED(desc->size, 4096))
 		goto out;
-
-	/* squashfs numbers its inodes 1..inodes and reports the count. */
-	err = vfs_statfs(&(struct path){ .mnt = layer->mnt,
-					 .dentry = layer->mnt->mnt_root }, &st);
-	if (err)
-		goto out_mnt;
-	layer->ino_count = st.f_files;
-	layer->size = desc->size;
-	fput(file);
-	return 0;
-
-out_mnt:
-	mntput(layer->mnt);
+	return file;
 out:
-	layer->mnt = NULL;
 	fput(file);
-	return err;
+	return ERR_PTR(err);
 }
 
-static int atomfs_layer_open_dir(struct atomfs_lower *layer,
-				 const struct atomfs_layer *desc)
+/* Mount @file's device as @lower's layer. */
+int atomfs_layer_mount_bdev(struct atomfs_lower *lower, struct file *file)
 {
+	struct vfsmount *mnt;
+	struct kstatfs st;
+	int err;
+
+	mnt = atomfs_mount_bdev(file);
+	if (IS_ERR(mnt))
+		return PTR_ERR(mnt);
+
+	/* squashfs numbers its inodes 1..inodes and reports the count. */
+	err = vfs_statfs(&(struct path){ .mnt = mnt, .dentry = mnt->mnt_root },
+			 &st);
+	if (err) {
+		mntput(mnt);
+		return err;
+	}
+	lower->mnt = mnt;
+	lower->ino_count = st.f_files;
+	lower->size = bdev_nr_bytes(atomfs_file_bdev(file));
+	return 0;
+}
+
+/* A directory layer: a private clone of the directory's mount. */
+struct atomfs_lower *atomfs_layer_open_dir(const struct atomfs_layer *desc)
+{
+	struct atomfs_lower *lower;
+	struct vfsmount *mnt;
 	struct file *file;
 	int err;
 
 	/* O_PATH descriptors are fine for a directory. */
 	file = fget_raw(desc->fd);
 	if (!file)
-		return -EBADF;
+		return ERR_PTR(-EBADF);
 
 	err = -ENOTDIR;
 	if (!S_ISDIR(file_inode(file)->i_mode))
@@ -153,40 +180,24 @@ static int atomfs_layer_open_dir(struct atomfs_lower *layer,
 	err = -EINVAL;
 	if (atomfs_is_stacking_fs(file->f_path.mnt->mnt_sb))
 		goto out;
+	err = -ENOMEM;
+	lower = atomfs_lower_alloc();
+	if (!lower)
+		goto out;
 
-	layer->mnt = clone_private_mount(&file->f_path);
-	err = PTR_ERR(layer->mnt);
-	if (IS_ERR(layer->mnt)) {
-		layer->mnt = NULL;
+	mnt = clone_private_mount(&file->f_path);
+	err = PTR_ERR(mnt);
+	if (IS_ERR(mnt)) {
+		kfree(lower);
 		goto out;
 	}
-	layer->flags |= ATOMFS_INFO_DIR;
-	err = 0;
+	lower->mnt = mnt;
+	lower->flags |= ATOMFS_INFO_DIR;
+	fput(file);
+	return lower;
 out:
 	fput(file);
-	return err;
-}
-
-struct atomfs_lower *atomfs_layer_open(const struct atomfs_layer *desc)
-{
-	struct atomfs_lower *layer;
-	int err;
-
-	layer = kzalloc(sizeof(*layer), GFP_KERNEL_ACCOUNT);
-	if (!layer)
-		return ERR_PTR(-ENOMEM);
-	refcount_set(&layer->ref, 1);
-	layer->digest = desc->digest;
-
-	if (desc->flags & ATOMFS_LAYER_DIR)
-		err = atomfs_layer_open_dir(layer, desc);
-	else
-		err = atomfs_layer_open_bdev(layer, desc);
-	if (err) {
-		kfree(layer);
-		return ERR_PTR(err);
-	}
-	return layer;
+	return ERR_PTR(err);
 }
 
 /*
@@ -208,9 +219,11 @@ void atomfs_layers_release(struct atomfs_lower **layers, unsigned int nr)
 
 		if (!layer || !refcount_dec_and_test(&layer->ref))
 			continue;
-		if (layer->flags & ATOMFS_INFO_DIR)
+		atomfs_held_forget(layer);
+		/* No mount if its set-up failed. */
+		if (layer->mnt && (layer->flags & ATOMFS_INFO_DIR))
 			internal[nr_internal++] = layer->mnt;
-		else
+		else if (layer->mnt)
 			mntput(layer->mnt);
 		kfree(layer);
 	}

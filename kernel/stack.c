@@ -17,6 +17,7 @@ static atomic64_t atomfs_next_stack_id = ATOMIC64_INIT(0);
 
 static void atomfs_stack_free(struct atomfs_stack *stack)
 {
+	atomfs_stack_proc_remove(stack);
 	atomfs_layers_release(stack->layers, stack->nr_layers);
 	kvfree(stack->ino_base);
 	kfree(stack->label);
@@ -58,6 +59,11 @@ static bool atomfs_is_zero(const void *p, size_t size)
 	return !memchr_inv(p, 0, size);
 }
 
+static bool atomfs_has_digest(const struct atomfs_layer *desc)
+{
+	return desc->digest.algo != ATOMFS_DIGEST_NONE;
+}
+
 static int atomfs_check_digest(const struct atomfs_digest *d)
 {
 	switch (d->algo) {
@@ -68,9 +74,9 @@ static int atomfs_check_digest(const struct atomfs_digest *d)
 		if (d->size != 32 ||
 		    !atomfs_is_zero((u8 *)d->bytes + 32, sizeof(d->bytes) - 32))
 			return -EINVAL;
-		/* Verification in the kernel is not implemented yet. */
-		return -EOPNOTSUPP;
+		return 0;
 	default:
+		/* ATOMFS_DIGEST_SHA512 is reserved for later. */
 		return -EINVAL;
 	}
 }
@@ -83,15 +89,19 @@ static int atomfs_check_layer_desc(const struct atomfs_layer *desc)
 		return -EINVAL;
 	if (!atomfs_is_zero(desc->reserved, sizeof(desc->reserved)))
 		return -EINVAL;
-	if (desc->flags & ATOMFS_LAYER_REHASH)
-		return -EINVAL; /* only meaningful with a digest */
 	err = atomfs_check_digest(&desc->digest);
 	if (err)
 		return err;
-	if (desc->fd == ATOMFS_NO_FD)
-		return -EBADF; /* reuse by digest needs a digest */
-	if ((desc->flags & ATOMFS_LAYER_DIR) && desc->size)
+	if ((desc->flags & ATOMFS_LAYER_DIR) &&
+	    (desc->size || atomfs_has_digest(desc) ||
+	     (desc->flags & ATOMFS_LAYER_REHASH)))
+		return -EINVAL; /* a directory has no blob to hash */
+	if ((desc->flags & ATOMFS_LAYER_REHASH) && !atomfs_has_digest(desc))
 		return -EINVAL;
+	if (desc->fd == ATOMFS_NO_FD && !atomfs_has_digest(desc))
+		return -EBADF; /* reuse by digest needs a digest */
+	if (!atomfs_has_digest(desc) && atomfs_require_verified)
+		return -EPERM;
 	return 0;
 }
 
@@ -119,6 +129,7 @@ static int atomfs_stack_layout(struct atomfs_stack *stack)
 	u64 base = 0;
 	unsigned int i;
 
+	stack->verified = true;
 	for (i = 0; i < stack->nr_layers; i++) {
 		struct atomfs_lower *layer = stack->layers[i];
 		struct super_block *sb = layer->mnt->mnt_sb;
@@ -132,30 +143,235 @@ static int atomfs_stack_layout(struct atomfs_stack *stack)
 		stack->stack_depth = max(stack->stack_depth, sb->s_stack_depth);
 		if (sb->s_flags & SB_POSIXACL)
 			stack->posix_acl = true;
+		if (!(layer->flags & ATOMFS_INFO_VERIFIED))
+			stack->verified = false;
 	}
 	if (stack->stack_depth + 1 > FILESYSTEM_MAX_STACK_DEPTH)
 		return -EINVAL;
 	return 0;
 }
 
+/* One layer with a digest being set up. */
+struct atomfs_setup {
+	struct file *file;		/* the caller's device; NULL: reuse */
+	struct atomfs_lower *lower;	/* referenced until in the stack */
+	int how;			/* ATOMFS_HELD_* */
+	bool queued;			/* job is on the workqueue */
+	struct atomfs_verify_job job;
+};
+
+/*
+ * Check one descriptor; open it at once unless it carries a digest, in
+ * which case only take its device (atomfs_stack_verify() does the rest).
+ */
+static int atomfs_layer_prepare(struct atomfs_stack *stack, unsigned int i,
+				const struct atomfs_layer *desc,
+				struct atomfs_setup *s)
+{
+	struct atomfs_lower *lower;
+	struct file *file = NULL;
+	int err;
+
+	err = atomfs_check_layer_desc(desc);
+	if (err)
+		return err;
+	if (desc->flags & ATOMFS_LAYER_DIR) {
+		lower = atomfs_layer_open_dir(desc);
+		if (IS_ERR(lower))
+			return PTR_ERR(lower);
+		stack->layers[i] = lower;
+		return 0;
+	}
+	if (desc->fd != ATOMFS_NO_FD) {
+		file = atomfs_layer_get_bdev(desc);
+		if (IS_ERR(file))
+			return PTR_ERR(file);
+	}
+	if (atomfs_has_digest(desc)) {
+		s->file = file;
+		return 0;
+	}
+
+	/* An unverified block device (require_verified is off). */
+	err = -ENOMEM;
+	lower = atomfs_lower_alloc();
+	if (lower) {
+		err = atomfs_layer_mount_bdev(lower, file);
+		if (err)
+			kfree(lower);
+		else
+			stack->layers[i] = lower;
+	}
+	fput(file);
+	return err;
+}
+
+static void atomfs_report_mismatch(struct atomfs_stack *stack, unsigned int i,
+				   const struct atomfs_verify_job *job)
+{
+	const char *label = stack->label ?: "";
+
+	pr_warn_ratelimited("stack \"%*pE\": layer %u does not match its digest: expected sha256:%*phN, read sha256:%*phN\n",
+			    (int)strlen(label), label, i, 32, job->expect->bytes,
+			    32, job->actual);
+}
+
+/*
+ * Verify the layers that carry a digest, or find them held. Rounds: claim
+ * or find every layer still missing, hash what we own in parallel, mount
+ * it and publish it; only then wait for layers that other callers are
+ * setting up (waiting earlier could deadlock two callers who each own what
+ * the other waits for). A layer whose other owner failed is tried again
+ * with our own device in the next round.
+ */
+static int atomfs_stack_verify(struct atomfs_stack *stack,
+			       const struct atomfs_layer *descs,
+			       struct atomfs_setup *setup, u32 *failed_layer)
+{
+	struct atomfs_verify v;
+	bool started = false, again;
+	struct atomfs_setup *s;
+	unsigned int i;
+	int ret, err = 0;
+
+	do {
+		again = false;
+		for (i = 0; i < stack->nr_layers; i++) {
+			s = &setup[i];
+			if (stack->layers[i] || s->lower ||
+			    !atomfs_has_digest(&descs[i]))
+				continue;
+			ret = atomfs_held_get(&descs[i].digest, s->file != NULL,
+					      &s->lower);
+			if (ret < 0) {
+				*failed_layer = i;
+				err = ret;
+				goto out;
+			}
+			s->how = ret;
+			if (ret == ATOMFS_HELD_WAIT)
+				continue;
+			if (ret == ATOMFS_HELD_READY &&
+			    !(descs[i].flags & ATOMFS_LAYER_REHASH)) {
+				stack->layers[i] = s->lower;
+				s->lower = NULL;
+				atomic64_inc(&atomfs_stats.layers_reused);
+				continue;
+			}
+			if (!started) {
+				err = atomfs_verify_start(&v);
+				if (err)
+					goto out;
+				started = true;
+			}
+			if (ret == ATOMFS_HELD_OWNED) {
+				s->job.bdev = atomfs_file_bdev(s->file);
+				s->job.size = descs[i].size;
+			} else { /* a held layer, hashed again */
+				s->job.bdev = s->lower->mnt->mnt_sb->s_bdev;
+				s->job.size = s->lower->size;
+			}
+			s->job.expect = &descs[i].digest;
+			s->queued = true;
+			atomfs_verify_queue(&v, &s->job);
+		}
+
+		if (started) {
+			err = atomfs_verify_wait(&v);
+			if (err)
+				goto out;
+		}
+
+		for (i = 0; i < stack->nr_layers; i++) {
+			s = &setup[i];
+			if (!s->queued)
+				continue;
+			s->queued = false;
+			err = s->job.err;
+			if (err == -EBADMSG) {
+				atomfs_report_mismatch(stack, i, &s->job);
+				if (s->how == ATOMFS_HELD_READY)
+					atomfs_held_mark_bad(s->lower);
+			}
+			if (!err && s->how == ATOMFS_HELD_OWNED)
+				err = atomfs_layer_mount_bdev(s->lower, s->file);
+			if (err) {
+				*failed_layer = i;
+				goto out;
+			}
+			if (s->how == ATOMFS_HELD_OWNED) {
+				s->lower->size = descs[i].size;
+				s->lower->flags |= ATOMFS_INFO_VERIFIED;
+				atomfs_held_done(s->lower, 0);
+			}
+			atomic64_inc(&atomfs_stats.layers_verified);
+			stack->layers[i] = s->lower;
+			s->lower = NULL;
+		}
+
+		for (i = 0; i < stack->nr_layers; i++) {
+			s = &setup[i];
+			if (!s->lower || s->how != ATOMFS_HELD_WAIT)
+				continue;
+			if (wait_for_completion_killable(&s->lower->ready)) {
+				err = -EINTR;
+				goto out;
+			}
+			if (READ_ONCE(s->lower->state) == ATOMFS_LOWER_READY) {
+				stack->layers[i] = s->lower;
+				atomic64_inc(&atomfs_stats.layers_reused);
+			} else {
+				atomfs_layers_release(&s->lower, 1);
+				again = true;
+			}
+			s->lower = NULL;
+		}
+	} while (again);
+out:
+	if (started)
+		atomfs_verify_end(&v);
+	return err;
+}
+
+/* Release what set-up still holds; publish the failure of what we own. */
+static void atomfs_setup_cleanup(struct atomfs_setup *setup, unsigned int nr,
+				 int err)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		struct atomfs_setup *s = &setup[i];
+
+		if (s->lower) {
+			if (s->how == ATOMFS_HELD_OWNED)
+				atomfs_held_done(s->lower, err ?: -EINVAL);
+			atomfs_layers_release(&s->lower, 1);
+		}
+		if (s->file)
+			fput(s->file);
+	}
+	kvfree(setup);
+}
+
 static struct atomfs_stack *
 atomfs_stack_build(const struct atomfs_create_stack *args,
 		   const struct atomfs_layer *descs, u32 *failed_layer)
 {
+	struct atomfs_setup *setup = NULL;
 	struct atomfs_stack *stack;
-	unsigned int i;
-	int err;
+	unsigned int i, nr = args->nr_layers;
+	int err = -ENOMEM;
 
-	stack = kvzalloc(struct_size(stack, layers, args->nr_layers),
-			 GFP_KERNEL_ACCOUNT);
-	if (!stack)
-		return ERR_PTR(-ENOMEM);
+	stack = kvzalloc(struct_size(stack, layers, nr), GFP_KERNEL_ACCOUNT);
+	if (!stack || atomfs_should_fail())
+		goto out;
 	refcount_set(&stack->ref, 1);
+	stack->nr_layers = nr;
 	stack->whiteout = args->whiteout ?: ATOMFS_WHITEOUT_BOTH;
-	stack->ino_base = kvcalloc(args->nr_layers, sizeof(*stack->ino_base),
+	stack->ino_base = kvcalloc(nr, sizeof(*stack->ino_base),
 				   GFP_KERNEL_ACCOUNT);
-	err = -ENOMEM;
-	if (!stack->ino_base)
+	setup = kvcalloc(nr, sizeof(*setup), GFP_KERNEL);
+	if (!stack->ino_base || !setup)
 		goto out;
 
 	if (args->label) {
@@ -171,35 +387,36 @@ atomfs_stack_build(const struct atomfs_create_stack *args,
 		}
 	}
 
-	for (i = 0; i < args->nr_layers; i++) {
-		struct atomfs_lower *layer;
-
-		err = atomfs_check_layer_desc(&descs[i]);
-		if (err)
-			goto out_layer;
-		layer = atomfs_layer_open(&descs[i]);
-		err = PTR_ERR(layer);
-		if (IS_ERR(layer))
-			goto out_layer;
-		stack->layers[i] = layer;
-		stack->nr_layers = i + 1;
-		if (fatal_signal_pending(current)) {
-			err = -EINTR;
+	for (i = 0; i < nr; i++) {
+		err = atomfs_layer_prepare(stack, i, &descs[i], &setup[i]);
+		if (err) {
+			*failed_layer = i;
 			goto out;
 		}
+		err = -EINTR;
+		if (fatal_signal_pending(current))
+			goto out;
 		cond_resched();
 	}
 
+	err = atomfs_stack_verify(stack, descs, setup, failed_layer);
+	if (err)
+		goto out;
 	err = atomfs_stack_layout(stack);
 	if (err)
 		goto out;
 	stack->id = atomic64_inc_return(&atomfs_next_stack_id);
+	err = atomfs_stack_proc_add(stack);
+	if (err)
+		goto out;
+	atomfs_setup_cleanup(setup, nr, 0);
 	return stack;
 
-out_layer:
-	*failed_layer = i;
 out:
-	atomfs_stack_free(stack);
+	if (setup)
+		atomfs_setup_cleanup(setup, nr, err);
+	if (stack)
+		atomfs_stack_free(stack);
 	return ERR_PTR(err);
 }
 

@@ -17,6 +17,14 @@ unsigned int atomfs_max_layers = 4096;
 module_param_named(max_layers, atomfs_max_layers, uint, 0644);
 MODULE_PARM_DESC(max_layers, "Most layers in one stack (default 4096)");
 
+bool atomfs_share_layers = true;
+module_param_named(share_layers, atomfs_share_layers, bool, 0644);
+MODULE_PARM_DESC(share_layers, "Share verified layers between stacks by digest (default on)");
+
+bool atomfs_require_verified = true;
+module_param_named(require_verified, atomfs_require_verified, bool, 0644);
+MODULE_PARM_DESC(require_verified, "Refuse layers without a digest, directory layers included (default on)");
+
 struct atomfs_fs_context {
 	struct atomfs_stack *stack;	/* from stack=FD, holds a reference */
 };
@@ -93,7 +101,8 @@ static int atomfs_show_options(struct seq_file *m, struct dentry *root)
 {
 	struct atomfs_stack *stack = atomfs_stack(root->d_sb);
 
-	seq_printf(m, ",layers=%u", stack->nr_layers);
+	seq_printf(m, ",layers=%u,id=%llu,%s", stack->nr_layers, stack->id,
+		   stack->verified ? "verified" : "unverified");
 	return 0;
 }
 
@@ -281,6 +290,14 @@ static int __init atomfs_init(void)
 	if (!atomfs_inode_cachep)
 		return -ENOMEM;
 
+	err = atomfs_verify_init();
+	if (err)
+		goto verify_err;
+	err = atomfs_proc_init();
+	if (err)
+		goto proc_err;
+	atomfs_fault_init();
+
 	err = atomfs_ctl_init();
 	if (err)
 		goto ctl_err;
@@ -294,6 +311,11 @@ static int __init atomfs_init(void)
 fs_err:
 	atomfs_ctl_exit();
 ctl_err:
+	atomfs_fault_exit();
+	atomfs_proc_exit();
+proc_err:
+	atomfs_verify_exit();
+verify_err:
 	kmem_cache_destroy(atomfs_inode_cachep);
 	return err;
 }
@@ -302,6 +324,9 @@ static void __exit atomfs_exit(void)
 {
 	unregister_filesystem(&atomfs_fs_type);
 	atomfs_ctl_exit();
+	atomfs_fault_exit();
+	atomfs_proc_exit();
+	atomfs_verify_exit();
 	/* Inodes are freed after an RCU grace period. */
 	rcu_barrier();
 	kmem_cache_destroy(atomfs_inode_cachep);
@@ -313,3 +338,5 @@ module_exit(atomfs_exit);
 MODULE_DESCRIPTION("atomfs: read-only stacking filesystem for OCI images of squashfs layers");
 MODULE_AUTHOR("atomfs developers");
 MODULE_LICENSE("GPL");
+/* The optimised sha256 driver, where the CPU has what it needs. */
+MODULE_SOFTDEP("pre: sha256_ssse3");
