@@ -21,6 +21,8 @@ extern "C" {
 /* Last error message of this thread ("" when none). */
 const char *atomfs_last_error(void);
 void atomfs_clear_error(void);
+/* non-zero: no warnings on stderr */
+extern int atomfs_quiet;
 
 /* ---- references: [oci:]DIR:TAG ---- */
 

@@ -4,12 +4,14 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "internal.h"
 
 static const struct cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 } cmds[] = {
+	{ "layer", cmd_layer, "write one squashfs layer file from a directory or tar" },
 	{ NULL, NULL, NULL },
 };
 

@@ -3,14 +3,55 @@
 #ifndef ATOMFS_CMD_H
 #define ATOMFS_CMD_H
 
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "input.h"
+#include "squashfs.h"
+
 enum atomfs_exit {
 	EXIT_OK = 0,
-	EXIT_FAILURE_ = 1, /* I/O or internal error */
+	EXIT_FAIL = 1,     /* I/O or internal error */
 	EXIT_USAGE = 2,    /* bad command line */
 	EXIT_NOTFOUND = 3, /* layout, tag, blob, file or key not found */
 	EXIT_BADINPUT = 4, /* malformed/corrupt/unsafe/unsupported input */
 	EXIT_VERIFY = 5,   /* digest mismatch, missing or bad signature */
-	EXIT_BUSY = 6,     /* layout locked by another process (with --no-wait) */
+	EXIT_BUSY = 6,     /* layout locked by another process */
 };
+
+/* common.c */
+int cmd_fail(int err);   /* print atomfs_last_error(), map -errno to an exit code */
+int cmd_usage(const char *cmd, const char *usage);
+bool cmd_help(int argc, char **argv, const char *usage);
+/* shared layer options: --compression --block-size --mtime --threads --strict */
+struct layer_opts {
+	struct atomfs_sqfs_opts sq;
+	struct atomfs_input_opts in;
+};
+void layer_opts_init(struct layer_opts *lo);
+/* returns 1 if handled, 0 if not a layer option, -1 on a bad value */
+int layer_opt(struct layer_opts *lo, int opt, const char *arg);
+#define LAYER_LONGOPTS                                                          \
+	{ "compression", required_argument, NULL, 0x100 },                     \
+	{ "block-size", required_argument, NULL, 0x101 },                      \
+	{ "mtime", required_argument, NULL, 0x102 },                           \
+	{ "threads", required_argument, NULL, 0x103 },                         \
+	{ "strict", no_argument, NULL, 0x104 }
+#define LAYER_USAGE                                                                                 \
+	"  --compression ALG   zstd (default), gzip, xz, lz4, lzo or none\n"                        \
+	"  --block-size N      squashfs block size, power of two 4096..1048576 (default 131072)\n" \
+	"  --mtime EPOCH       set every timestamp (default: $SOURCE_DATE_EPOCH if set)\n"          \
+	"  --threads N         compression threads (default: one per CPU)\n"                        \
+	"  --strict            fail on xattrs squashfs cannot store (ACLs) instead of warning\n"
+
+int cmd_layer(int argc, char **argv);
+int cmd_build(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_update(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
 
 #endif
