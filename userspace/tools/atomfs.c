@@ -11,6 +11,7 @@ static const struct cmd {
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 } cmds[] = {
+	{ "build", cmd_build, "make an image from a base, applied images and new layers" },
 	{ "layer", cmd_layer, "write one squashfs layer file from a directory or tar" },
 	{ NULL, NULL, NULL },
 };

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "image.h"
 #include "input.h"
 #include "squashfs.h"
 
@@ -43,6 +44,29 @@ int layer_opt(struct layer_opts *lo, int opt, const char *arg);
 	"  --mtime EPOCH       set every timestamp (default: $SOURCE_DATE_EPOCH if set)\n"          \
 	"  --threads N         compression threads (default: one per CPU)\n"                        \
 	"  --strict            fail on xattrs squashfs cannot store (ACLs) instead of warning\n"
+
+/* layouts used by one command: the destination (written) and sources (read) */
+struct layouts {
+	struct atomfs_layout *dst;
+	struct atomfs_layout *v[64];
+	size_t n;
+};
+int layouts_get(struct layouts *ls, const char *dir, struct atomfs_layout **out);
+void layouts_close(struct layouts *ls);
+/* resolve a REF string via ls; img->ref becomes the canonical ABSDIR:TAG */
+int open_ref(struct layouts *ls, const char *ref, struct atomfs_image *img, struct atomfs_layout **l);
+
+/* cmd-build.c: shared by build, import and update */
+bool layers_have(const json_t *layers, const char *digest);
+int take_layers(struct atomfs_layout *dst, struct atomfs_layout *src, const struct atomfs_image *img,
+		const char *role, bool skip_present, json_t *layers, json_t *history, size_t *added);
+char *xasprintf_tmp(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int new_layer(struct atomfs_layout *dst, const char *input, const struct layer_opts *lo, json_t **desc);
+json_t *new_config(const struct layer_opts *lo);
+void set_created(json_t *config, const struct layer_opts *lo);
+json_t *usable_history(const json_t *config, size_t nlayers);
+int finish_image(struct atomfs_layout *dst, const char *tag, json_t *config, json_t *layers,
+		 json_t *annotations, const char *signkey, const char *verb);
 
 int cmd_layer(int argc, char **argv);
 int cmd_build(int argc, char **argv);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "libatomfs.h"
+#include "internal.h"
 
 int cmd_fail(int err)
 {
@@ -120,4 +120,61 @@ int layer_opt(struct layer_opts *lo, int opt, const char *arg)
 		return 1;
 	}
 	return 0;
+}
+
+int layouts_get(struct layouts *ls, const char *dir, struct atomfs_layout **out)
+{
+	size_t i;
+	int err;
+
+	if (ls->dst && atomfs_layout_same(ls->dst, dir)) {
+		*out = ls->dst;
+		return 0;
+	}
+	for (i = 0; i < ls->n; i++) {
+		if (atomfs_layout_same(ls->v[i], dir)) {
+			*out = ls->v[i];
+			return 0;
+		}
+	}
+	if (ls->n == sizeof(ls->v) / sizeof(ls->v[0]))
+		return atomfs_err(E2BIG, "too many image layouts in one command");
+	err = atomfs_layout_open(dir, 0, out);
+	if (err)
+		return err;
+	ls->v[ls->n++] = *out;
+	return 0;
+}
+
+void layouts_close(struct layouts *ls)
+{
+	size_t i;
+
+	for (i = 0; i < ls->n; i++)
+		atomfs_layout_close(ls->v[i]);
+	ls->n = 0;
+	atomfs_layout_close(ls->dst);
+	ls->dst = NULL;
+}
+
+int open_ref(struct layouts *ls, const char *refstr, struct atomfs_image *img, struct atomfs_layout **lout)
+{
+	struct atomfs_ref ref;
+	struct atomfs_layout *l;
+	int err;
+
+	err = atomfs_ref_parse(refstr, &ref);
+	if (err)
+		return err;
+	err = layouts_get(ls, ref.dir, &l);
+	if (!err)
+		err = atomfs_image_load(l, ref.tag, img);
+	if (!err) {
+		free(img->ref);
+		img->ref = atomfs_ref_canonical(ref.dir, ref.tag);
+		if (lout)
+			*lout = l;
+	}
+	atomfs_ref_free(&ref);
+	return err;
 }
