@@ -69,10 +69,24 @@ const char *atomfs_host_arch(void)
 char *atomfs_ref_canonical(const char *dir, const char *tag)
 {
 	char abs[PATH_MAX];
+	cleanup_free char *copy = NULL;
+	char *slash;
 
-	if (!realpath(dir, abs))
-		return xasprintf("%s:%s", dir, tag);
-	return xasprintf("%s:%s", abs, tag);
+	if (realpath(dir, abs))
+		return xasprintf("%s:%s", abs, tag);
+	/* a layout that is gone (update of a removed dependency): resolve its parent */
+	copy = xstrdup(dir);
+	while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
+		copy[strlen(copy) - 1] = '\0';
+	slash = strrchr(copy, '/');
+	if (slash) {
+		*slash = '\0';
+		if (realpath(*copy ? copy : "/", abs))
+			return xasprintf("%s/%s:%s", strcmp(abs, "/") ? abs : "", slash + 1, tag);
+	} else if (getcwd(abs, sizeof(abs))) {
+		return xasprintf("%s/%s:%s", abs, copy, tag);
+	}
+	return xasprintf("%s:%s", dir, tag);
 }
 
 /* An image index (multi-platform): take this host's linux manifest. */

@@ -151,7 +151,8 @@ static int walk_dir(struct walk *wk, const char *path, struct atomfs_node *dir)
 		err = atomfs_err(errno, "cannot read directory %s: %m", path);
 	closedir(d);
 	/* walk in name order so hard link owners are chosen the same way every time */
-	qsort(names, n, sizeof(*names), name_cmp);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), name_cmp);
 	for (i = 0; !err && i < n; i++) {
 		cleanup_free char *p = path_join(path, names[i]);
 		struct atomfs_node *k;

@@ -285,6 +285,12 @@ void atomfs_sqfs_destroy(struct atomfs_sqfs *w)
 {
 	if (!w)
 		return;
+	/* libsquashfs leaks blocks still queued when a processor is destroyed
+	 * mid-file (a failed build): close the file and drain the queue first */
+	if (w->proc && w->cur)
+		sqfs_block_processor_end_file(w->proc);
+	if (w->proc)
+		sqfs_block_processor_sync(w->proc);
 	sqfs_destroy(w->proc);
 	sqfs_destroy(w->xwr);
 	sqfs_destroy(w->ids);

@@ -191,11 +191,13 @@ int cmd_build(int argc, char **argv)
 	struct layouts ls = { 0 };
 	struct atomfs_ref ref = { 0 };
 	struct layer_opts lo;
-	json_t *annotations = json_object(), *layers = json_array(), *config = NULL, *history = NULL;
+	json_t *annotations, *layers, *config = NULL, *history = NULL;
 	int opt, err, rc;
 
 	if (cmd_help(argc, argv, usage))
 		return EXIT_OK;
+	annotations = json_object();
+	layers = json_array();
 	layer_opts_init(&lo);
 	while ((opt = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
 		int r = layer_opt(&lo, opt, optarg);

@@ -71,7 +71,7 @@ int cmd_gc(int argc, char **argv)
 {
 	struct atomfs_layout *l = NULL;
 	cleanup_free char *blobdir = NULL;
-	json_t *keep = json_object(), *m, *d;
+	json_t *keep, *m, *d;
 	unsigned long long freed = 0, nfreed = 0, dropped = 0;
 	struct dirent *de;
 	DIR *dir = NULL;
@@ -87,6 +87,7 @@ int cmd_gc(int argc, char **argv)
 	}
 	if (argc != 2)
 		return cmd_usage("gc", gc_usage);
+	keep = json_object();
 	err = atomfs_layout_open(argv[1], ATOMFS_LAYOUT_WRITE, &l);
 	if (err)
 		goto out;
@@ -164,7 +165,7 @@ int cmd_fsck(int argc, char **argv)
 {
 	struct atomfs_layout *l = NULL;
 	cleanup_free char *blobdir = NULL;
-	json_t *keep = json_object(), *d;
+	json_t *keep, *d;
 	unsigned long long bad = 0, missing = 0, checked = 0;
 	const char *dig;
 	struct dirent *de;
@@ -176,6 +177,7 @@ int cmd_fsck(int argc, char **argv)
 		return EXIT_OK;
 	if (argc != 2)
 		return cmd_usage("fsck", fsck_usage);
+	keep = json_object();
 	err = atomfs_layout_open(argv[1], 0, &l);
 	if (err)
 		goto out;

@@ -59,12 +59,13 @@ int cmd_import(int argc, char **argv)
 	struct atomfs_image img = { 0 };
 	struct atomfs_layout *src;
 	struct layer_opts lo;
-	json_t *layers = json_array(), *config = NULL, *d;
+	json_t *layers, *config = NULL, *d;
 	size_t i;
 	int opt, err, rc;
 
 	if (cmd_help(argc, argv, usage))
 		return EXIT_OK;
+	layers = json_array();
 	layer_opts_init(&lo);
 	while ((opt = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
 		int r = layer_opt(&lo, opt, optarg);

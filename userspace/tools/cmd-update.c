@@ -43,12 +43,14 @@ int cmd_update(int argc, char **argv)
 	struct atomfs_ref ref = { 0 }, oldref = { 0 };
 	struct atomfs_image img = { 0 }, newimg = { 0 };
 	struct atomfs_layout *nsrc;
-	json_t *kept = json_array(), *tail = json_array(), *config = NULL, *refs = NULL, *d;
+	json_t *kept, *tail, *config = NULL, *refs = NULL, *d;
 	size_t i, pos = (size_t)-1, nold = 0, nnew = 0;
 	int opt, err, rc;
 
 	if (cmd_help(argc, argv, usage))
 		return EXIT_OK;
+	kept = json_array();
+	tail = json_array();
 	while ((opt = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
 		if (opt == 'r') {
 			free(replace);
