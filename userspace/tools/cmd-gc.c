@@ -9,14 +9,38 @@
 #include "internal.h"
 
 static const char gc_usage[] =
-	"usage: atomfs gc DIR\n"
+	"usage: atomfs gc [-q] DIR\n"
 	"Remove blobs of the layout DIR that no index.json entry reaches, keeping the\n"
 	"signatures (referrers) of every manifest kept; drop signatures of manifests\n"
 	"that are gone; remove temporary files left by interrupted commands.\n";
 
 static const char fsck_usage[] =
-	"usage: atomfs fsck DIR\n"
+	"usage: atomfs fsck [-q] DIR\n"
 	"Re-hash every blob of the layout DIR and report damaged or missing ones.\n";
+
+/* "[-q] DIR": leaves DIR at argv[optind] */
+static int dir_arg(int argc, char **argv, const char *cmd, const char *usage)
+{
+	static const struct option longopts[] = {
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
+		if (opt != 'q') {
+			cmd_usage(cmd, usage);
+			return -1;
+		}
+		atomfs_quiet = 1;
+	}
+	if (argc - optind != 1) {
+		cmd_usage(cmd, usage);
+		return -1;
+	}
+	return 0;
+}
 
 /* reachable digests, as a JSON object used as a set */
 static int mark(const struct atomfs_layout *l, const json_t *desc, json_t *keep, int depth)
@@ -80,13 +104,9 @@ int cmd_gc(int argc, char **argv)
 
 	if (cmd_help(argc, argv, gc_usage))
 		return EXIT_OK;
-	if (argc == 3 && (!strcmp(argv[1], "-q") || !strcmp(argv[1], "--quiet"))) {
-		atomfs_quiet = 1;
-		argv++;
-		argc--;
-	}
-	if (argc != 2)
-		return cmd_usage("gc", gc_usage);
+	if (dir_arg(argc, argv, "gc", gc_usage) < 0)
+		return EXIT_USAGE;
+	argv[1] = argv[optind];
 	keep = json_object();
 	err = atomfs_layout_open(argv[1], ATOMFS_LAYOUT_WRITE, &l);
 	if (err)
@@ -175,8 +195,9 @@ int cmd_fsck(int argc, char **argv)
 
 	if (cmd_help(argc, argv, fsck_usage))
 		return EXIT_OK;
-	if (argc != 2)
-		return cmd_usage("fsck", fsck_usage);
+	if (dir_arg(argc, argv, "fsck", fsck_usage) < 0)
+		return EXIT_USAGE;
+	argv[1] = argv[optind];
 	keep = json_object();
 	err = atomfs_layout_open(argv[1], 0, &l);
 	if (err)
@@ -220,7 +241,8 @@ int cmd_fsck(int argc, char **argv)
 			missing++;
 		}
 	}
-	printf("%s: %llu blobs checked, %llu damaged, %llu missing\n", l->dir, checked, bad, missing);
+	if (!atomfs_quiet || bad || missing)
+		printf("%s: %llu blobs checked, %llu damaged, %llu missing\n", l->dir, checked, bad, missing);
 	if (bad || missing)
 		err = atomfs_err(EILSEQ, "%s has damaged or missing blobs; re-copy or rebuild the images using them", l->dir);
 out:
