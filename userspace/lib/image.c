@@ -106,6 +106,29 @@ static json_t *pick_platform(const json_t *index)
 	return json_array_size(m) == 1 ? json_array_get(m, 0) : NULL;
 }
 
+static char *list_tags(const struct atomfs_layout *l)
+{
+	json_t *m = json_object_get(l->index, "manifests"), *d;
+	char *out = xstrdup(""), *n;
+	size_t i;
+
+	json_array_foreach(m, i, d) {
+		const char *t = atomfs_desc_annotation(d, ANN_REF_NAME);
+
+		if (!t)
+			continue;
+		if (strlen(out) > 400) {
+			n = xasprintf("%s, ...", out);
+			free(out);
+			return n;
+		}
+		n = xasprintf("%s%s%s", out, *out ? ", " : "", t);
+		free(out);
+		out = n;
+	}
+	return out;
+}
+
 void atomfs_image_free(struct atomfs_image *img)
 {
 	free(img->ref);
@@ -127,8 +150,10 @@ int atomfs_image_load(const struct atomfs_layout *l, const char *tag, struct ato
 	img->ref = xasprintf("%s:%s", l->dir, tag);
 	img->tag = xstrdup(tag);
 	if (!desc) {
-		err = atomfs_err(ENOENT, "no image tagged '%s' in %s; 'atomfs inspect' lists nothing for it, check the tag",
-				 tag, l->dir);
+		cleanup_free char *tags = list_tags(l);
+
+		err = atomfs_err(ENOENT, "no image tagged '%s' in %s (%s%s); check the reference", tag, l->dir,
+				 *tags ? "its tags: " : "it has no tags", tags);
 		goto fail;
 	}
 	for (;;) {

@@ -9,6 +9,7 @@
  * of the layout directory: exclusive to write, shared to read.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -170,8 +171,63 @@ fail:
 	return err;
 }
 
+/*
+ * Files to remove if the process is killed by SIGINT/SIGTERM/SIGHUP: the
+ * temporary blob being written and the blobs this command added.  The
+ * handler may only unlink(), so the paths live in a fixed table.
+ */
+#define MAX_DOOMED 256
+static char *doomed[MAX_DOOMED];
+static volatile sig_atomic_t ndoomed;
+
+static void doom(const char *path)
+{
+	if (ndoomed < MAX_DOOMED) {
+		doomed[ndoomed] = xstrdup(path);
+		ndoomed = ndoomed + 1;
+	}
+}
+
+static void undoom(const char *path)
+{
+	int i;
+
+	for (i = 0; i < ndoomed; i++) {
+		if (doomed[i] && !strcmp(doomed[i], path)) {
+			char *p = doomed[i];
+
+			doomed[i] = NULL;
+			free(p);
+		}
+	}
+}
+
+static void on_fatal_signal(int sig)
+{
+	int i;
+
+	for (i = 0; i < ndoomed; i++)
+		if (doomed[i])
+			unlink(doomed[i]);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void atomfs_cleanup_on_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fatal_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
 static void note_added(struct atomfs_layout *l, const char *path)
 {
+	doom(path);
 	l->added = xrealloc(l->added, (l->nadded + 1) * sizeof(*l->added));
 	l->added[l->nadded++] = xstrdup(path);
 }
@@ -180,8 +236,10 @@ static void forget_added(struct atomfs_layout *l)
 {
 	size_t i;
 
-	for (i = 0; i < l->nadded; i++)
+	for (i = 0; i < l->nadded; i++) {
+		undoom(l->added[i]);
 		free(l->added[i]);
+	}
 	free(l->added);
 	l->added = NULL;
 	l->nadded = 0;
@@ -289,9 +347,11 @@ int atomfs_layout_write_index(struct atomfs_layout *l)
 char *atomfs_layout_tmp_path(const struct atomfs_layout *l)
 {
 	static unsigned int seq;
+	char *p = xasprintf("%s/blobs/sha256/.tmp-%d-%u", l->dir, (int)getpid(),
+			    __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
 
-	return xasprintf("%s/blobs/sha256/.tmp-%d-%u", l->dir, (int)getpid(),
-			 __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
+	doom(p);
+	return p;
 }
 
 static int fsync_path(const char *path)
@@ -328,6 +388,7 @@ int atomfs_layout_commit_blob(struct atomfs_layout *l, const char *tmp, char **d
 		err = atomfs_err(errno, "cannot store blob %s: %m", dst);
 		goto fail;
 	}
+	undoom(tmp);
 	fsync_dir(blobdir);
 	*digest = steal_pointer(&d);
 	return 0;
@@ -466,14 +527,16 @@ int atomfs_layout_import_blob(struct atomfs_layout *l, const struct atomfs_layou
 		return err;
 	if (access(to, F_OK) == 0)
 		return 0;
+	/* same filesystem: share the inode (just verified), no copy, no second hash */
+	if (link(from, to) == 0) {
+		note_added(l, to);
+		return 0;
+	}
 	tmp = atomfs_layout_tmp_path(l);
-	/* same filesystem: share the inode, no copy */
-	if (link(from, tmp) < 0) {
-		err = copy_file(from, tmp);
-		if (err) {
-			unlink(tmp);
-			return atomfs_err(err, "cannot copy blob %s into %s: %s", digest, l->dir, strerror(-err));
-		}
+	err = copy_file(from, tmp);
+	if (err) {
+		unlink(tmp);
+		return atomfs_err(err, "cannot copy blob %s into %s: %s", digest, l->dir, strerror(-err));
 	}
 	err = atomfs_layout_commit_blob(l, tmp, &got, NULL);
 	if (err)

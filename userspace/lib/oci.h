@@ -52,6 +52,8 @@ enum {
 };
 
 /* layout.c */
+/* On SIGINT/SIGTERM/SIGHUP remove temporary and newly added blobs, then die. */
+void atomfs_cleanup_on_signals(void);
 int atomfs_layout_open(const char *dir, unsigned int flags, struct atomfs_layout **out);
 void atomfs_layout_close(struct atomfs_layout *l);
 bool atomfs_layout_same(struct atomfs_layout *l, const char *dir);

@@ -5,6 +5,7 @@
 
 #include "cmd.h"
 #include "internal.h"
+#include "oci.h"
 
 static const struct cmd {
 	const char *name;
@@ -49,6 +50,7 @@ int main(int argc, char **argv)
 		printf("atomfs %s\n", ATOMFS_VERSION);
 		return 0;
 	}
+	atomfs_cleanup_on_signals();
 	for (c = cmds; c->name; c++)
 		if (!strcmp(c->name, argv[1]))
 			return c->fn(argc - 1, argv + 1);
