@@ -12,15 +12,20 @@ static const struct cmd {
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 } cmds[] = {
-	{ "build", cmd_build, "make an image from a base, applied images and new layers" },
-	{ "import", cmd_import, "convert a tar-layer image into squashfs layers" },
-	{ "update", cmd_update, "swap an applied dependency for its new version" },
-	{ "inspect", cmd_inspect, "show an image's manifest, layers, config, signatures" },
+	{ "build", cmd_build,
+	  "make an image from a base, applied images and new layers" },
+	{ "import", cmd_import,
+	  "convert a tar-layer image into squashfs layers" },
+	{ "update", cmd_update,
+	  "swap an applied dependency for its new version" },
+	{ "inspect", cmd_inspect,
+	  "show an image's manifest, layers, config, signatures" },
 	{ "sign", cmd_sign, "sign an image's manifest" },
 	{ "verify", cmd_verify, "check an image's blobs and signature" },
 	{ "gc", cmd_gc, "remove blobs no tag reaches" },
 	{ "fsck", cmd_fsck, "re-hash every blob and report damaged ones" },
-	{ "layer", cmd_layer, "write one squashfs layer file from a directory or tar" },
+	{ "layer", cmd_layer,
+	  "write one squashfs layer file from a directory or tar" },
 	{ NULL, NULL, NULL },
 };
 
@@ -28,10 +33,12 @@ static void usage(FILE *f)
 {
 	const struct cmd *c;
 
-	fprintf(f, "usage: atomfs [--version] [--help] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(f,
+		"usage: atomfs [--version] [--help] COMMAND [ARGS]\n\ncommands:\n");
 	for (c = cmds; c->name; c++)
 		fprintf(f, "  %-8s %s\n", c->name, c->summary);
-	fprintf(f, "\nRun 'atomfs COMMAND --help' for a command's options; see atomfs(1).\n");
+	fprintf(f,
+		"\nRun 'atomfs COMMAND --help' for a command's options; see atomfs(1).\n");
 }
 
 int main(int argc, char **argv)
@@ -54,6 +61,8 @@ int main(int argc, char **argv)
 	for (c = cmds; c->name; c++)
 		if (!strcmp(c->name, argv[1]))
 			return c->fn(argc - 1, argv + 1);
-	fprintf(stderr, "atomfs: unknown command '%s'; run 'atomfs --help' for the list\n", argv[1]);
+	fprintf(stderr,
+		"atomfs: unknown command '%s'; run 'atomfs --help' for the list\n",
+		argv[1]);
 	return EXIT_USAGE;
 }
