@@ -24,9 +24,10 @@ enum { MNT_EX_USAGE = 1, MNT_EX_SYSERR = 2, MNT_EX_FAIL = 32 };
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: mount.atomfs [oci:]DIR:TAG TARGET [-sfnv] [-o OPTIONS]\n"
-			"options: writable, persist=DIR, pubkey=PATH, whiteouts=both|overlay|oci,\n"
-			"         and the VFS flags (nosuid, nodev, noexec, noatime, ...); see mount.atomfs(8)\n");
+	fprintf(stderr,
+		"usage: mount.atomfs [oci:]DIR:TAG TARGET [-sfnv] [-o OPTIONS]\n"
+		"options: writable, persist=DIR, pubkey=PATH, whiteouts=both|overlay|oci,\n"
+		"         and the VFS flags (nosuid, nodev, noexec, noatime, ...); see mount.atomfs(8)\n");
 	return MNT_EX_USAGE;
 }
 
@@ -52,13 +53,24 @@ int main(int argc, char **argv)
 		} else if (a[0] == '-' && a[1]) {
 			for (a++; *a; a++) {
 				switch (*a) {
-				case 's': o.sloppy = true; break;
-				case 'f': o.fake = true; break;
-				case 'v': o.verbose = true; break;
-				case 'n': break; /* no mtab: there is none */
-				case 'h': usage(); return 0;
+				case 's':
+					o.sloppy = true;
+					break;
+				case 'f':
+					o.fake = true;
+					break;
+				case 'v':
+					o.verbose = true;
+					break;
+				case 'n':
+					break; /* no mtab: there is none */
+				case 'h':
+					usage();
+					return 0;
 				default:
-					fprintf(stderr, "mount.atomfs: unknown flag -%c\n", *a);
+					fprintf(stderr,
+						"mount.atomfs: unknown flag -%c\n",
+						*a);
 					return usage();
 				}
 			}
@@ -71,7 +83,8 @@ int main(int argc, char **argv)
 	if (npos != 2)
 		return usage();
 	if (geteuid() != 0) {
-		fprintf(stderr, "mount.atomfs: mounting needs root (CAP_SYS_ADMIN)\n");
+		fprintf(stderr,
+			"mount.atomfs: mounting needs root (CAP_SYS_ADMIN)\n");
 		return MNT_EX_USAGE;
 	}
 
@@ -82,7 +95,8 @@ int main(int argc, char **argv)
 		return err == -ENOMEM ? MNT_EX_SYSERR : MNT_EX_FAIL;
 	}
 	if (o.verbose)
-		fprintf(stderr, "mount.atomfs: %s mounted on %s\n", pos[0], pos[1]);
+		fprintf(stderr, "mount.atomfs: %s mounted on %s\n", pos[0],
+			pos[1]);
 	return 0;
 
 bad_opts:

@@ -14,7 +14,8 @@ bool atomfs_digest_valid(const char *d)
 	if (!d || strncmp(d, "sha256:", 7) || strlen(d) != 7 + 64)
 		return false;
 	for (i = 7; d[i]; i++)
-		if (!((d[i] >= '0' && d[i] <= '9') || (d[i] >= 'a' && d[i] <= 'f')))
+		if (!((d[i] >= '0' && d[i] <= '9') ||
+		      (d[i] >= 'a' && d[i] <= 'f')))
 			return false;
 	return true;
 }

@@ -49,8 +49,9 @@ const char *atomfs_host_arch(void)
 	static const struct {
 		const char *uname, *oci;
 	} map[] = {
-		{ "x86_64", "amd64" }, { "aarch64", "arm64" }, { "i686", "386" },
-		{ "armv7l", "arm" },   { "ppc64le", "ppc64le" }, { "s390x", "s390x" },
+		{ "x86_64", "amd64" },	  { "aarch64", "arm64" },
+		{ "i686", "386" },	  { "armv7l", "arm" },
+		{ "ppc64le", "ppc64le" }, { "s390x", "s390x" },
 		{ "riscv64", "riscv64" },
 	};
 	static char buf[65];
@@ -82,7 +83,9 @@ char *atomfs_ref_canonical(const char *dir, const char *tag)
 	if (slash) {
 		*slash = '\0';
 		if (realpath(*copy ? copy : "/", abs))
-			return xasprintf("%s/%s:%s", strcmp(abs, "/") ? abs : "", slash + 1, tag);
+			return xasprintf("%s/%s:%s",
+					 strcmp(abs, "/") ? abs : "", slash + 1,
+					 tag);
 	} else if (getcwd(abs, sizeof(abs))) {
 		return xasprintf("%s/%s:%s", abs, copy, tag);
 	}
@@ -95,15 +98,42 @@ static json_t *pick_platform(const json_t *index)
 	json_t *m = json_object_get(index, "manifests"), *d;
 	size_t i;
 
-	json_array_foreach(m, i, d) {
+	json_array_foreach(m, i, d)
+	{
 		json_t *p = json_object_get(d, "platform");
 		const char *os = json_string_value(json_object_get(p, "os"));
-		const char *arch = json_string_value(json_object_get(p, "architecture"));
+		const char *arch =
+			json_string_value(json_object_get(p, "architecture"));
 
-		if (os && arch && !strcmp(os, "linux") && !strcmp(arch, atomfs_host_arch()))
+		if (os && arch && !strcmp(os, "linux") &&
+		    !strcmp(arch, atomfs_host_arch()))
 			return d;
 	}
 	return json_array_size(m) == 1 ? json_array_get(m, 0) : NULL;
+}
+
+static char *list_tags(const struct atomfs_layout *l)
+{
+	json_t *m = json_object_get(l->index, "manifests"), *d;
+	char *out = xstrdup(""), *n;
+	size_t i;
+
+	json_array_foreach(m, i, d)
+	{
+		const char *t = atomfs_desc_annotation(d, ANN_REF_NAME);
+
+		if (!t)
+			continue;
+		if (strlen(out) > 400) {
+			n = xasprintf("%s, ...", out);
+			free(out);
+			return n;
+		}
+		n = xasprintf("%s%s%s", out, *out ? ", " : "", t);
+		free(out);
+		out = n;
+	}
+	return out;
 }
 
 void atomfs_image_free(struct atomfs_image *img)
@@ -117,7 +147,8 @@ void atomfs_image_free(struct atomfs_image *img)
 	memset(img, 0, sizeof(*img));
 }
 
-int atomfs_image_load(const struct atomfs_layout *l, const char *tag, struct atomfs_image *img)
+int atomfs_image_load(const struct atomfs_layout *l, const char *tag,
+		      struct atomfs_image *img)
 {
 	json_t *desc = atomfs_layout_find_tag(l, tag), *cfg;
 	const char *mt;
@@ -127,8 +158,13 @@ int atomfs_image_load(const struct atomfs_layout *l, const char *tag, struct ato
 	img->ref = xasprintf("%s:%s", l->dir, tag);
 	img->tag = xstrdup(tag);
 	if (!desc) {
-		err = atomfs_err(ENOENT, "no image tagged '%s' in %s; 'atomfs inspect' lists nothing for it, check the tag",
-				 tag, l->dir);
+		cleanup_free char *tags = list_tags(l);
+
+		err = atomfs_err(
+			ENOENT,
+			"no image tagged '%s' in %s (%s%s); check the reference",
+			tag, l->dir, *tags ? "its tags: " : "it has no tags",
+			tags);
 		goto fail;
 	}
 	for (;;) {
@@ -138,17 +174,23 @@ int atomfs_image_load(const struct atomfs_layout *l, const char *tag, struct ato
 		if (err)
 			goto fail;
 		mt = atomfs_desc_str(desc, "mediaType");
-		err = atomfs_layout_read_json(l, atomfs_desc_str(desc, "digest"),
-					      json_integer_value(json_object_get(desc, "size")), &doc);
+		err = atomfs_layout_read_json(
+			l, atomfs_desc_str(desc, "digest"),
+			json_integer_value(json_object_get(desc, "size")),
+			&doc);
 		if (err)
 			goto fail;
-		if ((!strcmp(mt, MT_OCI_INDEX) || !strcmp(mt, MT_DOCKER_LIST)) && depth++ < 4) {
+		if ((!strcmp(mt, MT_OCI_INDEX) ||
+		     !strcmp(mt, MT_DOCKER_LIST)) &&
+		    depth++ < 4) {
 			json_t *pick = pick_platform(doc);
 
 			if (!pick) {
 				json_decref(doc);
-				err = atomfs_err(ENOENT, "%s is a multi-platform index without a linux/%s image",
-						 img->ref, atomfs_host_arch());
+				err = atomfs_err(
+					ENOENT,
+					"%s is a multi-platform index without a linux/%s image",
+					img->ref, atomfs_host_arch());
 				goto fail;
 			}
 			desc = json_deep_copy(pick);
@@ -157,9 +199,13 @@ int atomfs_image_load(const struct atomfs_layout *l, const char *tag, struct ato
 			img->desc = desc;
 			continue;
 		}
-		if (strcmp(mt, MT_OCI_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST)) {
+		if (strcmp(mt, MT_OCI_MANIFEST) &&
+		    strcmp(mt, MT_DOCKER_MANIFEST)) {
 			json_decref(doc);
-			err = atomfs_err(ENOTSUP, "%s has media type %s, not an image manifest", img->ref, mt);
+			err = atomfs_err(
+				ENOTSUP,
+				"%s has media type %s, not an image manifest",
+				img->ref, mt);
 			goto fail;
 		}
 		img->manifest = doc;
@@ -171,14 +217,18 @@ int atomfs_image_load(const struct atomfs_layout *l, const char *tag, struct ato
 	img->layers = json_object_get(img->manifest, "layers");
 	cfg = json_object_get(img->manifest, "config");
 	if (!json_is_array(img->layers) || !json_is_object(cfg)) {
-		err = atomfs_err(EBADMSG, "manifest %s of %s has no layers array or no config", img->digest, img->ref);
+		err = atomfs_err(
+			EBADMSG,
+			"manifest %s of %s has no layers array or no config",
+			img->digest, img->ref);
 		goto fail;
 	}
 	{
 		size_t i;
 		json_t *d;
 
-		json_array_foreach(img->layers, i, d) {
+		json_array_foreach(img->layers, i, d)
+		{
 			err = atomfs_desc_check(d, img->ref);
 			if (err)
 				goto fail;
@@ -186,8 +236,10 @@ int atomfs_image_load(const struct atomfs_layout *l, const char *tag, struct ato
 	}
 	err = atomfs_desc_check(cfg, img->ref);
 	if (!err)
-		err = atomfs_layout_read_json(l, atomfs_desc_str(cfg, "digest"),
-					      json_integer_value(json_object_get(cfg, "size")), &img->config);
+		err = atomfs_layout_read_json(
+			l, atomfs_desc_str(cfg, "digest"),
+			json_integer_value(json_object_get(cfg, "size")),
+			&img->config);
 	if (err)
 		goto fail;
 	return 0;
@@ -196,8 +248,8 @@ fail:
 	return err;
 }
 
-int atomfs_image_write(struct atomfs_layout *l, json_t *config, json_t *layers, json_t *annotations,
-		       json_t **manifest_desc)
+int atomfs_image_write(struct atomfs_layout *l, json_t *config, json_t *layers,
+		       json_t *annotations, json_t **manifest_desc)
 {
 	cleanup_free char *cdig = NULL;
 	cleanup_free char *mdig = NULL;
@@ -209,13 +261,16 @@ int atomfs_image_write(struct atomfs_layout *l, json_t *config, json_t *layers, 
 	/* squashfs layers are not wrapped in a compressor: diff_id == digest */
 	json_array_foreach(layers, i, d)
 		json_array_append(diff_ids, json_object_get(d, "digest"));
-	rootfs = json_pack("{s:s, s:o}", "type", "layers", "diff_ids", diff_ids);
+	rootfs =
+		json_pack("{s:s, s:o}", "type", "layers", "diff_ids", diff_ids);
 	json_object_set_new(config, "rootfs", rootfs);
 	err = atomfs_layout_put_json(l, config, &cdig, &csize);
 	if (err)
 		return err;
-	m = json_pack("{s:i, s:s, s:o, s:O}", "schemaVersion", 2, "mediaType", MT_OCI_MANIFEST, "config",
-		      atomfs_desc_new(MT_OCI_CONFIG, cdig, csize), "layers", layers);
+	m = json_pack("{s:i, s:s, s:o, s:O}", "schemaVersion", 2, "mediaType",
+		      MT_OCI_MANIFEST, "config",
+		      atomfs_desc_new(MT_OCI_CONFIG, cdig, csize), "layers",
+		      layers);
 	if (annotations && json_object_size(annotations))
 		json_object_set(m, "annotations", annotations);
 	err = atomfs_layout_put_json(l, m, &mdig, &msize);
@@ -226,24 +281,30 @@ int atomfs_image_write(struct atomfs_layout *l, json_t *config, json_t *layers, 
 	return 0;
 }
 
-json_t *atomfs_image_referrers(const struct atomfs_layout *l, const char *digest)
+json_t *atomfs_image_referrers(const struct atomfs_layout *l,
+			       const char *digest)
 {
-	json_t *out = json_array(), *m = json_object_get(l->index, "manifests"), *d;
+	json_t *out = json_array(), *m = json_object_get(l->index, "manifests"),
+	       *d;
 	size_t i;
 
-	json_array_foreach(m, i, d) {
+	json_array_foreach(m, i, d)
+	{
 		const char *at = atomfs_desc_str(d, "artifactType");
 
 		if (!at || strcmp(at, MT_SIGNATURE))
 			continue;
 		json_t *man = NULL;
 
-		if (atomfs_layout_read_json(l, atomfs_desc_str(d, "digest"),
-					    json_integer_value(json_object_get(d, "size")), &man) < 0) {
+		if (atomfs_layout_read_json(
+			    l, atomfs_desc_str(d, "digest"),
+			    json_integer_value(json_object_get(d, "size")),
+			    &man) < 0) {
 			atomfs_clear_error();
 			continue;
 		}
-		const char *sd = atomfs_desc_str(json_object_get(man, "subject"), "digest");
+		const char *sd = atomfs_desc_str(
+			json_object_get(man, "subject"), "digest");
 
 		if (sd && !strcmp(sd, digest))
 			json_array_append(out, d);

@@ -9,17 +9,18 @@
 #include "tree.h"
 
 struct atomfs_input_opts {
-	bool strict;    /* fail on xattrs squashfs cannot store (ACLs...) instead of warning */
+	bool strict; /* fail on xattrs squashfs cannot store (ACLs...) instead of warning */
 	bool whiteouts; /* tar: convert OCI .wh. whiteouts to overlay style */
 };
 
 /* input_dir.c: read a directory tree (file data is read later, at feed time) */
-int atomfs_input_dir(const char *dir, const struct atomfs_input_opts *o, struct atomfs_tree *t);
+int atomfs_input_dir(const char *dir, const struct atomfs_input_opts *o,
+		     struct atomfs_tree *t);
 
 /* input_tar.c: read a tar archive (any compression libarchive knows),
  * streaming file data into w as it goes */
-int atomfs_input_tar(const char *path, const struct atomfs_input_opts *o, struct atomfs_tree *t,
-		     struct atomfs_sqfs *w);
+int atomfs_input_tar(const char *path, const struct atomfs_input_opts *o,
+		     struct atomfs_tree *t, struct atomfs_sqfs *w);
 
 /* Build a squashfs layer at out from a directory or tar archive. */
 int atomfs_build_layer(const char *input, const struct atomfs_input_opts *io,

@@ -15,7 +15,7 @@ struct hl_map {
 		dev_t dev;
 		ino_t ino;
 		struct atomfs_node *node;
-	} *v;
+	} * v;
 	size_t n, cap;
 };
 
@@ -32,11 +32,13 @@ static struct atomfs_node **hl_slot(struct hl_map *m, dev_t dev, ino_t ino)
 		m->n = 0;
 		for (i = 0; i < oldcap; i++)
 			if (old[i].node)
-				*hl_slot(m, old[i].dev, old[i].ino) = old[i].node;
+				*hl_slot(m, old[i].dev, old[i].ino) =
+					old[i].node;
 		free(old);
 	}
 	mask = m->cap - 1;
-	for (i = (size_t)(ino * 0x9E3779B97F4A7C15ull ^ dev) & mask;; i = (i + 1) & mask) {
+	for (i = (size_t)(ino * 0x9E3779B97F4A7C15ull ^ dev) & mask;;
+	     i = (i + 1) & mask) {
 		if (!m->v[i].node) {
 			m->v[i].dev = dev;
 			m->v[i].ino = ino;
@@ -76,29 +78,36 @@ static int read_xattrs(struct walk *wk, const char *path, struct atomfs_node *n)
 	for (k = names; k < names + len; k += strlen(k) + 1) {
 		if (!atomfs_sqfs_xattr_supported(k)) {
 			if (wk->o->strict)
-				return atomfs_err(ENOTSUP,
-						  "%s has xattr %s, which squashfs cannot store (only user., trusted. and security.); remove it or build without --strict",
-						  path, k);
-			atomfs_warn("%s: xattr %s not stored: squashfs keeps only user., trusted. and security. xattrs (POSIX ACLs are lost)",
-				    path, k);
+				return atomfs_err(
+					ENOTSUP,
+					"%s has xattr %s, which squashfs cannot store (only user., trusted. and security.); remove it or build without --strict",
+					path, k);
+			atomfs_warn(
+				"%s: xattr %s not stored: squashfs keeps only user., trusted. and security. xattrs (POSIX ACLs are lost)",
+				path, k);
 			continue;
 		}
 		vlen = lgetxattr(path, k, NULL, 0);
 		if (vlen < 0)
-			return atomfs_err(errno, "cannot read xattr %s of %s: %m", k, path);
+			return atomfs_err(errno,
+					  "cannot read xattr %s of %s: %m", k,
+					  path);
 		if ((size_t)vlen + 1 > vcap) {
 			vcap = (size_t)vlen + 1;
 			val = xrealloc(val, vcap);
 		}
 		vlen = lgetxattr(path, k, val, vcap);
 		if (vlen < 0)
-			return atomfs_err(errno, "cannot read xattr %s of %s: %m", k, path);
+			return atomfs_err(errno,
+					  "cannot read xattr %s of %s: %m", k,
+					  path);
 		atomfs_node_set_xattr(n, k, val, (size_t)vlen);
 	}
 	return 0;
 }
 
-static int fill_node(struct walk *wk, const char *path, const struct stat *st, struct atomfs_node *n)
+static int fill_node(struct walk *wk, const char *path, const struct stat *st,
+		     struct atomfs_node *n)
 {
 	n->mode = st->st_mode;
 	n->uid = st->st_uid;
@@ -111,7 +120,8 @@ static int fill_node(struct walk *wk, const char *path, const struct stat *st, s
 		ssize_t l = readlink(path, buf, (size_t)st->st_size + 1);
 
 		if (l < 0)
-			return atomfs_err(errno, "cannot read symlink %s: %m", path);
+			return atomfs_err(errno, "cannot read symlink %s: %m",
+					  path);
 		buf[l] = '\0';
 		n->symlink = steal_pointer(&buf);
 	}
@@ -165,7 +175,8 @@ static int walk_dir(struct walk *wk, const char *path, struct atomfs_node *dir)
 		k = atomfs_node_new(names[i], st.st_mode);
 		atomfs_tree_insert(wk->t, dir, k);
 		if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
-			struct atomfs_node **slot = hl_slot(&wk->hl, st.st_dev, st.st_ino);
+			struct atomfs_node **slot =
+				hl_slot(&wk->hl, st.st_dev, st.st_ino);
 
 			if (*slot) {
 				k->link = *slot;
@@ -183,7 +194,8 @@ static int walk_dir(struct walk *wk, const char *path, struct atomfs_node *dir)
 	return err;
 }
 
-int atomfs_input_dir(const char *dir, const struct atomfs_input_opts *o, struct atomfs_tree *t)
+int atomfs_input_dir(const char *dir, const struct atomfs_input_opts *o,
+		     struct atomfs_tree *t)
 {
 	struct walk wk = { .o = o, .t = t };
 	struct stat st;

@@ -14,12 +14,14 @@ static int tar_err(struct archive *a, const char *path, const char *what)
 {
 	const char *msg = archive_error_string(a);
 
-	return atomfs_err(EBADMSG, "%s is not a readable tar archive (%s: %s); check the file is complete and not corrupt",
-			  path, what, msg ? msg : "unknown error");
+	return atomfs_err(
+		EBADMSG,
+		"%s is not a readable tar archive (%s: %s); check the file is complete and not corrupt",
+		path, what, msg ? msg : "unknown error");
 }
 
-static int feed_data(struct archive *a, const char *path, const char *member, struct atomfs_sqfs *w,
-		     struct atomfs_node *n)
+static int feed_data(struct archive *a, const char *path, const char *member,
+		     struct atomfs_sqfs *w, struct atomfs_node *n)
 {
 	static const char zeros[65536];
 	uint64_t pos = 0;
@@ -40,7 +42,9 @@ static int feed_data(struct archive *a, const char *path, const char *member, st
 			return tar_err(a, path, member);
 		/* sparse members: the gaps are zeros (squashfs stores them as sparse blocks) */
 		while (pos < (uint64_t)off && !err) {
-			size_t z = (uint64_t)off - pos > sizeof(zeros) ? sizeof(zeros) : (size_t)((uint64_t)off - pos);
+			size_t z = (uint64_t)off - pos > sizeof(zeros) ?
+					   sizeof(zeros) :
+					   (size_t)((uint64_t)off - pos);
 
 			err = atomfs_sqfs_file_append(w, zeros, z);
 			pos += z;
@@ -50,7 +54,9 @@ static int feed_data(struct archive *a, const char *path, const char *member, st
 		pos += len;
 	}
 	while (pos < n->size && !err) {
-		size_t z = n->size - pos > sizeof(zeros) ? sizeof(zeros) : (size_t)(n->size - pos);
+		size_t z = n->size - pos > sizeof(zeros) ?
+				   sizeof(zeros) :
+				   (size_t)(n->size - pos);
 
 		err = atomfs_sqfs_file_append(w, zeros, z);
 		pos += z;
@@ -58,12 +64,16 @@ static int feed_data(struct archive *a, const char *path, const char *member, st
 	if (err)
 		return err;
 	if (pos != n->size)
-		return atomfs_err(EBADMSG, "%s: member %s holds %llu bytes but its header says %llu; the archive is corrupt",
-				  path, member, (unsigned long long)pos, (unsigned long long)n->size);
+		return atomfs_err(
+			EBADMSG,
+			"%s: member %s holds %llu bytes but its header says %llu; the archive is corrupt",
+			path, member, (unsigned long long)pos,
+			(unsigned long long)n->size);
 	return atomfs_sqfs_file_end(w);
 }
 
-static int add_xattrs(struct archive_entry *e, const struct atomfs_input_opts *o, const char *path,
+static int add_xattrs(struct archive_entry *e,
+		      const struct atomfs_input_opts *o, const char *path,
 		      const char *member, struct atomfs_node *n)
 {
 	const char *name;
@@ -74,10 +84,13 @@ static int add_xattrs(struct archive_entry *e, const struct atomfs_input_opts *o
 	while (archive_entry_xattr_next(e, &name, &val, &size) == ARCHIVE_OK) {
 		if (!atomfs_sqfs_xattr_supported(name)) {
 			if (o->strict)
-				return atomfs_err(ENOTSUP, "%s: member %s has xattr %s, which squashfs cannot store; build without --strict to drop it",
-						  path, member, name);
-			atomfs_warn("%s: %s: xattr %s not stored: squashfs keeps only user., trusted. and security. xattrs",
-				    path, member, name);
+				return atomfs_err(
+					ENOTSUP,
+					"%s: member %s has xattr %s, which squashfs cannot store; build without --strict to drop it",
+					path, member, name);
+			atomfs_warn(
+				"%s: %s: xattr %s not stored: squashfs keeps only user., trusted. and security. xattrs",
+				path, member, name);
 			continue;
 		}
 		atomfs_node_set_xattr(n, name, val, size);
@@ -88,13 +101,17 @@ static int add_xattrs(struct archive_entry *e, const struct atomfs_input_opts *o
 static int lookup_err(int err, const char *path, const char *member)
 {
 	if (err == -ENOTDIR)
-		return atomfs_err(EBADMSG, "%s: member %s lies below something that is not a directory; the archive is malformed",
-				  path, member);
-	return atomfs_err(err, "%s: member %s: %s", path, member, strerror(-err));
+		return atomfs_err(
+			EBADMSG,
+			"%s: member %s lies below something that is not a directory; the archive is malformed",
+			path, member);
+	return atomfs_err(err, "%s: member %s: %s", path, member,
+			  strerror(-err));
 }
 
-static int one_entry(struct archive *a, struct archive_entry *e, const char *path,
-		     const struct atomfs_input_opts *o, struct atomfs_tree *t, struct atomfs_sqfs *w)
+static int one_entry(struct archive *a, struct archive_entry *e,
+		     const char *path, const struct atomfs_input_opts *o,
+		     struct atomfs_tree *t, struct atomfs_sqfs *w)
 {
 	const char *member = archive_entry_pathname(e);
 	cleanup_free char *clean = NULL;
@@ -104,14 +121,22 @@ static int one_entry(struct archive *a, struct archive_entry *e, const char *pat
 	int err;
 
 	if (!member)
-		return atomfs_err(EBADMSG, "%s: a member has no name; the archive is malformed", path);
+		return atomfs_err(
+			EBADMSG,
+			"%s: a member has no name; the archive is malformed",
+			path);
 	if (atomfs_path_clean(member, &clean) < 0)
-		return atomfs_err(EPERM, "%s: member '%s' is an absolute path or contains '..'; refusing an archive that writes outside its root",
-				  path, member);
+		return atomfs_err(
+			EPERM,
+			"%s: member '%s' is an absolute path or contains '..'; refusing an archive that writes outside its root",
+			path, member);
 	if (!*clean) {
 		/* "./": the root directory's own metadata */
 		if (!S_ISDIR(mode))
-			return atomfs_err(EBADMSG, "%s: the root member '%s' is not a directory", path, member);
+			return atomfs_err(
+				EBADMSG,
+				"%s: the root member '%s' is not a directory",
+				path, member);
 		t->root->mode = mode;
 		t->root->uid = (uint32_t)archive_entry_uid(e);
 		t->root->gid = (uint32_t)archive_entry_gid(e);
@@ -125,10 +150,15 @@ static int one_entry(struct archive *a, struct archive_entry *e, const char *pat
 	if (o->whiteouts && str_has_prefix(leaf, ".wh.")) {
 		if (!strcmp(leaf, ".wh..wh..opq")) {
 			/* opaque directory: overlay style xattr on the parent */
-			return atomfs_node_set_xattr(parent, OPAQUE_XATTR, "y", 1);
+			return atomfs_node_set_xattr(parent, OPAQUE_XATTR, "y",
+						     1);
 		}
-		if (!leaf[4] || !strcmp(leaf + 4, ".") || !strcmp(leaf + 4, ".."))
-			return atomfs_err(EBADMSG, "%s: whiteout member '%s' names nothing", path, member);
+		if (!leaf[4] || !strcmp(leaf + 4, ".") ||
+		    !strcmp(leaf + 4, ".."))
+			return atomfs_err(
+				EBADMSG,
+				"%s: whiteout member '%s' names nothing", path,
+				member);
 		/* whiteout: a 0/0 character device under the real name */
 		n = atomfs_node_new(leaf + 4, S_IFCHR);
 		n->uid = (uint32_t)archive_entry_uid(e);
@@ -145,13 +175,17 @@ static int one_entry(struct archive *a, struct archive_entry *e, const char *pat
 		const char *tleaf;
 
 		if (atomfs_path_clean(hl, &target) < 0 || !*target)
-			return atomfs_err(EPERM, "%s: hard link '%s' points to '%s', outside the archive's root; refusing it",
-					  path, member, hl);
+			return atomfs_err(
+				EPERM,
+				"%s: hard link '%s' points to '%s', outside the archive's root; refusing it",
+				path, member, hl);
 		err = atomfs_tree_lookup(t, target, false, &tp, &tleaf);
 		tn = err ? NULL : atomfs_node_child(tp, tleaf);
 		if (!tn || S_ISDIR(tn->mode))
-			return atomfs_err(EBADMSG, "%s: hard link '%s' points to '%s', which is not an earlier file in the archive",
-					  path, member, hl);
+			return atomfs_err(
+				EBADMSG,
+				"%s: hard link '%s' points to '%s', which is not an earlier file in the archive",
+				path, member, hl);
 		n = atomfs_node_new(leaf, tn->mode);
 		n->link = tn->link ? tn->link : tn;
 		if (n->link == atomfs_node_child(parent, leaf)) {
@@ -171,7 +205,9 @@ static int one_entry(struct archive *a, struct archive_entry *e, const char *pat
 		n->size = (uint64_t)archive_entry_size(e);
 		break;
 	case S_IFLNK:
-		n->symlink = xstrdup(archive_entry_symlink(e) ? archive_entry_symlink(e) : "");
+		n->symlink = xstrdup(archive_entry_symlink(e) ?
+					     archive_entry_symlink(e) :
+					     "");
 		break;
 	case S_IFCHR:
 	case S_IFBLK:
@@ -183,8 +219,9 @@ static int one_entry(struct archive *a, struct archive_entry *e, const char *pat
 		break;
 	default:
 		atomfs_node_free(n);
-		return atomfs_err(EBADMSG, "%s: member '%s' has an unknown file type %o", path, member,
-				  mode & S_IFMT);
+		return atomfs_err(EBADMSG,
+				  "%s: member '%s' has an unknown file type %o",
+				  path, member, mode & S_IFMT);
 	}
 	err = add_xattrs(e, o, path, member, n);
 	if (err) {
@@ -197,8 +234,8 @@ static int one_entry(struct archive *a, struct archive_entry *e, const char *pat
 	return 0;
 }
 
-int atomfs_input_tar(const char *path, const struct atomfs_input_opts *o, struct atomfs_tree *t,
-		     struct atomfs_sqfs *w)
+int atomfs_input_tar(const char *path, const struct atomfs_input_opts *o,
+		     struct atomfs_tree *t, struct atomfs_sqfs *w)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
@@ -208,8 +245,10 @@ int atomfs_input_tar(const char *path, const struct atomfs_input_opts *o, struct
 	archive_read_support_format_tar(a);
 	archive_read_support_format_gnutar(a);
 	if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
-		err = errno == ENOENT ? atomfs_err(ENOENT, "cannot read %s: no such file", path)
-				      : tar_err(a, path, "opening");
+		err = errno == ENOENT ?
+			      atomfs_err(ENOENT, "cannot read %s: no such file",
+					 path) :
+			      tar_err(a, path, "opening");
 		goto out;
 	}
 	for (;;) {

@@ -34,8 +34,10 @@ static inline void *steal_pointer(void *pp)
 }
 
 /* util.c */
-__attribute__((format(printf, 2, 3))) int atomfs_err(int err, const char *fmt, ...);
-void atomfs_err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__attribute__((format(printf, 2, 3))) int atomfs_err(int err, const char *fmt,
+						     ...);
+void atomfs_err_prefix(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
 char *xstrdup(const char *s);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *xcalloc(size_t n, size_t sz);

@@ -9,6 +9,7 @@
  * of the layout directory: exclusive to write, shared to read.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,10 +21,11 @@
 
 static const char oci_layout_json[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 
-json_t *atomfs_desc_new(const char *media_type, const char *digest, uint64_t size)
+json_t *atomfs_desc_new(const char *media_type, const char *digest,
+			uint64_t size)
 {
-	return json_pack("{s:s, s:s, s:I}", "mediaType", media_type, "digest", digest, "size",
-			 (json_int_t)size);
+	return json_pack("{s:s, s:s, s:I}", "mediaType", media_type, "digest",
+			 digest, "size", (json_int_t)size);
 }
 
 const char *atomfs_desc_str(const json_t *desc, const char *key)
@@ -33,10 +35,12 @@ const char *atomfs_desc_str(const json_t *desc, const char *key)
 
 const char *atomfs_desc_annotation(const json_t *desc, const char *key)
 {
-	return json_string_value(json_object_get(json_object_get(desc, "annotations"), key));
+	return json_string_value(
+		json_object_get(json_object_get(desc, "annotations"), key));
 }
 
-void atomfs_desc_set_annotation(json_t *desc, const char *key, const char *value)
+void atomfs_desc_set_annotation(json_t *desc, const char *key,
+				const char *value)
 {
 	json_t *a = json_object_get(desc, "annotations");
 
@@ -52,14 +56,20 @@ int atomfs_desc_check(const json_t *desc, const char *where)
 	const char *d = atomfs_desc_str(desc, "digest");
 	json_t *size = json_object_get(desc, "size");
 
-	if (!json_is_object(desc) || !atomfs_desc_str(desc, "mediaType") || !json_is_integer(size) ||
-	    json_integer_value(size) < 0)
-		return atomfs_err(EBADMSG, "%s: a descriptor lacks mediaType, digest or size", where);
+	if (!json_is_object(desc) || !atomfs_desc_str(desc, "mediaType") ||
+	    !json_is_integer(size) || json_integer_value(size) < 0)
+		return atomfs_err(
+			EBADMSG,
+			"%s: a descriptor lacks mediaType, digest or size",
+			where);
 	if (!d || !atomfs_digest_valid(d)) {
 		if (d && strncmp(d, "sha256:", 7))
-			return atomfs_err(ENOTSUP, "%s: digest %s uses an unsupported algorithm (only sha256)",
-					  where, d);
-		return atomfs_err(EBADMSG, "%s: malformed digest '%s'", where, d ? d : "(none)");
+			return atomfs_err(
+				ENOTSUP,
+				"%s: digest %s uses an unsupported algorithm (only sha256)",
+				where, d);
+		return atomfs_err(EBADMSG, "%s: malformed digest '%s'", where,
+				  d ? d : "(none)");
 	}
 	return 0;
 }
@@ -70,12 +80,15 @@ static int check_index(json_t *idx, const char *path)
 	size_t i;
 	int err;
 
-	if (!json_is_object(idx) || json_integer_value(json_object_get(idx, "schemaVersion")) != 2 ||
+	if (!json_is_object(idx) ||
+	    json_integer_value(json_object_get(idx, "schemaVersion")) != 2 ||
 	    !json_is_array(m))
-		return atomfs_err(EBADMSG,
-				  "%s is not an OCI image index (needs schemaVersion 2 and a manifests array); restore it or re-create the layout",
-				  path);
-	json_array_foreach(m, i, d) {
+		return atomfs_err(
+			EBADMSG,
+			"%s is not an OCI image index (needs schemaVersion 2 and a manifests array); restore it or re-create the layout",
+			path);
+	json_array_foreach(m, i, d)
+	{
 		err = atomfs_desc_check(d, path);
 		if (err)
 			return err;
@@ -91,9 +104,14 @@ static int read_index(struct atomfs_layout *l)
 	l->index = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	if (!l->index) {
 		if (access(path, F_OK) < 0)
-			return atomfs_err(ENOENT, "%s has no index.json: it is not an OCI image layout", l->dir);
-		return atomfs_err(EBADMSG, "%s is malformed (line %d: %s); restore it or re-create the layout",
-				  path, jerr.line, jerr.text);
+			return atomfs_err(
+				ENOENT,
+				"%s has no index.json: it is not an OCI image layout",
+				l->dir);
+		return atomfs_err(
+			EBADMSG,
+			"%s is malformed (line %d: %s); restore it or re-create the layout",
+			path, jerr.line, jerr.text);
 	}
 	return check_index(l->index, path);
 }
@@ -103,21 +121,25 @@ static int create_layout(struct atomfs_layout *l)
 	cleanup_free char *lay = path_join(l->dir, "oci-layout");
 	cleanup_free char *idx = path_join(l->dir, "index.json");
 	cleanup_free char *blobs = path_join(l->dir, "blobs/sha256");
-	static const char empty_index[] = "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX
-					  "\",\"manifests\":[]}";
+	static const char empty_index[] =
+		"{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX
+		"\",\"manifests\":[]}";
 	int err;
 
 	err = mkdir_p(blobs, 0755);
 	if (!err && access(idx, F_OK) < 0)
 		err = write_file_atomic(idx, empty_index, strlen(empty_index));
 	if (!err)
-		err = write_file_atomic(lay, oci_layout_json, strlen(oci_layout_json));
+		err = write_file_atomic(lay, oci_layout_json,
+					strlen(oci_layout_json));
 	if (err)
-		return atomfs_err(err, "cannot create an OCI layout in %s: %s", l->dir, strerror(-err));
+		return atomfs_err(err, "cannot create an OCI layout in %s: %s",
+				  l->dir, strerror(-err));
 	return 0;
 }
 
-int atomfs_layout_open(const char *dir, unsigned int flags, struct atomfs_layout **out)
+int atomfs_layout_open(const char *dir, unsigned int flags,
+		       struct atomfs_layout **out)
 {
 	struct atomfs_layout *l;
 	cleanup_free char *lay = NULL;
@@ -137,14 +159,18 @@ int atomfs_layout_open(const char *dir, unsigned int flags, struct atomfs_layout
 	}
 	while (flock(l->dirfd, l->writable ? LOCK_EX : LOCK_SH) < 0) {
 		if (errno != EINTR) {
-			err = atomfs_err(errno, "cannot lock image layout %s: %m", dir);
+			err = atomfs_err(
+				errno, "cannot lock image layout %s: %m", dir);
 			goto fail;
 		}
 	}
 	lay = path_join(dir, "oci-layout");
 	if (access(lay, F_OK) < 0) {
 		if (!(flags & ATOMFS_LAYOUT_CREATE)) {
-			err = atomfs_err(ENOENT, "%s is not an OCI image layout (no oci-layout file)", dir);
+			err = atomfs_err(
+				ENOENT,
+				"%s is not an OCI image layout (no oci-layout file)",
+				dir);
 			goto fail;
 		}
 		err = create_layout(l);
@@ -156,7 +182,10 @@ int atomfs_layout_open(const char *dir, unsigned int flags, struct atomfs_layout
 	j = err ? NULL : json_loads(layout_json, 0, NULL);
 	if (!j || !json_is_string(json_object_get(j, "imageLayoutVersion"))) {
 		json_decref(j);
-		err = atomfs_err(EBADMSG, "%s is malformed: expected {\"imageLayoutVersion\": \"1.0.0\"}", lay);
+		err = atomfs_err(
+			EBADMSG,
+			"%s is malformed: expected {\"imageLayoutVersion\": \"1.0.0\"}",
+			lay);
 		goto fail;
 	}
 	json_decref(j);
@@ -170,8 +199,63 @@ fail:
 	return err;
 }
 
+/*
+ * Files to remove if the process is killed by SIGINT/SIGTERM/SIGHUP: the
+ * temporary blob being written and the blobs this command added.  The
+ * handler may only unlink(), so the paths live in a fixed table.
+ */
+#define MAX_DOOMED 256
+static char *doomed[MAX_DOOMED];
+static volatile sig_atomic_t ndoomed;
+
+static void doom(const char *path)
+{
+	if (ndoomed < MAX_DOOMED) {
+		doomed[ndoomed] = xstrdup(path);
+		ndoomed = ndoomed + 1;
+	}
+}
+
+static void undoom(const char *path)
+{
+	int i;
+
+	for (i = 0; i < ndoomed; i++) {
+		if (doomed[i] && !strcmp(doomed[i], path)) {
+			char *p = doomed[i];
+
+			doomed[i] = NULL;
+			free(p);
+		}
+	}
+}
+
+static void on_fatal_signal(int sig)
+{
+	int i;
+
+	for (i = 0; i < ndoomed; i++)
+		if (doomed[i])
+			unlink(doomed[i]);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void atomfs_cleanup_on_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fatal_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
 static void note_added(struct atomfs_layout *l, const char *path)
 {
+	doom(path);
 	l->added = xrealloc(l->added, (l->nadded + 1) * sizeof(*l->added));
 	l->added[l->nadded++] = xstrdup(path);
 }
@@ -180,8 +264,10 @@ static void forget_added(struct atomfs_layout *l)
 {
 	size_t i;
 
-	for (i = 0; i < l->nadded; i++)
+	for (i = 0; i < l->nadded; i++) {
+		undoom(l->added[i]);
 		free(l->added[i]);
+	}
 	free(l->added);
 	l->added = NULL;
 	l->nadded = 0;
@@ -224,7 +310,8 @@ bool atomfs_layout_same(struct atomfs_layout *l, const char *dir)
 {
 	struct stat a, b;
 
-	return fstat(l->dirfd, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	return fstat(l->dirfd, &a) == 0 && stat(dir, &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 char *atomfs_layout_blob_path(const struct atomfs_layout *l, const char *digest)
@@ -238,7 +325,8 @@ json_t *atomfs_layout_find_tag(const struct atomfs_layout *l, const char *tag)
 	size_t i;
 
 	/* the last entry wins, as in containers/image */
-	json_array_foreach(m, i, d) {
+	json_array_foreach(m, i, d)
+	{
 		const char *name = atomfs_desc_annotation(d, ANN_REF_NAME);
 
 		if (name && !strcmp(name, tag))
@@ -247,13 +335,15 @@ json_t *atomfs_layout_find_tag(const struct atomfs_layout *l, const char *tag)
 	return found;
 }
 
-int atomfs_layout_set_tag(struct atomfs_layout *l, const char *tag, json_t *desc)
+int atomfs_layout_set_tag(struct atomfs_layout *l, const char *tag,
+			  json_t *desc)
 {
 	json_t *m = json_object_get(l->index, "manifests");
 	size_t i;
 
 	for (i = 0; i < json_array_size(m);) {
-		const char *name = atomfs_desc_annotation(json_array_get(m, i), ANN_REF_NAME);
+		const char *name = atomfs_desc_annotation(json_array_get(m, i),
+							  ANN_REF_NAME);
 
 		if (name && !strcmp(name, tag))
 			json_array_remove(m, i);
@@ -273,14 +363,16 @@ void atomfs_layout_add_entry(struct atomfs_layout *l, json_t *desc)
 int atomfs_layout_write_index(struct atomfs_layout *l)
 {
 	cleanup_free char *path = path_join(l->dir, "index.json");
-	cleanup_free char *s = json_dumps(l->index, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	cleanup_free char *s =
+		json_dumps(l->index, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	int err;
 
 	if (!s)
 		return atomfs_err(ENOMEM, "out of memory");
 	err = write_file_atomic(path, s, strlen(s));
 	if (err)
-		return atomfs_err(err, "cannot write %s: %s", path, strerror(-err));
+		return atomfs_err(err, "cannot write %s: %s", path,
+				  strerror(-err));
 	forget_added(l);
 	l->created = false;
 	return 0;
@@ -289,9 +381,11 @@ int atomfs_layout_write_index(struct atomfs_layout *l)
 char *atomfs_layout_tmp_path(const struct atomfs_layout *l)
 {
 	static unsigned int seq;
+	char *p = xasprintf("%s/blobs/sha256/.tmp-%d-%u", l->dir, (int)getpid(),
+			    __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
 
-	return xasprintf("%s/blobs/sha256/.tmp-%d-%u", l->dir, (int)getpid(),
-			 __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
+	doom(p);
+	return p;
 }
 
 static int fsync_path(const char *path)
@@ -306,7 +400,8 @@ static int fsync_path(const char *path)
 	return err;
 }
 
-int atomfs_layout_commit_blob(struct atomfs_layout *l, const char *tmp, char **digest, uint64_t *size)
+int atomfs_layout_commit_blob(struct atomfs_layout *l, const char *tmp,
+			      char **digest, uint64_t *size)
 {
 	cleanup_free char *d = NULL;
 	cleanup_free char *dst = NULL;
@@ -318,7 +413,8 @@ int atomfs_layout_commit_blob(struct atomfs_layout *l, const char *tmp, char **d
 		goto fail;
 	err = fsync_path(tmp);
 	if (err) {
-		err = atomfs_err(err, "cannot sync %s: %s", tmp, strerror(-err));
+		err = atomfs_err(err, "cannot sync %s: %s", tmp,
+				 strerror(-err));
 		goto fail;
 	}
 	dst = atomfs_layout_blob_path(l, d);
@@ -328,6 +424,7 @@ int atomfs_layout_commit_blob(struct atomfs_layout *l, const char *tmp, char **d
 		err = atomfs_err(errno, "cannot store blob %s: %m", dst);
 		goto fail;
 	}
+	undoom(tmp);
 	fsync_dir(blobdir);
 	*digest = steal_pointer(&d);
 	return 0;
@@ -336,9 +433,11 @@ fail:
 	return err;
 }
 
-int atomfs_layout_put_json(struct atomfs_layout *l, const json_t *j, char **digest, uint64_t *size)
+int atomfs_layout_put_json(struct atomfs_layout *l, const json_t *j,
+			   char **digest, uint64_t *size)
 {
-	cleanup_free char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	cleanup_free char *s =
+		json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	cleanup_free char *d = NULL;
 	cleanup_free char *dst = NULL;
 	int err;
@@ -350,7 +449,8 @@ int atomfs_layout_put_json(struct atomfs_layout *l, const json_t *j, char **dige
 	if (access(dst, F_OK) < 0) {
 		err = write_file_atomic(dst, s, strlen(s));
 		if (err)
-			return atomfs_err(err, "cannot write blob %s: %s", dst, strerror(-err));
+			return atomfs_err(err, "cannot write blob %s: %s", dst,
+					  strerror(-err));
 		note_added(l, dst);
 	}
 	*digest = steal_pointer(&d);
@@ -359,7 +459,8 @@ int atomfs_layout_put_json(struct atomfs_layout *l, const json_t *j, char **dige
 	return 0;
 }
 
-int atomfs_layout_check_blob(const struct atomfs_layout *l, const char *digest, int64_t size)
+int atomfs_layout_check_blob(const struct atomfs_layout *l, const char *digest,
+			     int64_t size)
 {
 	cleanup_free char *path = NULL;
 	cleanup_free char *d = NULL;
@@ -368,24 +469,32 @@ int atomfs_layout_check_blob(const struct atomfs_layout *l, const char *digest, 
 	int err;
 
 	if (!atomfs_digest_valid(digest))
-		return atomfs_err(EBADMSG, "malformed digest '%s' in %s", digest, l->dir);
+		return atomfs_err(EBADMSG, "malformed digest '%s' in %s",
+				  digest, l->dir);
 	path = atomfs_layout_blob_path(l, digest);
 	if (stat(path, &st) < 0)
-		return atomfs_err(ENOENT, "blob %s is missing from %s; copy the image again (skopeo copy) or rebuild it",
-				  digest, l->dir);
+		return atomfs_err(
+			ENOENT,
+			"blob %s is missing from %s; copy the image again (skopeo copy) or rebuild it",
+			digest, l->dir);
 	if (size >= 0 && st.st_size != size)
-		return atomfs_err(EILSEQ, "blob %s has %lld bytes but its descriptor says %lld: it is damaged; rebuild or re-copy the image",
-				  path, (long long)st.st_size, (long long)size);
+		return atomfs_err(
+			EILSEQ,
+			"blob %s has %lld bytes but its descriptor says %lld: it is damaged; rebuild or re-copy the image",
+			path, (long long)st.st_size, (long long)size);
 	err = atomfs_digest_file(path, &d, &got);
 	if (err)
 		return err;
 	if (strcmp(d, digest))
-		return atomfs_err(EILSEQ, "blob %s does not match its digest (content hashes to %s): it is damaged; rebuild or re-copy the image",
-				  path, d);
+		return atomfs_err(
+			EILSEQ,
+			"blob %s does not match its digest (content hashes to %s): it is damaged; rebuild or re-copy the image",
+			path, d);
 	return 0;
 }
 
-int atomfs_layout_read_json(const struct atomfs_layout *l, const char *digest, int64_t size, json_t **out)
+int atomfs_layout_read_json(const struct atomfs_layout *l, const char *digest,
+			    int64_t size, json_t **out)
 {
 	cleanup_free char *path = NULL;
 	cleanup_free char *data = NULL;
@@ -395,21 +504,28 @@ int atomfs_layout_read_json(const struct atomfs_layout *l, const char *digest, i
 	int err;
 
 	if (!atomfs_digest_valid(digest))
-		return atomfs_err(EBADMSG, "malformed digest '%s' in %s", digest, l->dir);
+		return atomfs_err(EBADMSG, "malformed digest '%s' in %s",
+				  digest, l->dir);
 	path = atomfs_layout_blob_path(l, digest);
 	err = read_file(path, &data, &len, MAX_JSON);
 	if (err == -ENOENT)
-		return atomfs_err(ENOENT, "blob %s is missing from %s; copy the image again or rebuild it", digest,
-				  l->dir);
+		return atomfs_err(
+			ENOENT,
+			"blob %s is missing from %s; copy the image again or rebuild it",
+			digest, l->dir);
 	if (err)
-		return atomfs_err(err, "cannot read %s: %s", path, strerror(-err));
+		return atomfs_err(err, "cannot read %s: %s", path,
+				  strerror(-err));
 	d = atomfs_digest_buf(data, len);
 	if (strcmp(d, digest) || (size >= 0 && (int64_t)len != size))
-		return atomfs_err(EILSEQ, "blob %s does not match its descriptor (digest or size differ): it is damaged; rebuild or re-copy the image",
-				  path);
+		return atomfs_err(
+			EILSEQ,
+			"blob %s does not match its descriptor (digest or size differ): it is damaged; rebuild or re-copy the image",
+			path);
 	*out = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!*out)
-		return atomfs_err(EBADMSG, "%s is not valid JSON (%s)", path, jerr.text);
+		return atomfs_err(EBADMSG, "%s is not valid JSON (%s)", path,
+				  jerr.text);
 	return 0;
 }
 
@@ -452,8 +568,9 @@ out:
 	return err;
 }
 
-int atomfs_layout_import_blob(struct atomfs_layout *l, const struct atomfs_layout *src, const char *digest,
-			      int64_t size)
+int atomfs_layout_import_blob(struct atomfs_layout *l,
+			      const struct atomfs_layout *src,
+			      const char *digest, int64_t size)
 {
 	cleanup_free char *from = atomfs_layout_blob_path(src, digest);
 	cleanup_free char *to = atomfs_layout_blob_path(l, digest);
@@ -466,14 +583,17 @@ int atomfs_layout_import_blob(struct atomfs_layout *l, const struct atomfs_layou
 		return err;
 	if (access(to, F_OK) == 0)
 		return 0;
+	/* same filesystem: share the inode (just verified), no copy, no second hash */
+	if (link(from, to) == 0) {
+		note_added(l, to);
+		return 0;
+	}
 	tmp = atomfs_layout_tmp_path(l);
-	/* same filesystem: share the inode, no copy */
-	if (link(from, tmp) < 0) {
-		err = copy_file(from, tmp);
-		if (err) {
-			unlink(tmp);
-			return atomfs_err(err, "cannot copy blob %s into %s: %s", digest, l->dir, strerror(-err));
-		}
+	err = copy_file(from, tmp);
+	if (err) {
+		unlink(tmp);
+		return atomfs_err(err, "cannot copy blob %s into %s: %s",
+				  digest, l->dir, strerror(-err));
 	}
 	err = atomfs_layout_commit_blob(l, tmp, &got, NULL);
 	if (err)
@@ -483,7 +603,9 @@ int atomfs_layout_import_blob(struct atomfs_layout *l, const struct atomfs_layou
 		cleanup_free char *bad = atomfs_layout_blob_path(l, got);
 
 		unlink(bad);
-		return atomfs_err(EILSEQ, "blob %s changed while it was copied from %s", digest, src->dir);
+		return atomfs_err(EILSEQ,
+				  "blob %s changed while it was copied from %s",
+				  digest, src->dir);
 	}
 	return 0;
 }

@@ -44,18 +44,19 @@ bool atomfs_tag_valid(const char *tag);
 /* ---- resolving an image for mounting (mount.atomfs) ---- */
 
 struct atomfs_image_layer {
-	char *digest;     /* "sha256:<hex>" of the whole blob */
-	uint64_t size;    /* bytes, from the descriptor */
+	char *digest; /* "sha256:<hex>" of the whole blob */
+	uint64_t size; /* bytes, from the descriptor */
 	char *media_type; /* a squashfs layer media type */
-	char *path;       /* DIR/blobs/sha256/<hex> */
+	char *path; /* DIR/blobs/sha256/<hex> */
 };
 
 struct atomfs_image_info {
-	char *dir;             /* the layout directory as given */
+	char *dir; /* the layout directory as given */
 	char *tag;
 	char *manifest_digest; /* "sha256:<hex>" */
 	size_t nlayers;
-	struct atomfs_image_layer *layers; /* bottom (base) first, as in the manifest */
+	/* bottom (base) first, as in the manifest */
+	struct atomfs_image_layer *layers;
 };
 
 /*
@@ -73,7 +74,8 @@ void atomfs_image_info_free(struct atomfs_image_info *info);
  * pubkey; -ENOKEY if none by that key, -EKEYREJECTED if invalid, other
  * -errno if the key or a signature cannot be read.
  */
-int atomfs_verify_signature(const struct atomfs_image_info *info, const char *pubkey);
+int atomfs_verify_signature(const struct atomfs_image_info *info,
+			    const char *pubkey);
 
 #ifdef __cplusplus
 }

@@ -109,14 +109,18 @@ static int parse_one(struct atomfs_mount_opts *o, const char *opt)
 		else if (!strcmp(eq + 1, "oci"))
 			o->whiteout = ATOMFS_WHITEOUT_OCI;
 		else
-			return atomfs_err(-EINVAL, "whiteouts=%s: use both, overlay or oci", eq + 1);
+			return atomfs_err(
+				-EINVAL,
+				"whiteouts=%s: use both, overlay or oci",
+				eq + 1);
 		return 0;
 	}
 	if (ignored_option(opt) || o->sloppy)
 		return 0;
-	return atomfs_err(-EINVAL,
-			  "unknown mount option '%s' (atomfs takes writable, persist=DIR, pubkey=PATH, whiteouts=both|overlay|oci and the usual VFS flags; see mount.atomfs(8))",
-			  opt);
+	return atomfs_err(
+		-EINVAL,
+		"unknown mount option '%s' (atomfs takes writable, persist=DIR, pubkey=PATH, whiteouts=both|overlay|oci and the usual VFS flags; see mount.atomfs(8))",
+		opt);
 }
 
 int atomfs_mount_opts_parse(struct atomfs_mount_opts *o, const char *opts)
@@ -125,7 +129,8 @@ int atomfs_mount_opts_parse(struct atomfs_mount_opts *o, const char *opts)
 	char *save = NULL, *tok;
 	int err;
 
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
 		err = parse_one(o, tok);
 		if (err)
 			return err;
@@ -146,8 +151,8 @@ void atomfs_mount_opts_free(struct atomfs_mount_opts *o)
  * {"require_signature": true, "trusted_keys": ["/etc/atomfs/keys/a.pem"]}
  * ATOMFS_POLICY names another file (tests use it).
  */
-static int check_signature(const struct atomfs_image_info *info, const char *ref,
-			   const struct atomfs_mount_opts *o)
+static int check_signature(const struct atomfs_image_info *info,
+			   const char *ref, const struct atomfs_mount_opts *o)
 {
 	const char *file = getenv("ATOMFS_POLICY") ?: ATOMFS_POLICY_FILE;
 	json_t *policy = NULL, *keys, *k;
@@ -160,30 +165,40 @@ static int check_signature(const struct atomfs_image_info *info, const char *ref
 		policy = json_load_file(file, 0, &jerr);
 		if (!policy || !json_is_object(policy)) {
 			json_decref(policy);
-			return atomfs_err(-EINVAL, "%s: not a valid policy (line %d: %s); fix or remove it",
-					  file, jerr.line, jerr.text);
+			return atomfs_err(
+				-EINVAL,
+				"%s: not a valid policy (line %d: %s); fix or remove it",
+				file, jerr.line, jerr.text);
 		}
-		require = json_is_true(json_object_get(policy, "require_signature"));
+		require = json_is_true(
+			json_object_get(policy, "require_signature"));
 	}
 
 	err = 0;
 	if (o->pubkey) {
 		err = atomfs_verify_signature(info, o->pubkey);
 		if (err)
-			atomfs_err_prefix("%s: signature check with %s failed", ref, o->pubkey);
+			atomfs_err_prefix("%s: signature check with %s failed",
+					  ref, o->pubkey);
 	} else if (require) {
 		keys = json_object_get(policy, "trusted_keys");
-		err = atomfs_err(-ENOKEY, "%s: the policy %s requires a signature, but it names no trusted_keys",
-				 ref, file);
-		json_array_foreach(keys, i, k) {
+		err = atomfs_err(
+			-ENOKEY,
+			"%s: the policy %s requires a signature, but it names no trusted_keys",
+			ref, file);
+		json_array_foreach(keys, i, k)
+		{
 			if (!json_is_string(k))
 				continue;
-			err = atomfs_verify_signature(info, json_string_value(k));
+			err = atomfs_verify_signature(info,
+						      json_string_value(k));
 			if (!err)
 				break;
 		}
 		if (err)
-			atomfs_err_prefix("%s: the policy %s requires a signature by a trusted key", ref, file);
+			atomfs_err_prefix(
+				"%s: the policy %s requires a signature by a trusted key",
+				ref, file);
 	}
 	json_decref(policy);
 	return err;
@@ -204,16 +219,23 @@ static int load_module(void)
 		return atomfs_err(-ENOMEM, "cannot start libkmod");
 	err = kmod_module_new_from_name(ctx, "atomfs", &mod);
 	if (!err)
-		err = kmod_module_probe_insert_module(mod, 0, NULL, NULL, NULL, NULL);
+		err = kmod_module_probe_insert_module(mod, 0, NULL, NULL, NULL,
+						      NULL);
 	if (err == -ENOENT || err == -ENOSYS)
-		err = atomfs_err(-ENOENT, "the atomfs kernel module is not installed for this kernel: install it with DKMS (dkms install atomfs/0.1.0) or 'make install'");
+		err = atomfs_err(
+			-ENOENT,
+			"the atomfs kernel module is not installed for this kernel: install it with DKMS (dkms install atomfs/0.1.0) or 'make install'");
 	else if (err < 0)
-		err = atomfs_err(err, "cannot load the atomfs kernel module: %s", strerror(-err));
+		err = atomfs_err(err,
+				 "cannot load the atomfs kernel module: %s",
+				 strerror(-err));
 	kmod_module_unref(mod);
 	kmod_unref(ctx);
 	if (!err && access(ATOMFS_CTL_DEVICE, F_OK))
-		err = atomfs_err(-ENODEV, "the atomfs module is loaded but %s is missing (is devtmpfs mounted on /dev?)",
-				 ATOMFS_CTL_DEVICE);
+		err = atomfs_err(
+			-ENODEV,
+			"the atomfs module is loaded but %s is missing (is devtmpfs mounted on /dev?)",
+			ATOMFS_CTL_DEVICE);
 	return err;
 }
 
@@ -244,26 +266,33 @@ static int loop_attach(const char *path)
 
 	blob = open(path, O_RDONLY | O_CLOEXEC);
 	if (blob < 0)
-		return atomfs_err(-errno, "%s: cannot open the layer blob: %s", path, strerror(errno));
+		return atomfs_err(-errno, "%s: cannot open the layer blob: %s",
+				  path, strerror(errno));
 	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
 	if (ctl < 0) {
-		err = atomfs_err(-errno, "/dev/loop-control: %s (is the loop module available?)", strerror(errno));
+		err = atomfs_err(
+			-errno,
+			"/dev/loop-control: %s (is the loop module available?)",
+			strerror(errno));
 		close(blob);
 		return err;
 	}
 	cfg.fd = blob;
 	/* Direct I/O when the backing filesystem can: no second page cache. */
-	cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO;
+	cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR |
+			    LO_FLAGS_DIRECT_IO;
 	for (;;) {
 		n = ioctl(ctl, LOOP_CTL_GET_FREE);
 		if (n < 0) {
-			err = atomfs_err(-errno, "no free loop device: %s", strerror(errno));
+			err = atomfs_err(-errno, "no free loop device: %s",
+					 strerror(errno));
 			break;
 		}
 		snprintf(name, sizeof(name), "/dev/loop%d", n);
 		dev = open(name, O_RDONLY | O_CLOEXEC);
 		if (dev < 0) {
-			err = atomfs_err(-errno, "%s: %s", name, strerror(errno));
+			err = atomfs_err(-errno, "%s: %s", name,
+					 strerror(errno));
 			break;
 		}
 		if (ioctl(dev, LOOP_CONFIGURE, &cfg) == 0) {
@@ -274,7 +303,8 @@ static int loop_attach(const char *path)
 		close(dev);
 		dev = -1;
 		if (err != -EBUSY) { /* EBUSY: another process took it first */
-			err = atomfs_err(err, "%s: cannot bind %s: %s", name, path, strerror(-err));
+			err = atomfs_err(err, "%s: cannot bind %s: %s", name,
+					 path, strerror(-err));
 			break;
 		}
 	}
@@ -287,7 +317,8 @@ static bool layer_is_held(int ctl, const struct atomfs_digest *d)
 {
 	struct atomfs_query_layer q = { .digest = *d };
 
-	return ioctl(ctl, ATOMFS_IOC_QUERY_LAYER, &q) == 0 && (q.flags & ATOMFS_QUERY_HELD);
+	return ioctl(ctl, ATOMFS_IOC_QUERY_LAYER, &q) == 0 &&
+	       (q.flags & ATOMFS_QUERY_HELD);
 }
 
 /* Enough descriptors for a loop device per layer. */
@@ -301,8 +332,10 @@ static int raise_nofile(size_t nlayers)
 	if (rl.rlim_cur >= need)
 		return 0;
 	if (rl.rlim_max < need)
-		return atomfs_err(-EMFILE, "the image has %zu layers but RLIMIT_NOFILE allows %llu open files: raise it (ulimit -Hn)",
-				  nlayers, (unsigned long long)rl.rlim_max);
+		return atomfs_err(
+			-EMFILE,
+			"the image has %zu layers but RLIMIT_NOFILE allows %llu open files: raise it (ulimit -Hn)",
+			nlayers, (unsigned long long)rl.rlim_max);
 	rl.rlim_cur = need;
 	return setrlimit(RLIMIT_NOFILE, &rl) ? -errno : 0;
 }
@@ -332,15 +365,21 @@ static int prepare_layers(int ctl, const struct atomfs_image_info *info,
 		const struct atomfs_image_layer *li = &info->layers[i];
 
 		if (parse_digest(li->digest, &l[i].digest))
-			return atomfs_err(-EINVAL, "layer %zu: unsupported digest %s (atomfs verifies sha256)",
-					  i, li->digest);
+			return atomfs_err(
+				-EINVAL,
+				"layer %zu: unsupported digest %s (atomfs verifies sha256)",
+				i, li->digest);
 		if (stat(li->path, &st))
-			return atomfs_err(-errno, "layer %zu (%s): blob %s: %s; the layout is incomplete, copy the image again",
-					  i, li->digest, li->path, strerror(errno));
+			return atomfs_err(
+				-errno,
+				"layer %zu (%s): blob %s: %s; the layout is incomplete, copy the image again",
+				i, li->digest, li->path, strerror(errno));
 		if ((uint64_t)st.st_size != li->size || st.st_size % 4096)
-			return atomfs_err(-EMSGSIZE, "layer %zu (%s): blob %s is %lld bytes (manifest: %llu); atomfs needs blobs padded to a multiple of 4096 bytes: rebuild the layer with 'atomfs build' or 'atomfs import'",
-					  i, li->digest, li->path, (long long)st.st_size,
-					  (unsigned long long)li->size);
+			return atomfs_err(
+				-EMSGSIZE,
+				"layer %zu (%s): blob %s is %lld bytes (manifest: %llu); atomfs needs blobs padded to a multiple of 4096 bytes: rebuild the layer with 'atomfs build' or 'atomfs import'",
+				i, li->digest, li->path, (long long)st.st_size,
+				(unsigned long long)li->size);
 		l[i].size = li->size;
 		if (layer_is_held(ctl, &l[i].digest))
 			continue; /* the kernel reuses it: no loop device */
@@ -359,7 +398,8 @@ static char *make_label(const char *ref, const char *manifest)
 
 	/* Keep the digest whole; shorten the reference from the left. */
 	if (len >= ATOMFS_LABEL_MAX)
-		memmove(label, label + len - (ATOMFS_LABEL_MAX - 1), ATOMFS_LABEL_MAX);
+		memmove(label, label + len - (ATOMFS_LABEL_MAX - 1),
+			ATOMFS_LABEL_MAX);
 	return label;
 }
 
@@ -377,7 +417,8 @@ static int create_stack(const char *ref, const struct atomfs_image_info *info,
 		return err;
 	ctl = open(ATOMFS_CTL_DEVICE, O_RDWR | O_CLOEXEC);
 	if (ctl < 0)
-		return atomfs_err(-errno, "%s: %s", ATOMFS_CTL_DEVICE, strerror(errno));
+		return atomfs_err(-errno, "%s: %s", ATOMFS_CTL_DEVICE,
+				  strerror(errno));
 	l = xcalloc(info->nlayers, sizeof(*l));
 	err = prepare_layers(ctl, info, l);
 	if (err)
@@ -391,14 +432,20 @@ static int create_stack(const char *ref, const struct atomfs_image_info *info,
 	fd = ioctl(ctl, ATOMFS_IOC_CREATE_STACK, &cs);
 	err = fd < 0 ? -errno : fd;
 	if (err == -EBADMSG && cs.failed_layer < info->nlayers)
-		atomfs_err(err, "%s: layer %u (%s) does not match its digest: the blob %s was changed or damaged; run 'atomfs fsck %s'",
-			   ref, cs.failed_layer, info->layers[cs.failed_layer].digest,
-			   info->layers[cs.failed_layer].path, info->dir);
+		atomfs_err(
+			err,
+			"%s: layer %u (%s) does not match its digest: the blob %s was changed or damaged; run 'atomfs fsck %s'",
+			ref, cs.failed_layer,
+			info->layers[cs.failed_layer].digest,
+			info->layers[cs.failed_layer].path, info->dir);
 	else if (err < 0 && cs.failed_layer < info->nlayers)
-		atomfs_err(err, "%s: the kernel refused layer %u (%s): %s", ref, cs.failed_layer,
-			   info->layers[cs.failed_layer].digest, strerror(-err));
+		atomfs_err(err, "%s: the kernel refused layer %u (%s): %s", ref,
+			   cs.failed_layer,
+			   info->layers[cs.failed_layer].digest,
+			   strerror(-err));
 	else if (err < 0)
-		atomfs_err(err, "%s: the kernel refused the stack: %s", ref, strerror(-err));
+		atomfs_err(err, "%s: the kernel refused the stack: %s", ref,
+			   strerror(-err));
 out:
 	close_layers(l, info->nlayers);
 	close(ctl);
@@ -424,15 +471,18 @@ static int run_dir(void)
 		return atomfs_err(err, "%s: cannot create it", ATOMFS_RUN_DIR);
 	if (!is_mount_point(ATOMFS_RUN_DIR) &&
 	    mount(ATOMFS_RUN_DIR, ATOMFS_RUN_DIR, NULL, MS_BIND, NULL))
-		return atomfs_err(-errno, "%s: cannot bind-mount it: %s", ATOMFS_RUN_DIR, strerror(errno));
+		return atomfs_err(-errno, "%s: cannot bind-mount it: %s",
+				  ATOMFS_RUN_DIR, strerror(errno));
 	if (mount(NULL, ATOMFS_RUN_DIR, NULL, MS_PRIVATE, NULL))
-		return atomfs_err(-errno, "%s: cannot make it private: %s", ATOMFS_RUN_DIR, strerror(errno));
+		return atomfs_err(-errno, "%s: cannot make it private: %s",
+				  ATOMFS_RUN_DIR, strerror(errno));
 	return 0;
 }
 
 static char *record_path(const char *target)
 {
-	char *p = xcalloc(1, sizeof(ATOMFS_RUN_DIR "/mounts/") + 2 * strlen(target) + 8);
+	char *p = xcalloc(1, sizeof(ATOMFS_RUN_DIR "/mounts/") +
+				     2 * strlen(target) + 8);
 	size_t i, n = strlen(strcpy(p, ATOMFS_RUN_DIR "/mounts/"));
 
 	for (i = 0; target[i]; i++)
@@ -473,7 +523,8 @@ static int mount_writable(int stack, const char *ref, const char *target,
 		return atomfs_err(-errno, "%s: %s", stage, strerror(errno));
 	opt = xasprintf("stack=%d", stack);
 	if (mount("none", stage, "atomfs", MS_RDONLY, opt)) {
-		err = atomfs_err(-errno, "%s: mounting atomfs failed: %s", ref, strerror(errno));
+		err = atomfs_err(-errno, "%s: mounting atomfs failed: %s", ref,
+				 strerror(errno));
 		goto out;
 	}
 	staged = true;
@@ -488,11 +539,14 @@ static int mount_writable(int stack, const char *ref, const char *target,
 		work = path_join(o->persist, "work");
 	} else {
 		if (!mkdtemp(upper)) {
-			err = atomfs_err(-errno, "%s: %s", upper, strerror(errno));
+			err = atomfs_err(-errno, "%s: %s", upper,
+					 strerror(errno));
 			goto out;
 		}
 		if (mount("tmpfs", upper, "tmpfs", 0, "mode=0755")) {
-			err = atomfs_err(-errno, "%s: mounting tmpfs failed: %s", upper, strerror(errno));
+			err = atomfs_err(-errno,
+					 "%s: mounting tmpfs failed: %s", upper,
+					 strerror(errno));
 			rmdir(upper);
 			goto out;
 		}
@@ -501,19 +555,25 @@ static int mount_writable(int stack, const char *ref, const char *target,
 		work = path_join(upper, "work");
 	}
 	if ((err = mkdir_p(up, 0755)) || (err = mkdir_p(work, 0755))) {
-		atomfs_err(err, "%s: cannot create the upper and work directories: %s",
-			   o->persist ? o->persist : upper, strerror(-err));
+		atomfs_err(
+			err,
+			"%s: cannot create the upper and work directories: %s",
+			o->persist ? o->persist : upper, strerror(-err));
 		goto out;
 	}
 	ovl = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", stage, up, work);
-	if (!o->fake && mount("overlay", target, "overlay", o->ms_flags & ~MS_RDONLY, ovl)) {
-		err = atomfs_err(-errno, "%s: mounting overlayfs on %s failed: %s", ref, target, strerror(errno));
+	if (!o->fake && mount("overlay", target, "overlay",
+			      o->ms_flags & ~MS_RDONLY, ovl)) {
+		err = atomfs_err(-errno,
+				 "%s: mounting overlayfs on %s failed: %s", ref,
+				 target, strerror(errno));
 		goto out;
 	}
 	/* What `atomfs status` needs: overlayfs passes no atomfs ioctl through. */
 	rec = record_path(target);
-	json = xasprintf("{\"target\": \"%s\", \"stack_id\": %llu, \"persist\": %s}\n", target,
-			 (unsigned long long)id, o->persist ? "true" : "false");
+	json = xasprintf(
+		"{\"target\": \"%s\", \"stack_id\": %llu, \"persist\": %s}\n",
+		target, (unsigned long long)id, o->persist ? "true" : "false");
 	write_file_atomic(rec, json, strlen(json));
 	err = 0;
 out:
@@ -529,7 +589,8 @@ out:
 
 /* ---- mount, umount, status ---- */
 
-int atomfs_mount(const char *ref, const char *target, const struct atomfs_mount_opts *o)
+int atomfs_mount(const char *ref, const char *target,
+		 const struct atomfs_mount_opts *o)
 {
 	struct atomfs_image_info *info = NULL;
 	sigset_t block, old;
@@ -538,7 +599,9 @@ int atomfs_mount(const char *ref, const char *target, const struct atomfs_mount_
 	int stack, err;
 
 	if (stat(target, &st) || !S_ISDIR(st.st_mode))
-		return atomfs_err(-ENOTDIR, "%s: the mount point is not a directory", target);
+		return atomfs_err(-ENOTDIR,
+				  "%s: the mount point is not a directory",
+				  target);
 	err = atomfs_resolve(ref, &info);
 	if (err)
 		return err;
@@ -561,9 +624,11 @@ int atomfs_mount(const char *ref, const char *target, const struct atomfs_mount_
 		err = mount_writable(stack, ref, target, o);
 	} else if (!o->fake) {
 		opt = xasprintf("stack=%d", stack);
-		if (mount("none", target, "atomfs", o->ms_flags | MS_RDONLY, opt))
-			err = atomfs_err(-errno, "%s: mounting atomfs on %s failed: %s", ref, target,
-					 strerror(errno));
+		if (mount("none", target, "atomfs", o->ms_flags | MS_RDONLY,
+			  opt))
+			err = atomfs_err(-errno,
+					 "%s: mounting atomfs on %s failed: %s",
+					 ref, target, strerror(errno));
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(stack);
@@ -577,7 +642,8 @@ int atomfs_umount(const char *target)
 	cleanup_free char *rec = record_path(target);
 
 	if (umount2(target, 0))
-		return atomfs_err(-errno, "%s: cannot unmount: %s", target, strerror(errno));
+		return atomfs_err(-errno, "%s: cannot unmount: %s", target,
+				  strerror(errno));
 	unlink(rec);
 	return 0;
 }
@@ -590,23 +656,26 @@ struct status_layer {
 };
 
 /* /proc/fs/atomfs/<id>/layers, for writable mounts. */
-static int status_from_proc(uint64_t id, char **label, struct status_layer **layers, size_t *n)
+static int status_from_proc(uint64_t id, char **label,
+			    struct status_layer **layers, size_t *n)
 {
-	cleanup_free char *path = xasprintf("/proc/fs/atomfs/%llu/layers", (unsigned long long)id);
+	cleanup_free char *path = xasprintf("/proc/fs/atomfs/%llu/layers",
+					    (unsigned long long)id);
 	char line[512], ver[16], sh[16];
 	FILE *f = fopen(path, "re");
 	struct status_layer sl;
 
 	if (!f)
-		return atomfs_err(-errno, "%s: %s (is the mount still there?)", path, strerror(errno));
+		return atomfs_err(-errno, "%s: %s (is the mount still there?)",
+				  path, strerror(errno));
 	*n = 0;
 	*layers = NULL;
 	while (fgets(line, sizeof(line), f)) {
 		if (!strncmp(line, "label ", 6)) {
 			line[strcspn(line, "\n")] = 0;
 			*label = xstrdup(line + 6);
-		} else if (sscanf(line, "%u %79s %15s %15s %llu", &sl.index, sl.digest, ver, sh,
-				  &sl.size) == 5) {
+		} else if (sscanf(line, "%u %79s %15s %15s %llu", &sl.index,
+				  sl.digest, ver, sh, &sl.size) == 5) {
 			sl.verified = !strcmp(ver, "verified");
 			sl.shared = !strcmp(sh, "shared");
 			*layers = xrealloc(*layers, (*n + 1) * sizeof(sl));
@@ -618,8 +687,8 @@ static int status_from_proc(uint64_t id, char **label, struct status_layer **lay
 }
 
 /* ATOMFS_IOC_GET_INFO, count then fill. */
-static int status_from_ioctl(int fd, uint64_t *id, char **label, struct status_layer **layers,
-			     size_t *n)
+static int status_from_ioctl(int fd, uint64_t *id, char **label,
+			     struct status_layer **layers, size_t *n)
 {
 	struct atomfs_info info = { 0 };
 	struct atomfs_layer_info *li;
@@ -627,14 +696,16 @@ static int status_from_ioctl(int fd, uint64_t *id, char **label, struct status_l
 	size_t i, j;
 
 	if (ioctl(fd, ATOMFS_IOC_GET_INFO, &info) && errno != E2BIG)
-		return atomfs_err(-errno, "ATOMFS_IOC_GET_INFO: %s", strerror(errno));
+		return atomfs_err(-errno, "ATOMFS_IOC_GET_INFO: %s",
+				  strerror(errno));
 	li = xcalloc(info.nr_layers, sizeof(*li));
 	*label = xcalloc(1, info.label_size);
 	info.layers = (uintptr_t)li;
 	info.label = (uintptr_t)*label;
 	if (ioctl(fd, ATOMFS_IOC_GET_INFO, &info)) {
 		free(li);
-		return atomfs_err(-errno, "ATOMFS_IOC_GET_INFO: %s", strerror(errno));
+		return atomfs_err(-errno, "ATOMFS_IOC_GET_INFO: %s",
+				  strerror(errno));
 	}
 	*id = info.id;
 	*n = info.nr_layers;
@@ -652,7 +723,8 @@ static int status_from_ioctl(int fd, uint64_t *id, char **label, struct status_l
 			for (j = 0; j < 32; j++)
 				sprintf(sl->digest + 7 + 2 * j, "%02x", b[j]);
 		} else {
-			strcpy(sl->digest, li[i].flags & ATOMFS_INFO_DIR ? "dir" : "none");
+			strcpy(sl->digest,
+			       li[i].flags & ATOMFS_INFO_DIR ? "dir" : "none");
 		}
 	}
 	free(li);
@@ -679,10 +751,14 @@ int atomfs_status(const char *target, bool json)
 	}
 	if (sfs.f_type == ATOMFS_SUPER_MAGIC) {
 		err = status_from_ioctl(fd, &id, &label, &layers, &n);
-	} else if (sfs.f_type == OVERLAYFS_SUPER_MAGIC && !read_file(rec = record_path(target), &data, NULL, 65536)) {
+	} else if (sfs.f_type == OVERLAYFS_SUPER_MAGIC &&
+		   !read_file(rec = record_path(target), &data, NULL, 65536)) {
 		rj = json_loads(data, 0, NULL);
-		id = (uint64_t)json_integer_value(json_object_get(rj, "stack_id"));
-		kind = json_is_true(json_object_get(rj, "persist")) ? "writable, persistent" : "writable";
+		id = (uint64_t)json_integer_value(
+			json_object_get(rj, "stack_id"));
+		kind = json_is_true(json_object_get(rj, "persist")) ?
+			       "writable, persistent" :
+			       "writable";
 		json_decref(rj);
 		err = status_from_proc(id, &label, &layers, &n);
 	} else {
@@ -693,24 +769,30 @@ int atomfs_status(const char *target, bool json)
 		return err;
 
 	if (json) {
-		root = json_pack("{s:s, s:s, s:I, s:s}", "target", target, "mode", kind,
-				 "stack_id", (json_int_t)id, "label", label ? label : "");
+		root = json_pack("{s:s, s:s, s:I, s:s}", "target", target,
+				 "mode", kind, "stack_id", (json_int_t)id,
+				 "label", label ? label : "");
 		arr = json_array();
 		for (i = 0; i < n; i++)
-			json_array_append_new(arr, json_pack("{s:i, s:s, s:b, s:b, s:I}", "index",
-							     layers[i].index, "digest", layers[i].digest,
-							     "verified", layers[i].verified, "shared",
-							     layers[i].shared, "size", (json_int_t)layers[i].size));
+			json_array_append_new(
+				arr,
+				json_pack("{s:i, s:s, s:b, s:b, s:I}", "index",
+					  layers[i].index, "digest",
+					  layers[i].digest, "verified",
+					  layers[i].verified, "shared",
+					  layers[i].shared, "size",
+					  (json_int_t)layers[i].size));
 		json_object_set_new(root, "layers", arr);
 		json_dumpf(root, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(root);
 		return 0;
 	}
-	printf("%s: atomfs (%s), stack %llu\nlabel: %s\nlayers, base first:\n", target, kind,
-	       (unsigned long long)id, label ? label : "");
+	printf("%s: atomfs (%s), stack %llu\nlabel: %s\nlayers, base first:\n",
+	       target, kind, (unsigned long long)id, label ? label : "");
 	for (i = 0; i < n; i++)
-		printf("  %3u %s %s %s %llu bytes\n", layers[i].index, layers[i].digest,
+		printf("  %3u %s %s %s %llu bytes\n", layers[i].index,
+		       layers[i].digest,
 		       layers[i].verified ? "verified" : "unverified",
 		       layers[i].shared ? "shared" : "private", layers[i].size);
 	return 0;

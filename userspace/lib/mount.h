@@ -12,14 +12,14 @@
 #define ATOMFS_RUN_DIR "/run/atomfs"
 
 struct atomfs_mount_opts {
-	unsigned long ms_flags;	/* MS_* flags passed through to mount(2) */
-	bool writable;		/* an overlayfs with a tmpfs upper on top */
-	char *persist;		/* writable, upper and work dirs kept here */
-	char *pubkey;		/* require a valid signature by this key */
-	unsigned int whiteout;	/* ATOMFS_WHITEOUT_*, 0 for both */
-	bool sloppy;		/* -s: ignore unknown options */
-	bool fake;		/* -f: do everything but the mount */
-	bool verbose;		/* -v */
+	unsigned long ms_flags; /* MS_* flags passed through to mount(2) */
+	bool writable; /* an overlayfs with a tmpfs upper on top */
+	char *persist; /* writable, upper and work dirs kept here */
+	char *pubkey; /* require a valid signature by this key */
+	unsigned int whiteout; /* ATOMFS_WHITEOUT_*, 0 for both */
+	bool sloppy; /* -s: ignore unknown options */
+	bool fake; /* -f: do everything but the mount */
+	bool verbose; /* -v */
 };
 
 /* Parse a comma-separated -o list into @o (which keeps earlier settings). */

@@ -12,7 +12,8 @@ struct atomfs_progress {
 	struct timespec last;
 };
 
-struct atomfs_progress *atomfs_progress_new(const char *label, uint64_t total, int quiet)
+struct atomfs_progress *atomfs_progress_new(const char *label, uint64_t total,
+					    int quiet)
 {
 	struct atomfs_progress *p;
 
@@ -33,17 +34,20 @@ void atomfs_progress_set_total(struct atomfs_progress *p, uint64_t total)
 static void draw(struct atomfs_progress *p)
 {
 	char bar[31];
-	unsigned int pct = p->total ? (unsigned int)(p->done * 100 / p->total) : 0;
+	unsigned int pct = p->total ? (unsigned int)(p->done * 100 / p->total) :
+				      0;
 	size_t i, fill = pct > 100 ? 30 : pct * 30 / 100;
 
 	for (i = 0; i < 30; i++)
 		bar[i] = i < fill ? '#' : '-';
 	bar[30] = '\0';
 	if (p->total)
-		fprintf(stderr, "\r%s [%s] %3u%% %llu MiB", p->label, bar, pct > 100 ? 100 : pct,
+		fprintf(stderr, "\r%s [%s] %3u%% %llu MiB", p->label, bar,
+			pct > 100 ? 100 : pct,
 			(unsigned long long)(p->done >> 20));
 	else
-		fprintf(stderr, "\r%s %llu MiB", p->label, (unsigned long long)(p->done >> 20));
+		fprintf(stderr, "\r%s %llu MiB", p->label,
+			(unsigned long long)(p->done >> 20));
 }
 
 void atomfs_progress_add(struct atomfs_progress *p, uint64_t bytes)
@@ -54,7 +58,9 @@ void atomfs_progress_add(struct atomfs_progress *p, uint64_t bytes)
 		return;
 	p->done += bytes;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if ((now.tv_sec - p->last.tv_sec) * 1000000000L + (now.tv_nsec - p->last.tv_nsec) < 100000000L)
+	if ((now.tv_sec - p->last.tv_sec) * 1000000000L +
+		    (now.tv_nsec - p->last.tv_nsec) <
+	    100000000L)
 		return;
 	p->last = now;
 	draw(p);

@@ -6,7 +6,8 @@
 
 static bool tag_first_char(char c)
 {
-	return isascii((unsigned char)c) && (isalnum((unsigned char)c) || c == '_');
+	return isascii((unsigned char)c) &&
+	       (isalnum((unsigned char)c) || c == '_');
 }
 
 static bool tag_char(char c)
@@ -34,27 +35,34 @@ int atomfs_ref_parse(const char *s, struct atomfs_ref *ref)
 
 	ref->dir = ref->tag = NULL;
 	if (!s || !*s)
-		return atomfs_err(EINVAL, "empty image reference: expected [oci:]DIR:TAG");
+		return atomfs_err(
+			EINVAL,
+			"empty image reference: expected [oci:]DIR:TAG");
 	/* "oci:" is a transport prefix only if a DIR:TAG remains after it. */
 	if (str_has_prefix(s, "oci:") && strchr(s + 4, ':'))
 		body = s + 4;
 	colon = strrchr(body, ':');
 	if (!colon)
-		return atomfs_err(EINVAL,
-				  "image reference '%s' has no tag: expected [oci:]DIR:TAG, e.g. ./images:latest",
-				  s);
+		return atomfs_err(
+			EINVAL,
+			"image reference '%s' has no tag: expected [oci:]DIR:TAG, e.g. ./images:latest",
+			s);
 	dlen = (size_t)(colon - body);
 	if (dlen == 0)
-		return atomfs_err(EINVAL,
-				  "image reference '%s' has an empty directory: expected [oci:]DIR:TAG",
-				  s);
+		return atomfs_err(
+			EINVAL,
+			"image reference '%s' has an empty directory: expected [oci:]DIR:TAG",
+			s);
 	if (!colon[1])
-		return atomfs_err(EINVAL, "image reference '%s' has an empty tag: expected [oci:]DIR:TAG",
-				  s);
+		return atomfs_err(
+			EINVAL,
+			"image reference '%s' has an empty tag: expected [oci:]DIR:TAG",
+			s);
 	if (!atomfs_tag_valid(colon + 1))
-		return atomfs_err(EINVAL,
-				  "image reference '%s': tag '%s' is not a valid OCI tag (letters, digits, '_', then also '.' and '-', at most 128 characters)",
-				  s, colon + 1);
+		return atomfs_err(
+			EINVAL,
+			"image reference '%s': tag '%s' is not a valid OCI tag (letters, digits, '_', then also '.' and '-', at most 128 characters)",
+			s, colon + 1);
 	ref->dir = strndup(body, dlen);
 	ref->tag = xstrdup(colon + 1);
 	if (!ref->dir) {

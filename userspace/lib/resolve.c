@@ -45,24 +45,32 @@ int atomfs_resolve(const char *refstr, struct atomfs_image_info **out)
 	info->dir = xstrdup(ref.dir);
 	info->tag = xstrdup(ref.tag);
 	info->manifest_digest = xstrdup(img.digest);
-	info->layers = xcalloc(json_array_size(img.layers), sizeof(*info->layers));
-	json_array_foreach(img.layers, i, d) {
+	info->layers =
+		xcalloc(json_array_size(img.layers), sizeof(*info->layers));
+	json_array_foreach(img.layers, i, d)
+	{
 		struct atomfs_image_layer *li = &info->layers[i];
 		const char *mt = atomfs_desc_str(d, "mediaType");
 
 		if (atomfs_layer_kind(mt) != ATOMFS_LAYER_SQUASHFS) {
-			err = atomfs_err(ENOTSUP, "%s: layer %zu (%s) has media type %s, which cannot be mounted; convert the image with 'atomfs import'",
-					 refstr, i + 1, atomfs_desc_str(d, "digest"), mt);
+			err = atomfs_err(
+				ENOTSUP,
+				"%s: layer %zu (%s) has media type %s, which cannot be mounted; convert the image with 'atomfs import'",
+				refstr, i + 1, atomfs_desc_str(d, "digest"),
+				mt);
 			goto out;
 		}
 		li->digest = xstrdup(atomfs_desc_str(d, "digest"));
-		li->size = (uint64_t)json_integer_value(json_object_get(d, "size"));
+		li->size = (uint64_t)json_integer_value(
+			json_object_get(d, "size"));
 		li->media_type = xstrdup(mt);
 		li->path = atomfs_layout_blob_path(l, li->digest);
 		info->nlayers++;
 		if (access(li->path, F_OK) < 0) {
-			err = atomfs_err(ENOENT, "%s: layer %zu blob %s is missing; copy the image again or rebuild it",
-					 refstr, i + 1, li->path);
+			err = atomfs_err(
+				ENOENT,
+				"%s: layer %zu blob %s is missing; copy the image again or rebuild it",
+				refstr, i + 1, li->path);
 			goto out;
 		}
 	}
@@ -75,7 +83,8 @@ out:
 	return err;
 }
 
-int atomfs_verify_signature(const struct atomfs_image_info *info, const char *pubkey)
+int atomfs_verify_signature(const struct atomfs_image_info *info,
+			    const char *pubkey)
 {
 	struct atomfs_layout *l;
 	int err;

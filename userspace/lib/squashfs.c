@@ -45,12 +45,18 @@ static const struct {
 	enum atomfs_comp comp;
 	const char *media_type;
 } comps[] = {
-	{ "zstd", ATOMFS_COMP_ZSTD, "application/vnd.stacker.image.layer.squashfs+zstd" },
-	{ "gzip", ATOMFS_COMP_GZIP, "application/vnd.stacker.image.layer.squashfs+gzip" },
-	{ "xz", ATOMFS_COMP_XZ, "application/vnd.stacker.image.layer.squashfs+xz" },
-	{ "lz4", ATOMFS_COMP_LZ4, "application/vnd.stacker.image.layer.squashfs+lz4" },
-	{ "lzo", ATOMFS_COMP_LZO, "application/vnd.stacker.image.layer.squashfs+lzo" },
-	{ "none", ATOMFS_COMP_NONE, "application/vnd.stacker.image.layer.squashfs" },
+	{ "zstd", ATOMFS_COMP_ZSTD,
+	  "application/vnd.stacker.image.layer.squashfs+zstd" },
+	{ "gzip", ATOMFS_COMP_GZIP,
+	  "application/vnd.stacker.image.layer.squashfs+gzip" },
+	{ "xz", ATOMFS_COMP_XZ,
+	  "application/vnd.stacker.image.layer.squashfs+xz" },
+	{ "lz4", ATOMFS_COMP_LZ4,
+	  "application/vnd.stacker.image.layer.squashfs+lz4" },
+	{ "lzo", ATOMFS_COMP_LZO,
+	  "application/vnd.stacker.image.layer.squashfs+lzo" },
+	{ "none", ATOMFS_COMP_NONE,
+	  "application/vnd.stacker.image.layer.squashfs" },
 };
 
 int atomfs_comp_from_name(const char *name, enum atomfs_comp *out)
@@ -63,7 +69,10 @@ int atomfs_comp_from_name(const char *name, enum atomfs_comp *out)
 			return 0;
 		}
 	}
-	return atomfs_err(EINVAL, "unknown compressor '%s': use zstd, gzip, xz, lz4, lzo or none", name);
+	return atomfs_err(
+		EINVAL,
+		"unknown compressor '%s': use zstd, gzip, xz, lz4, lzo or none",
+		name);
 }
 
 const char *atomfs_comp_name(enum atomfs_comp c)
@@ -88,32 +97,47 @@ const char *atomfs_comp_media_type(enum atomfs_comp c)
 
 bool atomfs_sqfs_xattr_supported(const char *key)
 {
-	return str_has_prefix(key, "user.") || str_has_prefix(key, "trusted.") ||
+	return str_has_prefix(key, "user.") ||
+	       str_has_prefix(key, "trusted.") ||
 	       str_has_prefix(key, "security.");
 }
 
 static const char *sqfs_strerror(int err)
 {
 	switch (err) {
-	case SQFS_ERROR_ALLOC: return "out of memory";
-	case SQFS_ERROR_IO: return "I/O error";
-	case SQFS_ERROR_COMPRESSOR: return "compressor error";
-	case SQFS_ERROR_INTERNAL: return "internal error";
-	case SQFS_ERROR_CORRUPTED: return "corrupted data";
-	case SQFS_ERROR_UNSUPPORTED: return "unsupported";
-	case SQFS_ERROR_OVERFLOW: return "numeric overflow";
-	case SQFS_ERROR_OUT_OF_BOUNDS: return "out of bounds";
-	case SQFS_ERROR_ARG_INVALID: return "invalid argument";
-	case SQFS_ERROR_SEQUENCE: return "call sequence error";
-	default: return "error";
+	case SQFS_ERROR_ALLOC:
+		return "out of memory";
+	case SQFS_ERROR_IO:
+		return "I/O error";
+	case SQFS_ERROR_COMPRESSOR:
+		return "compressor error";
+	case SQFS_ERROR_INTERNAL:
+		return "internal error";
+	case SQFS_ERROR_CORRUPTED:
+		return "corrupted data";
+	case SQFS_ERROR_UNSUPPORTED:
+		return "unsupported";
+	case SQFS_ERROR_OVERFLOW:
+		return "numeric overflow";
+	case SQFS_ERROR_OUT_OF_BOUNDS:
+		return "out of bounds";
+	case SQFS_ERROR_ARG_INVALID:
+		return "invalid argument";
+	case SQFS_ERROR_SEQUENCE:
+		return "call sequence error";
+	default:
+		return "error";
 	}
 }
 
 static int sqerr(struct atomfs_sqfs *w, int err, const char *what)
 {
-	int e = err == SQFS_ERROR_ALLOC ? ENOMEM : err == SQFS_ERROR_IO ? EIO : EINVAL;
+	int e = err == SQFS_ERROR_ALLOC ? ENOMEM :
+		err == SQFS_ERROR_IO	? EIO :
+					  EINVAL;
 
-	return atomfs_err(e, "writing squashfs %s: %s: %s", w->path, what, sqfs_strerror(err));
+	return atomfs_err(e, "writing squashfs %s: %s: %s", w->path, what,
+			  sqfs_strerror(err));
 }
 
 /*
@@ -134,7 +158,8 @@ static sqfs_object_t *none_copy(const sqfs_object_t *obj)
 	return (sqfs_object_t *)c;
 }
 
-static void none_get_config(const sqfs_compressor_t *cmp, sqfs_compressor_config_t *cfg)
+static void none_get_config(const sqfs_compressor_t *cmp,
+			    sqfs_compressor_config_t *cfg)
 {
 	(void)cmp;
 	memset(cfg, 0, sizeof(*cfg));
@@ -148,8 +173,8 @@ static int none_options(sqfs_compressor_t *cmp, sqfs_file_t *file)
 	return 0;
 }
 
-static sqfs_s32 none_do_block(sqfs_compressor_t *cmp, const sqfs_u8 *in, sqfs_u32 size, sqfs_u8 *out,
-			      sqfs_u32 outsize)
+static sqfs_s32 none_do_block(sqfs_compressor_t *cmp, const sqfs_u8 *in,
+			      sqfs_u32 size, sqfs_u8 *out, sqfs_u32 outsize)
 {
 	(void)cmp;
 	(void)in;
@@ -181,13 +206,17 @@ static int make_compressors(struct atomfs_sqfs *w)
 		w->cmp = none_compressor();
 		return 0;
 	}
-	err = sqfs_compressor_config_init(&cfg, (SQFS_COMPRESSOR)w->opts.comp, w->opts.block_size, 0);
+	err = sqfs_compressor_config_init(&cfg, (SQFS_COMPRESSOR)w->opts.comp,
+					  w->opts.block_size, 0);
 	if (!err)
 		err = sqfs_compressor_create(&cfg, &w->cmp);
 	if (err)
-		return atomfs_err(ENOTSUP, "squashfs compressor %s is not available in libsquashfs: %s",
-				  atomfs_comp_name(w->opts.comp), sqfs_strerror(err));
-	err = sqfs_compressor_config_init(&cfg, (SQFS_COMPRESSOR)w->opts.comp, w->opts.block_size,
+		return atomfs_err(
+			ENOTSUP,
+			"squashfs compressor %s is not available in libsquashfs: %s",
+			atomfs_comp_name(w->opts.comp), sqfs_strerror(err));
+	err = sqfs_compressor_config_init(&cfg, (SQFS_COMPRESSOR)w->opts.comp,
+					  w->opts.block_size,
 					  SQFS_COMP_FLAG_UNCOMPRESS);
 	if (!err)
 		err = sqfs_compressor_create(&cfg, &w->uncmp);
@@ -196,7 +225,8 @@ static int make_compressors(struct atomfs_sqfs *w)
 	return 0;
 }
 
-int atomfs_sqfs_create(const char *path, const struct atomfs_sqfs_opts *opts, struct atomfs_sqfs **out)
+int atomfs_sqfs_create(const char *path, const struct atomfs_sqfs_opts *opts,
+		       struct atomfs_sqfs **out)
 {
 	struct atomfs_sqfs *w = xcalloc(1, sizeof(*w));
 	sqfs_block_processor_desc_t desc;
@@ -208,8 +238,10 @@ int atomfs_sqfs_create(const char *path, const struct atomfs_sqfs_opts *opts, st
 		w->opts.block_size = 128 * 1024;
 	if (w->opts.block_size < 4096 || w->opts.block_size > 1024 * 1024 ||
 	    (w->opts.block_size & (w->opts.block_size - 1))) {
-		err = atomfs_err(EINVAL, "block size %u is invalid: use a power of two from 4096 to 1048576",
-				 w->opts.block_size);
+		err = atomfs_err(
+			EINVAL,
+			"block size %u is invalid: use a power of two from 4096 to 1048576",
+			w->opts.block_size);
 		goto fail;
 	}
 	if (!w->opts.threads) {
@@ -222,19 +254,23 @@ int atomfs_sqfs_create(const char *path, const struct atomfs_sqfs_opts *opts, st
 		goto fail;
 	w->file = sqfs_open_file(path, SQFS_FILE_OPEN_OVERWRITE);
 	if (!w->file) {
-		err = atomfs_err(errno ? errno : EIO, "cannot create %s: %m", path);
+		err = atomfs_err(errno ? errno : EIO, "cannot create %s: %m",
+				 path);
 		goto fail;
 	}
 	err = sqfs_super_init(&w->super, w->opts.block_size, 0,
-			      w->opts.comp == ATOMFS_COMP_NONE ? SQFS_COMP_GZIP
-							       : (SQFS_COMPRESSOR)w->opts.comp);
+			      w->opts.comp == ATOMFS_COMP_NONE ?
+				      SQFS_COMP_GZIP :
+				      (SQFS_COMPRESSOR)w->opts.comp);
 	if (err) {
 		err = sqerr(w, err, "super block");
 		goto fail;
 	}
 	if (w->opts.comp == ATOMFS_COMP_NONE)
-		w->super.flags |= SQFS_FLAG_UNCOMPRESSED_INODES | SQFS_FLAG_UNCOMPRESSED_DATA |
-				  SQFS_FLAG_UNCOMPRESSED_FRAGMENTS | SQFS_FLAG_UNCOMPRESSED_IDS |
+		w->super.flags |= SQFS_FLAG_UNCOMPRESSED_INODES |
+				  SQFS_FLAG_UNCOMPRESSED_DATA |
+				  SQFS_FLAG_UNCOMPRESSED_FRAGMENTS |
+				  SQFS_FLAG_UNCOMPRESSED_IDS |
 				  SQFS_FLAG_UNCOMPRESSED_XATTRS;
 	err = sqfs_super_write(&w->super, w->file);
 	if (err) {
@@ -334,7 +370,8 @@ int atomfs_sqfs_file_end(struct atomfs_sqfs *w)
 	return 0;
 }
 
-static int feed_path(struct atomfs_sqfs *w, struct atomfs_node *n, char *buf, size_t bufsz)
+static int feed_path(struct atomfs_sqfs *w, struct atomfs_node *n, char *buf,
+		     size_t bufsz)
 {
 	uint64_t total = 0;
 	int fd, err;
@@ -356,22 +393,27 @@ static int feed_path(struct atomfs_sqfs *w, struct atomfs_node *n, char *buf, si
 			break;
 		total += (uint64_t)got;
 		if (total > n->size) {
-			err = atomfs_err(EAGAIN, "%s grew while it was being read; build again from a stable tree",
-					 n->src);
+			err = atomfs_err(
+				EAGAIN,
+				"%s grew while it was being read; build again from a stable tree",
+				n->src);
 			break;
 		}
 		err = atomfs_sqfs_file_append(w, buf, (size_t)got);
 	}
 	close(fd);
 	if (!err && total != n->size)
-		err = atomfs_err(EAGAIN, "%s shrank while it was being read; build again from a stable tree",
-				 n->src);
+		err = atomfs_err(
+			EAGAIN,
+			"%s shrank while it was being read; build again from a stable tree",
+			n->src);
 	if (!err)
 		err = atomfs_sqfs_file_end(w);
 	return err;
 }
 
-static int feed_node(struct atomfs_sqfs *w, struct atomfs_node *n, char *buf, size_t bufsz)
+static int feed_node(struct atomfs_sqfs *w, struct atomfs_node *n, char *buf,
+		     size_t bufsz)
 {
 	size_t i;
 	int err;
@@ -473,7 +515,8 @@ static void number_dir(struct atomfs_node *d, struct inode_list *l)
 	}
 }
 
-static int set_xattrs(struct atomfs_sqfs *w, struct atomfs_node *n, sqfs_u32 *idx)
+static int set_xattrs(struct atomfs_sqfs *w, struct atomfs_node *n,
+		      sqfs_u32 *idx)
 {
 	size_t i;
 	int err;
@@ -483,14 +526,17 @@ static int set_xattrs(struct atomfs_sqfs *w, struct atomfs_node *n, sqfs_u32 *id
 		return 0;
 	err = sqfs_xattr_writer_begin(w->xwr, 0);
 	for (i = 0; !err && i < n->nxattrs; i++)
-		err = sqfs_xattr_writer_add(w->xwr, n->xattrs[i].key, n->xattrs[i].value, n->xattrs[i].size);
+		err = sqfs_xattr_writer_add(w->xwr, n->xattrs[i].key,
+					    n->xattrs[i].value,
+					    n->xattrs[i].size);
 	if (!err)
 		err = sqfs_xattr_writer_end(w->xwr, idx);
 	if (err) {
 		cleanup_free char *p = atomfs_node_path(n);
 
-		return atomfs_err(EINVAL, "writing squashfs %s: xattrs of %s: %s", w->path, p,
-				  sqfs_strerror(err));
+		return atomfs_err(EINVAL,
+				  "writing squashfs %s: xattrs of %s: %s",
+				  w->path, p, sqfs_strerror(err));
 	}
 	return 0;
 }
@@ -511,10 +557,12 @@ static sqfs_inode_generic_t *special_inode(struct atomfs_node *n)
 		break;
 	case S_IFBLK:
 	case S_IFCHR:
-		in->base.type = S_ISBLK(n->mode) ? SQFS_INODE_BDEV : SQFS_INODE_CDEV;
+		in->base.type = S_ISBLK(n->mode) ? SQFS_INODE_BDEV :
+						   SQFS_INODE_CDEV;
 		in->data.dev.nlink = n->nlink;
 		/* the kernel's new_encode_dev(), as mksquashfs stores it */
-		in->data.dev.devno = (major(n->rdev) << 8) | (minor(n->rdev) & 0xff) |
+		in->data.dev.devno = (major(n->rdev) << 8) |
+				     (minor(n->rdev) & 0xff) |
 				     ((minor(n->rdev) & ~0xffu) << 12);
 		break;
 	case S_IFIFO:
@@ -558,14 +606,17 @@ static int write_inode(struct serial *s, struct atomfs_node *n)
 		for (i = 0; !err && i < n->nkids; i++) {
 			struct atomfs_node *k = n->kids[i], *o = owner(k);
 
-			err = sqfs_dir_writer_add_entry(s->dirwr, k->name, o->ino, o->ref, (sqfs_u16)o->mode);
+			err = sqfs_dir_writer_add_entry(s->dirwr, k->name,
+							o->ino, o->ref,
+							(sqfs_u16)o->mode);
 		}
 		if (!err)
 			err = sqfs_dir_writer_end(s->dirwr);
 		if (err)
 			return sqerr(w, err, "directory listing");
 		in = sqfs_dir_writer_create_inode(s->dirwr, n->nlink, xidx,
-						  n->parent ? n->parent->ino : s->count + 1);
+						  n->parent ? n->parent->ino :
+							      s->count + 1);
 		if (!in)
 			return atomfs_err(ENOMEM, "out of memory");
 		/* libsquashfs counts every entry as a link; POSIX counts subdirectories */
@@ -579,7 +630,8 @@ static int write_inode(struct serial *s, struct atomfs_node *n)
 		if (!in) {
 			cleanup_free char *p = atomfs_node_path(n);
 
-			return atomfs_err(EINVAL, "internal: no data written for %s", p);
+			return atomfs_err(
+				EINVAL, "internal: no data written for %s", p);
 		}
 		err = sqfs_inode_set_xattr_index(in, xidx);
 		if (!err && n->nlink > 1) {
@@ -593,7 +645,9 @@ static int write_inode(struct serial *s, struct atomfs_node *n)
 		if (!in) {
 			cleanup_free char *p = atomfs_node_path(n);
 
-			return atomfs_err(EINVAL, "%s has an unsupported file type %o", p, n->mode & S_IFMT);
+			return atomfs_err(EINVAL,
+					  "%s has an unsupported file type %o",
+					  p, n->mode & S_IFMT);
 		}
 		err = sqfs_inode_set_xattr_index(in, xidx);
 		if (err) {
@@ -602,11 +656,13 @@ static int write_inode(struct serial *s, struct atomfs_node *n)
 		}
 	}
 	in->base.mode = (sqfs_u16)n->mode;
-	in->base.mod_time = (sqfs_u32)(w->opts.have_mtime ? w->opts.mtime : n->mtime);
+	in->base.mod_time =
+		(sqfs_u32)(w->opts.have_mtime ? w->opts.mtime : n->mtime);
 	in->base.inode_number = n->ino;
 	err = sqfs_id_table_id_to_index(w->ids, n->uid, &in->base.uid_idx);
 	if (!err)
-		err = sqfs_id_table_id_to_index(w->ids, n->gid, &in->base.gid_idx);
+		err = sqfs_id_table_id_to_index(w->ids, n->gid,
+						&in->base.gid_idx);
 	if (!err) {
 		sqfs_meta_writer_get_position(s->im, &block, &off);
 		n->ref = (block << 16) | off;
@@ -615,7 +671,8 @@ static int write_inode(struct serial *s, struct atomfs_node *n)
 	if (own)
 		free(in);
 	if (err)
-		return sqerr(w, err, "inode table (more than 65536 distinct owners?)");
+		return sqerr(w, err,
+			     "inode table (more than 65536 distinct owners?)");
 	if (!w->opts.have_mtime && n->mtime > w->max_mtime)
 		w->max_mtime = n->mtime;
 	return 0;
@@ -639,7 +696,8 @@ static int serialize(struct atomfs_sqfs *w, struct atomfs_tree *t)
 	s.count = (uint32_t)l.n;
 
 	s.im = sqfs_meta_writer_create(w->file, w->cmp, 0);
-	s.dm = sqfs_meta_writer_create(w->file, w->cmp, SQFS_META_WRITER_KEEP_IN_MEMORY);
+	s.dm = sqfs_meta_writer_create(w->file, w->cmp,
+				       SQFS_META_WRITER_KEEP_IN_MEMORY);
 	s.dirwr = s.dm ? sqfs_dir_writer_create(s.dm, 0) : NULL;
 	if (!s.im || !s.dm || !s.dirwr) {
 		err = atomfs_err(ENOMEM, "out of memory");
@@ -697,14 +755,16 @@ int atomfs_sqfs_finish(struct atomfs_sqfs *w, struct atomfs_tree *t)
 	if (err)
 		return sqerr(w, err, "xattr table");
 	/* reproducible: the creation time is --mtime or the newest entry */
-	w->super.modification_time = (sqfs_u32)(w->opts.have_mtime ? w->opts.mtime : w->max_mtime);
+	w->super.modification_time =
+		(sqfs_u32)(w->opts.have_mtime ? w->opts.mtime : w->max_mtime);
 	w->super.bytes_used = w->file->get_size(w->file);
 	err = sqfs_super_write(&w->super, w->file);
 	if (err)
 		return sqerr(w, err, "super block");
 	size = w->super.bytes_used;
 	if (size % ATOMFS_DEVBLK) {
-		err = w->file->write_at(w->file, size, zeros, ATOMFS_DEVBLK - size % ATOMFS_DEVBLK);
+		err = w->file->write_at(w->file, size, zeros,
+					ATOMFS_DEVBLK - size % ATOMFS_DEVBLK);
 		if (err)
 			return sqerr(w, err, "padding");
 	}

@@ -29,9 +29,9 @@ struct atomfs_progress;
 
 struct atomfs_sqfs_opts {
 	enum atomfs_comp comp;
-	uint32_t block_size;     /* power of two, 4 KiB .. 1 MiB */
-	unsigned int threads;    /* compression workers; 0: one per CPU */
-	bool have_mtime;         /* set every timestamp to mtime */
+	uint32_t block_size; /* power of two, 4 KiB .. 1 MiB */
+	unsigned int threads; /* compression workers; 0: one per CPU */
+	bool have_mtime; /* set every timestamp to mtime */
 	int64_t mtime;
 	struct atomfs_progress *progress; /* optional */
 };
@@ -46,10 +46,12 @@ const char *atomfs_comp_media_type(enum atomfs_comp c);
 /* Is this xattr name one squashfs can store (user., trusted., security.)? */
 bool atomfs_sqfs_xattr_supported(const char *key);
 
-int atomfs_sqfs_create(const char *path, const struct atomfs_sqfs_opts *opts, struct atomfs_sqfs **out);
+int atomfs_sqfs_create(const char *path, const struct atomfs_sqfs_opts *opts,
+		       struct atomfs_sqfs **out);
 /* Feed one regular file's data: begin, append..., end. */
 int atomfs_sqfs_file_begin(struct atomfs_sqfs *w, struct atomfs_node *n);
-int atomfs_sqfs_file_append(struct atomfs_sqfs *w, const void *data, size_t len);
+int atomfs_sqfs_file_append(struct atomfs_sqfs *w, const void *data,
+			    size_t len);
 int atomfs_sqfs_file_end(struct atomfs_sqfs *w);
 /* Feed the data of every regular file in the tree not fed yet (from node->src). */
 int atomfs_sqfs_feed_tree(struct atomfs_sqfs *w, struct atomfs_tree *t);

@@ -59,9 +59,11 @@ struct atomfs_node *atomfs_node_child(struct atomfs_node *dir, const char *name)
 	return NULL;
 }
 
-static void unlink_hardlinks_to(struct atomfs_node *root, struct atomfs_node *gone);
+static void unlink_hardlinks_to(struct atomfs_node *root,
+				struct atomfs_node *gone);
 
-int atomfs_tree_insert(struct atomfs_tree *t, struct atomfs_node *parent, struct atomfs_node *n)
+int atomfs_tree_insert(struct atomfs_tree *t, struct atomfs_node *parent,
+		       struct atomfs_node *n)
 {
 	size_t i;
 
@@ -88,7 +90,8 @@ int atomfs_tree_insert(struct atomfs_tree *t, struct atomfs_node *parent, struct
 	}
 	if (parent->nkids == parent->kids_cap) {
 		parent->kids_cap = parent->kids_cap ? parent->kids_cap * 2 : 8;
-		parent->kids = xrealloc(parent->kids, parent->kids_cap * sizeof(*parent->kids));
+		parent->kids = xrealloc(
+			parent->kids, parent->kids_cap * sizeof(*parent->kids));
 	}
 	parent->kids[parent->nkids++] = n;
 	t->nnodes++;
@@ -101,7 +104,8 @@ int atomfs_tree_insert(struct atomfs_tree *t, struct atomfs_node *parent, struct
  * pointer remains.  Rare (tar archives with duplicate members), so a
  * full walk is fine.
  */
-static void relink(struct atomfs_node *n, struct atomfs_node *gone, struct atomfs_node **heir)
+static void relink(struct atomfs_node *n, struct atomfs_node *gone,
+		   struct atomfs_node **heir)
 {
 	size_t i;
 
@@ -130,7 +134,8 @@ static void relink(struct atomfs_node *n, struct atomfs_node *gone, struct atomf
 		relink(n->kids[i], gone, heir);
 }
 
-static void unlink_hardlinks_to(struct atomfs_node *root, struct atomfs_node *gone)
+static void unlink_hardlinks_to(struct atomfs_node *root,
+				struct atomfs_node *gone)
 {
 	struct atomfs_node *heir = NULL;
 
@@ -173,8 +178,9 @@ int atomfs_path_clean(const char *in, char **out)
  * Walk a clean relative path to its parent directory.  Missing parents
  * are created as 0755 directories when asked (tar archives may omit them).
  */
-int atomfs_tree_lookup(struct atomfs_tree *t, const char *path, bool create_parents,
-		       struct atomfs_node **parent, const char **leaf)
+int atomfs_tree_lookup(struct atomfs_tree *t, const char *path,
+		       bool create_parents, struct atomfs_node **parent,
+		       const char **leaf)
 {
 	struct atomfs_node *dir = t->root;
 	const char *p = path;
@@ -209,10 +215,12 @@ int atomfs_tree_lookup(struct atomfs_tree *t, const char *path, bool create_pare
 
 static int xattr_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct atomfs_xattr *)a)->key, ((const struct atomfs_xattr *)b)->key);
+	return strcmp(((const struct atomfs_xattr *)a)->key,
+		      ((const struct atomfs_xattr *)b)->key);
 }
 
-int atomfs_node_set_xattr(struct atomfs_node *n, const char *key, const void *val, size_t size)
+int atomfs_node_set_xattr(struct atomfs_node *n, const char *key,
+			  const void *val, size_t size)
 {
 	struct atomfs_xattr *x;
 	size_t i;

@@ -56,4 +56,18 @@ for i in 1 2 3 4 5 6; do atomfs build -q --layer p$i P:t$i & done; wait
 check "oci: six concurrent builds into one layout all land" sh -c 'for i in 1 2 3 4 5 6; do atomfs verify -q P:t$i || exit 1; done'
 check "oci: index.json lists all six tags" test "$(grep -c ref.name P/index.json)" -eq 6
 check "oci: fsck is clean after concurrent builds" atomfs fsck P
+# an interrupted build leaves a valid layout and no temporary files
+mkdir big; head -c 150000000 /dev/urandom >big/r
+tree_state P >before
+atomfs build -q --layer big P:int & pid=$!
+sleep 1; kill -INT $pid; wait $pid
+rc=$?
+if [ $rc -ne 0 ]; then
+	check "oci: SIGINT during a build leaves no temporary file" sh -c '! ls -a P/blobs/sha256 | grep -q "^\.tmp"'
+	tree_state P >after
+	check "oci: SIGINT during a build leaves the layout unchanged" cmp before after
+else
+	skip "oci: SIGINT during a build leaves no temporary file" "the build finished before the signal"
+	skip "oci: SIGINT during a build leaves the layout unchanged" "the build finished before the signal"
+fi
 done_testing

@@ -9,9 +9,11 @@
 #include "../../include/uapi/linux/atomfs.h"
 #include "tap.h"
 
-#define SIZE(type, n) is_int(sizeof(struct type), n, "sizeof(struct " #type ") is " #n)
-#define OFF(type, field, n) \
-	is_int(offsetof(struct type, field), n, "offsetof(" #type ", " #field ") is " #n)
+#define SIZE(type, n) \
+	is_int(sizeof(struct type), n, "sizeof(struct " #type ") is " #n)
+#define OFF(type, field, n)                     \
+	is_int(offsetof(struct type, field), n, \
+	       "offsetof(" #type ", " #field ") is " #n)
 
 int main(void)
 {
@@ -41,11 +43,14 @@ int main(void)
 	OFF(atomfs_info, layers, 16);
 	OFF(atomfs_info, id, 32);
 
-	ok((ATOMFS_LAYER_ALL & ATOMFS_LAYER_DIR) && (ATOMFS_LAYER_ALL & ATOMFS_LAYER_REHASH),
+	ok((ATOMFS_LAYER_ALL & ATOMFS_LAYER_DIR) &&
+		   (ATOMFS_LAYER_ALL & ATOMFS_LAYER_REHASH),
 	   "ATOMFS_LAYER_ALL covers every layer flag");
-	is_int(ATOMFS_WHITEOUT_BOTH, ATOMFS_WHITEOUT_OVERLAY | ATOMFS_WHITEOUT_OCI,
+	is_int(ATOMFS_WHITEOUT_BOTH,
+	       ATOMFS_WHITEOUT_OVERLAY | ATOMFS_WHITEOUT_OCI,
 	       "ATOMFS_WHITEOUT_BOTH is overlay | oci");
-	is_int(_IOC_SIZE(ATOMFS_IOC_CREATE_STACK), 64, "ATOMFS_IOC_CREATE_STACK encodes 64 bytes");
+	is_int(_IOC_SIZE(ATOMFS_IOC_CREATE_STACK), 64,
+	       "ATOMFS_IOC_CREATE_STACK encodes 64 bytes");
 	is_int(_IOC_TYPE(ATOMFS_IOC_GET_INFO), 0xA7, "the ioctl magic is 0xA7");
 	return tap_done();
 }

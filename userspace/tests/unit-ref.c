@@ -25,14 +25,17 @@ static void bad(const char *in, const char *why, const char *msg_part)
 	struct atomfs_ref r;
 	int err = atomfs_ref_parse(in, &r);
 
-	is_int(err, -EINVAL, "ref: '%s' is refused (%s)", in ? in : "(null)", why);
+	is_int(err, -EINVAL, "ref: '%s' is refused (%s)", in ? in : "(null)",
+	       why);
 	if (err == 0) {
 		atomfs_ref_free(&r);
 		return;
 	}
-	ok(r.dir == NULL && r.tag == NULL, "ref: '%s' leaves no partial result", in ? in : "(null)");
+	ok(r.dir == NULL && r.tag == NULL, "ref: '%s' leaves no partial result",
+	   in ? in : "(null)");
 	if (!ok(strstr(atomfs_last_error(), msg_part) != NULL,
-		"ref: '%s' error message mentions '%s'", in ? in : "(null)", msg_part))
+		"ref: '%s' error message mentions '%s'", in ? in : "(null)",
+		msg_part))
 		tap_diag("  message: %s", atomfs_last_error());
 }
 

@@ -5,21 +5,27 @@
 
 #include "cmd.h"
 #include "internal.h"
+#include "oci.h"
 
 static const struct cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 } cmds[] = {
-	{ "build", cmd_build, "make an image from a base, applied images and new layers" },
-	{ "import", cmd_import, "convert a tar-layer image into squashfs layers" },
-	{ "update", cmd_update, "swap an applied dependency for its new version" },
-	{ "inspect", cmd_inspect, "show an image's manifest, layers, config, signatures" },
+	{ "build", cmd_build,
+	  "make an image from a base, applied images and new layers" },
+	{ "import", cmd_import,
+	  "convert a tar-layer image into squashfs layers" },
+	{ "update", cmd_update,
+	  "swap an applied dependency for its new version" },
+	{ "inspect", cmd_inspect,
+	  "show an image's manifest, layers, config, signatures" },
 	{ "sign", cmd_sign, "sign an image's manifest" },
 	{ "verify", cmd_verify, "check an image's blobs and signature" },
 	{ "gc", cmd_gc, "remove blobs no tag reaches" },
 	{ "fsck", cmd_fsck, "re-hash every blob and report damaged ones" },
-	{ "layer", cmd_layer, "write one squashfs layer file from a directory or tar" },
+	{ "layer", cmd_layer,
+	  "write one squashfs layer file from a directory or tar" },
 	{ "mount", cmd_mount, "mount an image (as mount -t atomfs does)" },
 	{ "umount", cmd_umount, "unmount an image, writable mounts included" },
 	{ "status", cmd_status, "show what the kernel holds for a mount" },
@@ -30,10 +36,12 @@ static void usage(FILE *f)
 {
 	const struct cmd *c;
 
-	fprintf(f, "usage: atomfs [--version] [--help] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(f,
+		"usage: atomfs [--version] [--help] COMMAND [ARGS]\n\ncommands:\n");
 	for (c = cmds; c->name; c++)
 		fprintf(f, "  %-8s %s\n", c->name, c->summary);
-	fprintf(f, "\nRun 'atomfs COMMAND --help' for a command's options; see atomfs(1).\n");
+	fprintf(f,
+		"\nRun 'atomfs COMMAND --help' for a command's options; see atomfs(1).\n");
 }
 
 int main(int argc, char **argv)
@@ -52,9 +60,12 @@ int main(int argc, char **argv)
 		printf("atomfs %s\n", ATOMFS_VERSION);
 		return 0;
 	}
+	atomfs_cleanup_on_signals();
 	for (c = cmds; c->name; c++)
 		if (!strcmp(c->name, argv[1]))
 			return c->fn(argc - 1, argv + 1);
-	fprintf(stderr, "atomfs: unknown command '%s'; run 'atomfs --help' for the list\n", argv[1]);
+	fprintf(stderr,
+		"atomfs: unknown command '%s'; run 'atomfs --help' for the list\n",
+		argv[1]);
 	return EXIT_USAGE;
 }

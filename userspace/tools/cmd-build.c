@@ -21,7 +21,8 @@ static const char usage[] =
 	"  -q, --quiet         no progress or warnings\n";
 
 /* provenance annotations are rewritten for the image being built */
-static json_t *layer_copy(const json_t *d, const char *role, const struct atomfs_image *src)
+static json_t *layer_copy(const json_t *d, const char *role,
+			  const struct atomfs_image *src)
 {
 	json_t *c = json_deep_copy(d), *a = json_object_get(c, "annotations");
 
@@ -44,35 +45,47 @@ bool layers_have(const json_t *layers, const char *digest)
 	const json_t *d;
 	size_t i;
 
-	json_array_foreach(layers, i, d)
-		if (!strcmp(atomfs_desc_str(d, "digest"), digest))
-			return true;
+	json_array_foreach(layers, i,
+			   d) if (!strcmp(atomfs_desc_str(d, "digest"),
+					  digest)) return true;
 	return false;
 }
 
 /* Copy img's layers into dst (skipping those present when skip_present). */
-int take_layers(struct atomfs_layout *dst, struct atomfs_layout *src, const struct atomfs_image *img,
-		const char *role, bool skip_present, json_t *layers, json_t *history, size_t *added)
+int take_layers(struct atomfs_layout *dst, struct atomfs_layout *src,
+		const struct atomfs_image *img, const char *role,
+		bool skip_present, json_t *layers, json_t *history,
+		size_t *added)
 {
 	const json_t *d;
 	size_t i;
 	int err;
 
-	json_array_foreach(img->layers, i, d) {
+	json_array_foreach(img->layers, i, d)
+	{
 		const char *dig = atomfs_desc_str(d, "digest");
 
-		if (atomfs_layer_kind(atomfs_desc_str(d, "mediaType")) != ATOMFS_LAYER_SQUASHFS)
-			return atomfs_err(ENOTSUP, "layer %s of %s has media type %s, not squashfs; convert the image first with 'atomfs import'",
-					  dig, img->ref, atomfs_desc_str(d, "mediaType"));
+		if (atomfs_layer_kind(atomfs_desc_str(d, "mediaType")) !=
+		    ATOMFS_LAYER_SQUASHFS)
+			return atomfs_err(
+				ENOTSUP,
+				"layer %s of %s has media type %s, not squashfs; convert the image first with 'atomfs import'",
+				dig, img->ref, atomfs_desc_str(d, "mediaType"));
 		if (skip_present && layers_have(layers, dig))
 			continue;
-		err = atomfs_layout_import_blob(dst, src, dig, json_integer_value(json_object_get(d, "size")));
+		err = atomfs_layout_import_blob(
+			dst, src, dig,
+			json_integer_value(json_object_get(d, "size")));
 		if (err)
 			return err;
 		json_array_append_new(layers, layer_copy(d, role, img));
 		if (history)
-			json_array_append_new(history, json_pack("{s:s}", "created_by",
-								 xasprintf_tmp("atomfs build --apply %s", img->ref)));
+			json_array_append_new(
+				history,
+				json_pack(
+					"{s:s}", "created_by",
+					xasprintf_tmp("atomfs build --apply %s",
+						      img->ref)));
 		if (added)
 			(*added)++;
 	}
@@ -90,7 +103,8 @@ char *xasprintf_tmp(const char *fmt, ...)
 	return buf;
 }
 
-int new_layer(struct atomfs_layout *dst, const char *input, const struct layer_opts *lo, json_t **desc)
+int new_layer(struct atomfs_layout *dst, const char *input,
+	      const struct layer_opts *lo, json_t **desc)
 {
 	cleanup_free char *tmp = atomfs_layout_tmp_path(dst);
 	cleanup_free char *dig = NULL;
@@ -113,7 +127,8 @@ int new_layer(struct atomfs_layout *dst, const char *input, const struct layer_o
 
 json_t *new_config(const struct layer_opts *lo)
 {
-	json_t *c = json_pack("{s:s, s:s, s:{}}", "architecture", atomfs_host_arch(), "os", "linux", "config");
+	json_t *c = json_pack("{s:s, s:s, s:{}}", "architecture",
+			      atomfs_host_arch(), "os", "linux", "config");
 
 	set_created(c, lo);
 	return c;
@@ -142,31 +157,37 @@ json_t *usable_history(const json_t *config, size_t nlayers)
 
 	if (!json_is_array(h))
 		return NULL;
-	json_array_foreach(h, i, e)
-		if (!json_is_true(json_object_get(e, "empty_layer")))
-			n++;
+	json_array_foreach(
+		h, i, e) if (!json_is_true(json_object_get(e, "empty_layer")))
+		n++;
 	return n == nlayers ? h : NULL;
 }
 
-int finish_image(struct atomfs_layout *dst, const char *tag, json_t *config, json_t *layers,
-		 json_t *annotations, const char *signkey, const char *verb)
+int finish_image(struct atomfs_layout *dst, const char *tag, json_t *config,
+		 json_t *layers, json_t *annotations, const char *signkey,
+		 const char *verb)
 {
 	json_t *mdesc = NULL;
 	int err;
 
 	if (!json_array_size(layers))
-		return atomfs_err(EINVAL, "an image needs at least one layer: give --layer, --from or --apply");
+		return atomfs_err(
+			EINVAL,
+			"an image needs at least one layer: give --layer, --from or --apply");
 	err = atomfs_image_write(dst, config, layers, annotations, &mdesc);
 	if (!err && signkey)
-		err = atomfs_sign_manifest(dst, atomfs_desc_str(mdesc, "digest"),
-					   json_integer_value(json_object_get(mdesc, "size")), signkey);
+		err = atomfs_sign_manifest(
+			dst, atomfs_desc_str(mdesc, "digest"),
+			json_integer_value(json_object_get(mdesc, "size")),
+			signkey);
 	if (err) {
 		json_decref(mdesc);
 		return err;
 	}
 	if (!atomfs_quiet)
-		fprintf(stderr, "atomfs: %s %s:%s as %s (%zu layers%s)\n", verb, dst->dir, tag,
-			atomfs_desc_str(mdesc, "digest"), json_array_size(layers), signkey ? ", signed" : "");
+		fprintf(stderr, "atomfs: %s %s:%s as %s (%zu layers%s)\n", verb,
+			dst->dir, tag, atomfs_desc_str(mdesc, "digest"),
+			json_array_size(layers), signkey ? ", signed" : "");
 	atomfs_layout_set_tag(dst, tag, mdesc);
 	return atomfs_layout_write_index(dst);
 }
@@ -185,8 +206,10 @@ int cmd_build(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *from = NULL, *sign = NULL;
-	cleanup_free const char **applies = xcalloc((size_t)argc, sizeof(char *));
-	cleanup_free const char **inputs = xcalloc((size_t)argc, sizeof(char *));
+	cleanup_free const char **applies =
+		xcalloc((size_t)argc, sizeof(char *));
+	cleanup_free const char **inputs =
+		xcalloc((size_t)argc, sizeof(char *));
 	size_t napply = 0, ninput = 0, i;
 	struct layouts ls = { 0 };
 	struct atomfs_ref ref = { 0 };
@@ -225,12 +248,15 @@ int cmd_build(int argc, char **argv)
 		case 'A':
 			eq = strchr(optarg, '=');
 			if (!eq || eq == optarg) {
-				fprintf(stderr, "atomfs: --annotation %s: expected KEY=VALUE\n", optarg);
+				fprintf(stderr,
+					"atomfs: --annotation %s: expected KEY=VALUE\n",
+					optarg);
 				rc = EXIT_USAGE;
 				goto out;
 			}
 			*eq = '\0';
-			json_object_set_new(annotations, optarg, json_string(eq + 1));
+			json_object_set_new(annotations, optarg,
+					    json_string(eq + 1));
 			break;
 		case 'q':
 			atomfs_quiet = 1;
@@ -255,7 +281,8 @@ int cmd_build(int argc, char **argv)
 		if (err)
 			goto fail;
 	}
-	err = atomfs_layout_open(ref.dir, ATOMFS_LAYOUT_WRITE | ATOMFS_LAYOUT_CREATE, &ls.dst);
+	err = atomfs_layout_open(
+		ref.dir, ATOMFS_LAYOUT_WRITE | ATOMFS_LAYOUT_CREATE, &ls.dst);
 	if (err)
 		goto fail;
 
@@ -266,7 +293,8 @@ int cmd_build(int argc, char **argv)
 		err = open_ref(&ls, from, &base, &src);
 		if (err)
 			goto fail;
-		err = take_layers(ls.dst, src, &base, "base", false, layers, NULL, NULL);
+		err = take_layers(ls.dst, src, &base, "base", false, layers,
+				  NULL, NULL);
 		config = json_deep_copy(base.config);
 		history = usable_history(config, json_array_size(layers));
 		if (history)
@@ -286,7 +314,8 @@ int cmd_build(int argc, char **argv)
 		err = open_ref(&ls, applies[i], &dep, &src);
 		if (err)
 			goto fail;
-		err = take_layers(ls.dst, src, &dep, "apply", true, layers, history, NULL);
+		err = take_layers(ls.dst, src, &dep, "apply", true, layers,
+				  history, NULL);
 		atomfs_image_free(&dep);
 		if (err)
 			goto fail;
@@ -299,14 +328,19 @@ int cmd_build(int argc, char **argv)
 			goto fail;
 		json_array_append_new(layers, d);
 		if (history)
-			json_array_append_new(history, json_pack("{s:s}", "created_by",
-								 xasprintf_tmp("atomfs build --layer %s", inputs[i])));
+			json_array_append_new(
+				history,
+				json_pack(
+					"{s:s}", "created_by",
+					xasprintf_tmp("atomfs build --layer %s",
+						      inputs[i])));
 	}
 	if (history)
 		json_object_set(config, "history", history);
 	else
 		json_object_del(config, "history");
-	err = finish_image(ls.dst, ref.tag, config, layers, annotations, sign, "built");
+	err = finish_image(ls.dst, ref.tag, config, layers, annotations, sign,
+			   "built");
 	if (err)
 		goto fail;
 	rc = EXIT_OK;

@@ -9,17 +9,42 @@
 #include "internal.h"
 
 static const char gc_usage[] =
-	"usage: atomfs gc DIR\n"
+	"usage: atomfs gc [-q] DIR\n"
 	"Remove blobs of the layout DIR that no index.json entry reaches, keeping the\n"
 	"signatures (referrers) of every manifest kept; drop signatures of manifests\n"
 	"that are gone; remove temporary files left by interrupted commands.\n";
 
 static const char fsck_usage[] =
-	"usage: atomfs fsck DIR\n"
+	"usage: atomfs fsck [-q] DIR\n"
 	"Re-hash every blob of the layout DIR and report damaged or missing ones.\n";
 
+/* "[-q] DIR": leaves DIR at argv[optind] */
+static int dir_arg(int argc, char **argv, const char *cmd, const char *usage)
+{
+	static const struct option longopts[] = {
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
+		if (opt != 'q') {
+			cmd_usage(cmd, usage);
+			return -1;
+		}
+		atomfs_quiet = 1;
+	}
+	if (argc - optind != 1) {
+		cmd_usage(cmd, usage);
+		return -1;
+	}
+	return 0;
+}
+
 /* reachable digests, as a JSON object used as a set */
-static int mark(const struct atomfs_layout *l, const json_t *desc, json_t *keep, int depth)
+static int mark(const struct atomfs_layout *l, const json_t *desc, json_t *keep,
+		int depth)
 {
 	const char *dig = atomfs_desc_str(desc, "digest");
 	const char *mt = atomfs_desc_str(desc, "mediaType");
@@ -32,19 +57,19 @@ static int mark(const struct atomfs_layout *l, const json_t *desc, json_t *keep,
 	json_object_set_new(keep, dig, json_true());
 	if (!mt || depth > 8)
 		return 0;
-	if (strcmp(mt, MT_OCI_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST) && strcmp(mt, MT_OCI_INDEX) &&
-	    strcmp(mt, MT_DOCKER_LIST))
+	if (strcmp(mt, MT_OCI_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST) &&
+	    strcmp(mt, MT_OCI_INDEX) && strcmp(mt, MT_DOCKER_LIST))
 		return 0;
-	err = atomfs_layout_read_json(l, dig, json_integer_value(json_object_get(desc, "size")), &doc);
+	err = atomfs_layout_read_json(
+		l, dig, json_integer_value(json_object_get(desc, "size")),
+		&doc);
 	if (err)
 		return err;
 	err = mark(l, json_object_get(doc, "config"), keep, depth + 1);
-	json_array_foreach(json_object_get(doc, "layers"), i, d)
-		if (!err)
-			err = mark(l, d, keep, depth + 1);
-	json_array_foreach(json_object_get(doc, "manifests"), i, d)
-		if (!err)
-			err = mark(l, d, keep, depth + 1);
+	json_array_foreach(json_object_get(doc, "layers"), i, d) if (!err)
+		err = mark(l, d, keep, depth + 1);
+	json_array_foreach(json_object_get(doc, "manifests"), i, d) if (!err)
+		err = mark(l, d, keep, depth + 1);
 	json_decref(doc);
 	return err;
 }
@@ -56,11 +81,13 @@ static bool is_signature(const json_t *d)
 	return at && !strcmp(at, MT_SIGNATURE);
 }
 
-static const char *subject_of(const struct atomfs_layout *l, const json_t *d, json_t **doc)
+static const char *subject_of(const struct atomfs_layout *l, const json_t *d,
+			      json_t **doc)
 {
 	*doc = NULL;
-	if (atomfs_layout_read_json(l, atomfs_desc_str(d, "digest"), json_integer_value(json_object_get(d, "size")),
-				    doc) < 0) {
+	if (atomfs_layout_read_json(
+		    l, atomfs_desc_str(d, "digest"),
+		    json_integer_value(json_object_get(d, "size")), doc) < 0) {
 		atomfs_clear_error();
 		return NULL;
 	}
@@ -80,25 +107,23 @@ int cmd_gc(int argc, char **argv)
 
 	if (cmd_help(argc, argv, gc_usage))
 		return EXIT_OK;
-	if (argc == 3 && (!strcmp(argv[1], "-q") || !strcmp(argv[1], "--quiet"))) {
-		atomfs_quiet = 1;
-		argv++;
-		argc--;
-	}
-	if (argc != 2)
-		return cmd_usage("gc", gc_usage);
+	if (dir_arg(argc, argv, "gc", gc_usage) < 0)
+		return EXIT_USAGE;
+	argv[1] = argv[optind];
 	keep = json_object();
 	err = atomfs_layout_open(argv[1], ATOMFS_LAYOUT_WRITE, &l);
 	if (err)
 		goto out;
 	m = json_object_get(l->index, "manifests");
 	/* roots: every index entry but signatures; a bad one stops gc before it deletes anything */
-	json_array_foreach(m, i, d) {
+	json_array_foreach(m, i, d)
+	{
 		if (is_signature(d))
 			continue;
 		err = mark(l, d, keep, 0);
 		if (err) {
-			atomfs_err_prefix("gc of %s stopped, nothing removed", l->dir);
+			atomfs_err_prefix("gc of %s stopped, nothing removed",
+					  l->dir);
 			goto out;
 		}
 	}
@@ -153,8 +178,9 @@ int cmd_gc(int argc, char **argv)
 	}
 	closedir(dir);
 	if (!atomfs_quiet)
-		fprintf(stderr, "atomfs: gc %s: removed %llu blobs (%llu bytes), %llu orphaned signatures\n", l->dir,
-			nfreed, freed, dropped);
+		fprintf(stderr,
+			"atomfs: gc %s: removed %llu blobs (%llu bytes), %llu orphaned signatures\n",
+			l->dir, nfreed, freed, dropped);
 out:
 	json_decref(keep);
 	atomfs_layout_close(l);
@@ -175,8 +201,9 @@ int cmd_fsck(int argc, char **argv)
 
 	if (cmd_help(argc, argv, fsck_usage))
 		return EXIT_OK;
-	if (argc != 2)
-		return cmd_usage("fsck", fsck_usage);
+	if (dir_arg(argc, argv, "fsck", fsck_usage) < 0)
+		return EXIT_USAGE;
+	argv[1] = argv[optind];
 	keep = json_object();
 	err = atomfs_layout_open(argv[1], 0, &l);
 	if (err)
@@ -199,20 +226,25 @@ int cmd_fsck(int argc, char **argv)
 			continue;
 		}
 		checked++;
-		if (atomfs_digest_file(p, &got, NULL) < 0 || strcmp(got, name)) {
-			printf("DAMAGED: %s hashes to %s\n", p, got ? got : "(unreadable)");
+		if (atomfs_digest_file(p, &got, NULL) < 0 ||
+		    strcmp(got, name)) {
+			printf("DAMAGED: %s hashes to %s\n", p,
+			       got ? got : "(unreadable)");
 			bad++;
 		}
 	}
 	closedir(dir);
 	/* everything index.json reaches must be there */
-	json_array_foreach(json_object_get(l->index, "manifests"), i, d) {
+	json_array_foreach(json_object_get(l->index, "manifests"), i, d)
+	{
 		if (mark(l, d, keep, 0) < 0) {
-			printf("BROKEN: %s: %s\n", atomfs_desc_str(d, "digest"), atomfs_last_error());
+			printf("BROKEN: %s: %s\n", atomfs_desc_str(d, "digest"),
+			       atomfs_last_error());
 			bad++;
 		}
 	}
-	json_object_foreach(keep, dig, d) {
+	json_object_foreach(keep, dig, d)
+	{
 		cleanup_free char *p = atomfs_layout_blob_path(l, dig);
 
 		if (access(p, F_OK) < 0) {
@@ -220,9 +252,14 @@ int cmd_fsck(int argc, char **argv)
 			missing++;
 		}
 	}
-	printf("%s: %llu blobs checked, %llu damaged, %llu missing\n", l->dir, checked, bad, missing);
+	if (!atomfs_quiet || bad || missing)
+		printf("%s: %llu blobs checked, %llu damaged, %llu missing\n",
+		       l->dir, checked, bad, missing);
 	if (bad || missing)
-		err = atomfs_err(EILSEQ, "%s has damaged or missing blobs; re-copy or rebuild the images using them", l->dir);
+		err = atomfs_err(
+			EILSEQ,
+			"%s has damaged or missing blobs; re-copy or rebuild the images using them",
+			l->dir);
 out:
 	json_decref(keep);
 	atomfs_layout_close(l);

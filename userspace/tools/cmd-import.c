@@ -16,10 +16,12 @@ static const char usage[] =
 	"  --sign KEY          sign the new manifest\n" LAYER_USAGE
 	"  -q, --quiet         no progress or warnings\n";
 
-static int convert_layer(struct atomfs_layout *dst, struct atomfs_layout *src, const json_t *d,
-			 const struct layer_opts *lo, json_t **out)
+static int convert_layer(struct atomfs_layout *dst, struct atomfs_layout *src,
+			 const json_t *d, const struct layer_opts *lo,
+			 json_t **out)
 {
-	cleanup_free char *blob = atomfs_layout_blob_path(src, atomfs_desc_str(d, "digest"));
+	cleanup_free char *blob =
+		atomfs_layout_blob_path(src, atomfs_desc_str(d, "digest"));
 	cleanup_free char *tmp = atomfs_layout_tmp_path(dst);
 	cleanup_free char *dig = NULL;
 	struct atomfs_input_opts in = lo->in;
@@ -28,12 +30,14 @@ static int convert_layer(struct atomfs_layout *dst, struct atomfs_layout *src, c
 	int err;
 
 	/* the tar blob must be what the manifest says before we trust its content */
-	err = atomfs_layout_check_blob(src, atomfs_desc_str(d, "digest"),
-				       json_integer_value(json_object_get(d, "size")));
+	err = atomfs_layout_check_blob(
+		src, atomfs_desc_str(d, "digest"),
+		json_integer_value(json_object_get(d, "size")));
 	if (err)
 		return err;
 	in.whiteouts = true;
-	so.progress = atomfs_progress_new(atomfs_desc_str(d, "digest") + 7, 0, atomfs_quiet);
+	so.progress = atomfs_progress_new(atomfs_desc_str(d, "digest") + 7, 0,
+					  atomfs_quiet);
 	err = atomfs_build_layer(blob, &in, &so, tmp);
 	atomfs_progress_done(so.progress);
 	if (!err)
@@ -116,29 +120,36 @@ int cmd_import(int argc, char **argv)
 		layouts_close(&ls);
 		err = atomfs_layout_open(ref.dir, ATOMFS_LAYOUT_WRITE, &ls.dst);
 	} else {
-		err = atomfs_layout_open(ref.dir, ATOMFS_LAYOUT_WRITE | ATOMFS_LAYOUT_CREATE, &ls.dst);
+		err = atomfs_layout_open(
+			ref.dir, ATOMFS_LAYOUT_WRITE | ATOMFS_LAYOUT_CREATE,
+			&ls.dst);
 	}
 	if (err)
 		goto fail;
 	err = open_ref(&ls, argv[optind], &img, &src);
 	if (err)
 		goto fail;
-	json_array_foreach(img.layers, i, d) {
+	json_array_foreach(img.layers, i, d)
+	{
 		const char *mt = atomfs_desc_str(d, "mediaType");
 		json_t *nd = NULL;
 
 		switch (atomfs_layer_kind(mt)) {
 		case ATOMFS_LAYER_SQUASHFS:
-			err = atomfs_layout_import_blob(ls.dst, src, atomfs_desc_str(d, "digest"),
-							json_integer_value(json_object_get(d, "size")));
+			err = atomfs_layout_import_blob(
+				ls.dst, src, atomfs_desc_str(d, "digest"),
+				json_integer_value(json_object_get(d, "size")));
 			nd = err ? NULL : json_deep_copy(d);
 			break;
 		case ATOMFS_LAYER_TAR:
 			err = convert_layer(ls.dst, src, d, &lo, &nd);
 			break;
 		default:
-			err = atomfs_err(ENOTSUP, "layer %zu (%s) of %s has unsupported media type %s", i + 1,
-					 atomfs_desc_str(d, "digest"), img.ref, mt);
+			err = atomfs_err(
+				ENOTSUP,
+				"layer %zu (%s) of %s has unsupported media type %s",
+				i + 1, atomfs_desc_str(d, "digest"), img.ref,
+				mt);
 		}
 		if (err)
 			goto fail;
@@ -148,7 +159,8 @@ int cmd_import(int argc, char **argv)
 		json_array_append_new(layers, nd);
 	}
 	config = json_deep_copy(img.config);
-	err = finish_image(ls.dst, ref.tag, config, layers, json_object_get(img.manifest, "annotations"), sign,
+	err = finish_image(ls.dst, ref.tag, config, layers,
+			   json_object_get(img.manifest, "annotations"), sign,
 			   "imported");
 	if (err)
 		goto fail;

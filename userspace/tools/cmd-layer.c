@@ -49,7 +49,8 @@ int cmd_layer(int argc, char **argv)
 	if (argc - optind != 2)
 		return cmd_usage("layer", usage);
 	lo.sq.progress = atomfs_progress_new("layer", 0, atomfs_quiet);
-	err = atomfs_build_layer(argv[optind], &lo.in, &lo.sq, argv[optind + 1]);
+	err = atomfs_build_layer(argv[optind], &lo.in, &lo.sq,
+				 argv[optind + 1]);
 	atomfs_progress_done(lo.sq.progress);
 	return err ? cmd_fail(err) : EXIT_OK;
 }

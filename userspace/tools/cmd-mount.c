@@ -22,7 +22,8 @@ int cmd_mount(int argc, char **argv)
 	while ((c = getopt(argc, argv, "o:")) != -1) {
 		if (c != 'o' || atomfs_mount_opts_parse(&o, optarg)) {
 			if (c == 'o')
-				fprintf(stderr, "atomfs mount: %s\n", atomfs_last_error());
+				fprintf(stderr, "atomfs mount: %s\n",
+					atomfs_last_error());
 			atomfs_mount_opts_free(&o);
 			return cmd_usage("mount", mount_usage);
 		}

@@ -49,13 +49,17 @@ int cmd_sign(int argc, char **argv)
 	if (!err)
 		err = atomfs_image_load(l, ref.tag, &img);
 	if (!err)
-		err = atomfs_sign_manifest(l, img.digest, json_integer_value(json_object_get(img.desc, "size")), key);
+		err = atomfs_sign_manifest(
+			l, img.digest,
+			json_integer_value(json_object_get(img.desc, "size")),
+			key);
 	if (!err)
 		err = atomfs_layout_write_index(l);
 	if (err && l)
 		atomfs_layout_rollback(l);
 	if (!err && !atomfs_quiet)
-		fprintf(stderr, "atomfs: signed %s (%s)\n", argv[optind], img.digest);
+		fprintf(stderr, "atomfs: signed %s (%s)\n", argv[optind],
+			img.digest);
 	atomfs_image_free(&img);
 	atomfs_layout_close(l);
 	atomfs_ref_free(&ref);
@@ -94,9 +98,11 @@ int cmd_verify(int argc, char **argv)
 	err = open_ref(&ls, argv[optind], &img, &l);
 	if (err)
 		goto out_noimg;
-	json_array_foreach(img.layers, i, d) {
-		err = atomfs_layout_check_blob(l, atomfs_desc_str(d, "digest"),
-					       json_integer_value(json_object_get(d, "size")));
+	json_array_foreach(img.layers, i, d)
+	{
+		err = atomfs_layout_check_blob(
+			l, atomfs_desc_str(d, "digest"),
+			json_integer_value(json_object_get(d, "size")));
 		if (err)
 			goto out;
 	}
@@ -106,7 +112,8 @@ int cmd_verify(int argc, char **argv)
 			goto out;
 	}
 	if (!atomfs_quiet)
-		printf("%s: %zu blobs match their digests%s\n", img.ref, json_array_size(img.layers) + 2,
+		printf("%s: %zu blobs match their digests%s\n", img.ref,
+		       json_array_size(img.layers) + 2,
 		       pub ? "; signature valid" : "");
 out:
 	atomfs_image_free(&img);

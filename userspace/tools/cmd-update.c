@@ -22,7 +22,8 @@ static bool from_old(const json_t *d, const char *oldref, const char *olddig)
 
 	if (!role || strcmp(role, "apply"))
 		return false;
-	return (src && !strcmp(src, oldref)) || (olddig && man && !strcmp(man, olddig));
+	return (src && !strcmp(src, oldref)) ||
+	       (olddig && man && !strcmp(man, olddig));
 }
 
 int cmd_update(int argc, char **argv)
@@ -64,7 +65,8 @@ int cmd_update(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (argc - optind != 1 || !replace || !(newstr = strchr(replace, '='))) {
+	if (argc - optind != 1 || !replace ||
+	    !(newstr = strchr(replace, '='))) {
 		rc = cmd_usage("update", usage);
 		goto out;
 	}
@@ -98,7 +100,8 @@ int cmd_update(int argc, char **argv)
 		}
 		atomfs_clear_error();
 	}
-	json_array_foreach(img.layers, i, d) {
+	json_array_foreach(img.layers, i, d)
+	{
 		if (from_old(d, oldcanon, olddig)) {
 			if (pos == (size_t)-1)
 				pos = i;
@@ -110,8 +113,10 @@ int cmd_update(int argc, char **argv)
 		}
 	}
 	if (!nold) {
-		err = atomfs_err(ENOENT, "image %s does not include %s (no layer was applied from it); 'atomfs inspect %s' shows where its layers came from",
-				 argv[optind], replace, argv[optind]);
+		err = atomfs_err(
+			ENOENT,
+			"image %s does not include %s (no layer was applied from it); 'atomfs inspect %s' shows where its layers came from",
+			argv[optind], replace, argv[optind]);
 		goto fail;
 	}
 	err = open_ref(&ls, newstr, &newimg, &nsrc);
@@ -123,7 +128,8 @@ int cmd_update(int argc, char **argv)
 
 		json_array_extend(all, kept);
 		json_array_extend(all, tail);
-		json_array_foreach(newimg.layers, i, d) {
+		json_array_foreach(newimg.layers, i, d)
+		{
 			if (layers_have(all, atomfs_desc_str(d, "digest")))
 				continue;
 			json_t *one = json_array();
@@ -131,7 +137,8 @@ int cmd_update(int argc, char **argv)
 
 			json_array_append(one, d);
 			single.layers = one;
-			err = take_layers(ls.dst, nsrc, &single, "apply", false, kept, NULL, &nnew);
+			err = take_layers(ls.dst, nsrc, &single, "apply", false,
+					  kept, NULL, &nnew);
 			json_decref(one);
 			if (err)
 				break;
@@ -145,15 +152,18 @@ int cmd_update(int argc, char **argv)
 	/* the layer list changed: the old history no longer describes it */
 	json_object_del(config, "history");
 	refs = atomfs_image_referrers(ls.dst, img.digest);
-	err = finish_image(ls.dst, ref.tag, config, kept, json_object_get(img.manifest, "annotations"), sign,
+	err = finish_image(ls.dst, ref.tag, config, kept,
+			   json_object_get(img.manifest, "annotations"), sign,
 			   "updated");
 	if (err)
 		goto fail;
 	if (!atomfs_quiet) {
-		fprintf(stderr, "atomfs: replaced %zu layers from %s with %zu from %s\n", nold, oldcanon, nnew,
-			newimg.ref);
+		fprintf(stderr,
+			"atomfs: replaced %zu layers from %s with %zu from %s\n",
+			nold, oldcanon, nnew, newimg.ref);
 		if (!sign && json_array_size(refs))
-			fprintf(stderr, "atomfs: note: the old manifest's signature does not cover the new one; sign it with 'atomfs sign --key KEY %s'\n",
+			fprintf(stderr,
+				"atomfs: note: the old manifest's signature does not cover the new one; sign it with 'atomfs sign --key KEY %s'\n",
 				argv[optind]);
 	}
 	rc = EXIT_OK;

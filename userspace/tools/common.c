@@ -28,8 +28,6 @@ int cmd_fail(int err)
 	case EKEYREJECTED:
 	case ENOKEY:
 		return EXIT_VERIFY;
-	case EWOULDBLOCK:
-		return EXIT_BUSY;
 	default:
 		return EXIT_FAIL;
 	}
@@ -94,15 +92,20 @@ int layer_opt(struct layer_opts *lo, int opt, const char *arg)
 		}
 		return 1;
 	case 0x101:
-		if (!parse_u64(arg, &v) || v < 4096 || v > 1048576 || (v & (v - 1))) {
-			fprintf(stderr, "atomfs: --block-size %s: use a power of two from 4096 to 1048576\n", arg);
+		if (!parse_u64(arg, &v) || v < 4096 || v > 1048576 ||
+		    (v & (v - 1))) {
+			fprintf(stderr,
+				"atomfs: --block-size %s: use a power of two from 4096 to 1048576\n",
+				arg);
 			return -1;
 		}
 		lo->sq.block_size = (uint32_t)v;
 		return 1;
 	case 0x102:
 		if (!parse_u64(arg, &v) || v > 0xffffffffull) {
-			fprintf(stderr, "atomfs: --mtime %s: use seconds since the epoch (0..4294967295)\n", arg);
+			fprintf(stderr,
+				"atomfs: --mtime %s: use seconds since the epoch (0..4294967295)\n",
+				arg);
 			return -1;
 		}
 		lo->sq.have_mtime = true;
@@ -110,7 +113,9 @@ int layer_opt(struct layer_opts *lo, int opt, const char *arg)
 		return 1;
 	case 0x103:
 		if (!parse_u64(arg, &v) || v < 1 || v > 1024) {
-			fprintf(stderr, "atomfs: --threads %s: use a number from 1 to 1024\n", arg);
+			fprintf(stderr,
+				"atomfs: --threads %s: use a number from 1 to 1024\n",
+				arg);
 			return -1;
 		}
 		lo->sq.threads = (unsigned int)v;
@@ -138,7 +143,8 @@ int layouts_get(struct layouts *ls, const char *dir, struct atomfs_layout **out)
 		}
 	}
 	if (ls->n == sizeof(ls->v) / sizeof(ls->v[0]))
-		return atomfs_err(E2BIG, "too many image layouts in one command");
+		return atomfs_err(E2BIG,
+				  "too many image layouts in one command");
 	err = atomfs_layout_open(dir, 0, out);
 	if (err)
 		return err;
@@ -157,7 +163,8 @@ void layouts_close(struct layouts *ls)
 	ls->dst = NULL;
 }
 
-int open_ref(struct layouts *ls, const char *refstr, struct atomfs_image *img, struct atomfs_layout **lout)
+int open_ref(struct layouts *ls, const char *refstr, struct atomfs_image *img,
+	     struct atomfs_layout **lout)
 {
 	struct atomfs_ref ref;
 	struct atomfs_layout *l;
