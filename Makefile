@@ -6,7 +6,7 @@
 # Both install missing dependencies first (make deps, as root).
 #
 # Other targets: all (default), module, userspace, selftests, debug-kernel,
-# deps, install, clean. KVER selects the Debian kernel the module is built
+# bench, deps, install, clean. KVER selects the Debian kernel the module is built
 # for and the VM boots (default: the one linux-image-amd64 depends on).
 
 TOP := $(CURDIR)
@@ -49,6 +49,12 @@ check: deps-if-missing
 	$(MAKE) all
 	$(TOP)/tools/testing/check
 
+# Benchmarks print figures (atomfs against overlayfs and openssl, measured in
+# the same VM run); they are not tests.
+bench: deps-if-missing
+	$(MAKE) all
+	$(TOP)/tools/testing/bench/run
+
 demo: deps-if-missing
 	$(MAKE) all
 	$(TOP)/tools/testing/demo
@@ -63,4 +69,4 @@ clean:
 	rm -rf build
 
 .PHONY: all deps deps-if-missing module userspace selftests debug-kernel \
-	check demo install clean
+	check demo bench install clean
