@@ -47,5 +47,6 @@ int mkdir_p(const char *path, mode_t mode);
 char *path_join(const char *a, const char *b);
 bool str_has_prefix(const char *s, const char *prefix);
 bool str_has_suffix(const char *s, const char *suffix);
+void atomfs_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif /* ATOMFS_INTERNAL_H */

@@ -21,6 +21,8 @@ extern "C" {
 /* Last error message of this thread ("" when none). */
 const char *atomfs_last_error(void);
 void atomfs_clear_error(void);
+/* non-zero: no warnings on stderr */
+extern int atomfs_quiet;
 
 /* ---- references: [oci:]DIR:TAG ---- */
 
@@ -38,6 +40,40 @@ int atomfs_ref_parse(const char *s, struct atomfs_ref *ref);
 void atomfs_ref_free(struct atomfs_ref *ref);
 /* OCI tag grammar: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} */
 bool atomfs_tag_valid(const char *tag);
+
+/* ---- resolving an image for mounting (mount.atomfs) ---- */
+
+struct atomfs_layer_info {
+	char *digest;     /* "sha256:<hex>" of the whole blob */
+	uint64_t size;    /* bytes, from the descriptor */
+	char *media_type; /* a squashfs layer media type */
+	char *path;       /* DIR/blobs/sha256/<hex> */
+};
+
+struct atomfs_image_info {
+	char *dir;             /* the layout directory as given */
+	char *tag;
+	char *manifest_digest; /* "sha256:<hex>" */
+	size_t nlayers;
+	struct atomfs_layer_info *layers; /* bottom (base) first, as in the manifest */
+};
+
+/*
+ * Resolve "[oci:]DIR:TAG" to its manifest and layers.  Every layer must
+ * be squashfs (-ENOTSUP otherwise).  The manifest and config are checked
+ * against their digests; layer blobs are not read (the kernel verifies
+ * them), only their presence (-ENOENT).  Takes DIR's lock only while
+ * reading.  Free with atomfs_image_info_free().
+ */
+int atomfs_resolve(const char *ref, struct atomfs_image_info **out);
+void atomfs_image_info_free(struct atomfs_image_info *info);
+
+/*
+ * 0 if info's manifest carries a valid signature by the PEM public key
+ * pubkey; -ENOKEY if none by that key, -EKEYREJECTED if invalid, other
+ * -errno if the key or a signature cannot be read.
+ */
+int atomfs_verify_signature(const struct atomfs_image_info *info, const char *pubkey);
 
 #ifdef __cplusplus
 }

@@ -235,3 +235,18 @@ int mkdir_p(const char *path, mode_t mode)
 		return -errno;
 	return 0;
 }
+
+int atomfs_quiet;
+
+void atomfs_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (atomfs_quiet)
+		return;
+	fputs("atomfs: warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}

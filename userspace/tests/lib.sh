@@ -5,7 +5,10 @@ set -u
 FAILED=0
 T=$(mktemp -d "${TMPDIR:-/tmp}/atomfs-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT
-export SOURCE_DATE_EPOCH_UNSET=1
+unset SOURCE_DATE_EPOCH
+# Debian's python (python3-jsonschema lives there), not a user's pyenv shim
+if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
+python3() { "$PY" "$@"; }
 
 pass() { echo "ok - $1"; }
 fail() { echo "not ok - $1"; FAILED=$((FAILED + 1)); }
@@ -43,3 +46,13 @@ done_testing() { [ "$FAILED" -eq 0 ]; }
 
 # tree_state DIR: a listing of everything in DIR (for "layout unchanged")
 tree_state() { (cd "$1" && find . -printf '%p %y %s %m\n' | LC_ALL=C sort && find . -type f -exec sha256sum {} + | LC_ALL=C sort); }
+
+# layers_of REF: the layer digests (hex) of image REF, bottom first
+layers_of() { atomfs inspect --json "$1" | python3 -c 'import json,sys; [print(l["digest"][7:]) for l in json.load(sys.stdin)["layers"]]'; }
+# manifest_of REF: the manifest digest (hex)
+manifest_of() { atomfs inspect --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["manifest"][7:])'; }
+# blob DIR HEX
+blob() { echo "$1/blobs/sha256/$2"; }
+treelist() { python3 "$ATOMFS_TESTS/treelist.py" "$@"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+is_root() { [ "$(id -u)" -eq 0 ]; }

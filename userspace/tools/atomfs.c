@@ -4,12 +4,22 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "internal.h"
 
 static const struct cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 } cmds[] = {
+	{ "build", cmd_build, "make an image from a base, applied images and new layers" },
+	{ "import", cmd_import, "convert a tar-layer image into squashfs layers" },
+	{ "update", cmd_update, "swap an applied dependency for its new version" },
+	{ "inspect", cmd_inspect, "show an image's manifest, layers, config, signatures" },
+	{ "sign", cmd_sign, "sign an image's manifest" },
+	{ "verify", cmd_verify, "check an image's blobs and signature" },
+	{ "gc", cmd_gc, "remove blobs no tag reaches" },
+	{ "fsck", cmd_fsck, "re-hash every blob and report damaged ones" },
+	{ "layer", cmd_layer, "write one squashfs layer file from a directory or tar" },
 	{ NULL, NULL, NULL },
 };
 

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* input.h: reading a directory or a tar archive into a layer */
+#ifndef ATOMFS_INPUT_H
+#define ATOMFS_INPUT_H
+
+#include <stdbool.h>
+
+#include "squashfs.h"
+#include "tree.h"
+
+struct atomfs_input_opts {
+	bool strict;    /* fail on xattrs squashfs cannot store (ACLs...) instead of warning */
+	bool whiteouts; /* tar: convert OCI .wh. whiteouts to overlay style */
+};
+
+/* input_dir.c: read a directory tree (file data is read later, at feed time) */
+int atomfs_input_dir(const char *dir, const struct atomfs_input_opts *o, struct atomfs_tree *t);
+
+/* input_tar.c: read a tar archive (any compression libarchive knows),
+ * streaming file data into w as it goes */
+int atomfs_input_tar(const char *path, const struct atomfs_input_opts *o, struct atomfs_tree *t,
+		     struct atomfs_sqfs *w);
+
+/* Build a squashfs layer at out from a directory or tar archive. */
+int atomfs_build_layer(const char *input, const struct atomfs_input_opts *io,
+		       const struct atomfs_sqfs_opts *so, const char *out);
+
+#endif

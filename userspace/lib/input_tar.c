@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* input_tar.c: a tar archive (.tar, .tar.gz, .tar.zst, .tar.xz...) as a layer's input */
+#include <archive.h>
+#include <archive_entry.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "input.h"
+#include "internal.h"
+
+#define OPAQUE_XATTR "trusted.overlay.opaque"
+
+static int tar_err(struct archive *a, const char *path, const char *what)
+{
+	const char *msg = archive_error_string(a);
+
+	return atomfs_err(EBADMSG, "%s is not a readable tar archive (%s: %s); check the file is complete and not corrupt",
+			  path, what, msg ? msg : "unknown error");
+}
+
+static int feed_data(struct archive *a, const char *path, const char *member, struct atomfs_sqfs *w,
+		     struct atomfs_node *n)
+{
+	static const char zeros[65536];
+	uint64_t pos = 0;
+	int err, r;
+
+	err = atomfs_sqfs_file_begin(w, n);
+	for (;;) {
+		const void *buf;
+		size_t len;
+		la_int64_t off;
+
+		if (err)
+			return err;
+		r = archive_read_data_block(a, &buf, &len, &off);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_WARN)
+			return tar_err(a, path, member);
+		/* sparse members: the gaps are zeros (squashfs stores them as sparse blocks) */
+		while (pos < (uint64_t)off && !err) {
+			size_t z = (uint64_t)off - pos > sizeof(zeros) ? sizeof(zeros) : (size_t)((uint64_t)off - pos);
+
+			err = atomfs_sqfs_file_append(w, zeros, z);
+			pos += z;
+		}
+		if (!err && len)
+			err = atomfs_sqfs_file_append(w, buf, len);
+		pos += len;
+	}
+	while (pos < n->size && !err) {
+		size_t z = n->size - pos > sizeof(zeros) ? sizeof(zeros) : (size_t)(n->size - pos);
+
+		err = atomfs_sqfs_file_append(w, zeros, z);
+		pos += z;
+	}
+	if (err)
+		return err;
+	if (pos != n->size)
+		return atomfs_err(EBADMSG, "%s: member %s holds %llu bytes but its header says %llu; the archive is corrupt",
+				  path, member, (unsigned long long)pos, (unsigned long long)n->size);
+	return atomfs_sqfs_file_end(w);
+}
+
+static int add_xattrs(struct archive_entry *e, const struct atomfs_input_opts *o, const char *path,
+		      const char *member, struct atomfs_node *n)
+{
+	const char *name;
+	const void *val;
+	size_t size;
+
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &name, &val, &size) == ARCHIVE_OK) {
+		if (!atomfs_sqfs_xattr_supported(name)) {
+			if (o->strict)
+				return atomfs_err(ENOTSUP, "%s: member %s has xattr %s, which squashfs cannot store; build without --strict to drop it",
+						  path, member, name);
+			atomfs_warn("%s: %s: xattr %s not stored: squashfs keeps only user., trusted. and security. xattrs",
+				    path, member, name);
+			continue;
+		}
+		atomfs_node_set_xattr(n, name, val, size);
+	}
+	return 0;
+}
+
+static int lookup_err(int err, const char *path, const char *member)
+{
+	if (err == -ENOTDIR)
+		return atomfs_err(EBADMSG, "%s: member %s lies below something that is not a directory; the archive is malformed",
+				  path, member);
+	return atomfs_err(err, "%s: member %s: %s", path, member, strerror(-err));
+}
+
+static int one_entry(struct archive *a, struct archive_entry *e, const char *path,
+		     const struct atomfs_input_opts *o, struct atomfs_tree *t, struct atomfs_sqfs *w)
+{
+	const char *member = archive_entry_pathname(e);
+	cleanup_free char *clean = NULL;
+	struct atomfs_node *parent, *n;
+	const char *leaf, *hl;
+	mode_t mode = archive_entry_mode(e);
+	int err;
+
+	if (!member)
+		return atomfs_err(EBADMSG, "%s: a member has no name; the archive is malformed", path);
+	if (atomfs_path_clean(member, &clean) < 0)
+		return atomfs_err(EPERM, "%s: member '%s' is an absolute path or contains '..'; refusing an archive that writes outside its root",
+				  path, member);
+	if (!*clean) {
+		/* "./": the root directory's own metadata */
+		if (!S_ISDIR(mode))
+			return atomfs_err(EBADMSG, "%s: the root member '%s' is not a directory", path, member);
+		t->root->mode = mode;
+		t->root->uid = (uint32_t)archive_entry_uid(e);
+		t->root->gid = (uint32_t)archive_entry_gid(e);
+		t->root->mtime = archive_entry_mtime(e);
+		return add_xattrs(e, o, path, member, t->root);
+	}
+	err = atomfs_tree_lookup(t, clean, true, &parent, &leaf);
+	if (err)
+		return lookup_err(err, path, member);
+
+	if (o->whiteouts && str_has_prefix(leaf, ".wh.")) {
+		if (!strcmp(leaf, ".wh..wh..opq")) {
+			/* opaque directory: overlay style xattr on the parent */
+			return atomfs_node_set_xattr(parent, OPAQUE_XATTR, "y", 1);
+		}
+		if (!leaf[4] || !strcmp(leaf + 4, ".") || !strcmp(leaf + 4, ".."))
+			return atomfs_err(EBADMSG, "%s: whiteout member '%s' names nothing", path, member);
+		/* whiteout: a 0/0 character device under the real name */
+		n = atomfs_node_new(leaf + 4, S_IFCHR);
+		n->uid = (uint32_t)archive_entry_uid(e);
+		n->gid = (uint32_t)archive_entry_gid(e);
+		n->mtime = archive_entry_mtime(e);
+		n->rdev = makedev(0, 0);
+		return atomfs_tree_insert(t, parent, n);
+	}
+
+	hl = archive_entry_hardlink(e);
+	if (hl) {
+		cleanup_free char *target = NULL;
+		struct atomfs_node *tp, *tn;
+		const char *tleaf;
+
+		if (atomfs_path_clean(hl, &target) < 0 || !*target)
+			return atomfs_err(EPERM, "%s: hard link '%s' points to '%s', outside the archive's root; refusing it",
+					  path, member, hl);
+		err = atomfs_tree_lookup(t, target, false, &tp, &tleaf);
+		tn = err ? NULL : atomfs_node_child(tp, tleaf);
+		if (!tn || S_ISDIR(tn->mode))
+			return atomfs_err(EBADMSG, "%s: hard link '%s' points to '%s', which is not an earlier file in the archive",
+					  path, member, hl);
+		n = atomfs_node_new(leaf, tn->mode);
+		n->link = tn->link ? tn->link : tn;
+		if (n->link == atomfs_node_child(parent, leaf)) {
+			/* a link to itself: keep the existing entry */
+			atomfs_node_free(n);
+			return 0;
+		}
+		return atomfs_tree_insert(t, parent, n);
+	}
+
+	n = atomfs_node_new(leaf, mode);
+	n->uid = (uint32_t)archive_entry_uid(e);
+	n->gid = (uint32_t)archive_entry_gid(e);
+	n->mtime = archive_entry_mtime(e);
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		n->size = (uint64_t)archive_entry_size(e);
+		break;
+	case S_IFLNK:
+		n->symlink = xstrdup(archive_entry_symlink(e) ? archive_entry_symlink(e) : "");
+		break;
+	case S_IFCHR:
+	case S_IFBLK:
+		n->rdev = archive_entry_rdev(e);
+		break;
+	case S_IFDIR:
+	case S_IFIFO:
+	case S_IFSOCK:
+		break;
+	default:
+		atomfs_node_free(n);
+		return atomfs_err(EBADMSG, "%s: member '%s' has an unknown file type %o", path, member,
+				  mode & S_IFMT);
+	}
+	err = add_xattrs(e, o, path, member, n);
+	if (err) {
+		atomfs_node_free(n);
+		return err;
+	}
+	atomfs_tree_insert(t, parent, n);
+	if (S_ISREG(mode))
+		return feed_data(a, path, member, w, n);
+	return 0;
+}
+
+int atomfs_input_tar(const char *path, const struct atomfs_input_opts *o, struct atomfs_tree *t,
+		     struct atomfs_sqfs *w)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	int r, err = 0;
+
+	archive_read_support_filter_all(a);
+	archive_read_support_format_tar(a);
+	archive_read_support_format_gnutar(a);
+	if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+		err = errno == ENOENT ? atomfs_err(ENOENT, "cannot read %s: no such file", path)
+				      : tar_err(a, path, "opening");
+		goto out;
+	}
+	for (;;) {
+		r = archive_read_next_header(a, &e);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_WARN) {
+			err = tar_err(a, path, "reading a header");
+			break;
+		}
+		err = one_entry(a, e, path, o, t, w);
+		if (err)
+			break;
+	}
+out:
+	archive_read_free(a);
+	return err;
+}

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* layer.c: one squashfs layer file from a directory or a tar archive */
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "input.h"
+#include "internal.h"
+
+int atomfs_build_layer(const char *input, const struct atomfs_input_opts *io,
+		       const struct atomfs_sqfs_opts *so, const char *out)
+{
+	struct atomfs_tree t;
+	struct atomfs_sqfs *w = NULL;
+	struct stat st;
+	int err;
+
+	if (stat(input, &st) < 0)
+		return atomfs_err(errno, "cannot use %s as a layer: %m", input);
+	atomfs_tree_init(&t);
+	err = atomfs_sqfs_create(out, so, &w);
+	if (err)
+		goto out;
+	if (S_ISDIR(st.st_mode))
+		err = atomfs_input_dir(input, io, &t);
+	else
+		err = atomfs_input_tar(input, io, &t, w);
+	if (!err)
+		err = atomfs_sqfs_finish(w, &t);
+out:
+	atomfs_sqfs_destroy(w);
+	atomfs_tree_free(&t);
+	if (err && w)
+		unlink(out);
+	return err;
+}

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* resolve.c: the public entry points the mount helper uses */
+#include <unistd.h>
+
+#include "image.h"
+#include "internal.h"
+
+void atomfs_image_info_free(struct atomfs_image_info *info)
+{
+	size_t i;
+
+	if (!info)
+		return;
+	for (i = 0; i < info->nlayers; i++) {
+		free(info->layers[i].digest);
+		free(info->layers[i].media_type);
+		free(info->layers[i].path);
+	}
+	free(info->layers);
+	free(info->dir);
+	free(info->tag);
+	free(info->manifest_digest);
+	free(info);
+}
+
+int atomfs_resolve(const char *refstr, struct atomfs_image_info **out)
+{
+	struct atomfs_image_info *info = NULL;
+	struct atomfs_layout *l = NULL;
+	struct atomfs_image img = { 0 };
+	struct atomfs_ref ref;
+	const json_t *d;
+	size_t i;
+	int err;
+
+	err = atomfs_ref_parse(refstr, &ref);
+	if (err)
+		return err;
+	err = atomfs_layout_open(ref.dir, 0, &l);
+	if (!err)
+		err = atomfs_image_load(l, ref.tag, &img);
+	if (err)
+		goto out;
+	info = xcalloc(1, sizeof(*info));
+	info->dir = xstrdup(ref.dir);
+	info->tag = xstrdup(ref.tag);
+	info->manifest_digest = xstrdup(img.digest);
+	info->layers = xcalloc(json_array_size(img.layers), sizeof(*info->layers));
+	json_array_foreach(img.layers, i, d) {
+		struct atomfs_layer_info *li = &info->layers[i];
+		const char *mt = atomfs_desc_str(d, "mediaType");
+
+		if (atomfs_layer_kind(mt) != ATOMFS_LAYER_SQUASHFS) {
+			err = atomfs_err(ENOTSUP, "%s: layer %zu (%s) has media type %s, which cannot be mounted; convert the image with 'atomfs import'",
+					 refstr, i + 1, atomfs_desc_str(d, "digest"), mt);
+			goto out;
+		}
+		li->digest = xstrdup(atomfs_desc_str(d, "digest"));
+		li->size = (uint64_t)json_integer_value(json_object_get(d, "size"));
+		li->media_type = xstrdup(mt);
+		li->path = atomfs_layout_blob_path(l, li->digest);
+		info->nlayers++;
+		if (access(li->path, F_OK) < 0) {
+			err = atomfs_err(ENOENT, "%s: layer %zu blob %s is missing; copy the image again or rebuild it",
+					 refstr, i + 1, li->path);
+			goto out;
+		}
+	}
+	*out = steal_pointer(&info);
+out:
+	atomfs_image_info_free(info);
+	atomfs_image_free(&img);
+	atomfs_layout_close(l);
+	atomfs_ref_free(&ref);
+	return err;
+}
+
+int atomfs_verify_signature(const struct atomfs_image_info *info, const char *pubkey)
+{
+	struct atomfs_layout *l;
+	int err;
+
+	err = atomfs_layout_open(info->dir, 0, &l);
+	if (err)
+		return err;
+	err = atomfs_verify_manifest(l, info->manifest_digest, pubkey);
+	atomfs_layout_close(l);
+	return err;
+}

@@ -1,0 +1,59 @@
+#!/bin/sh
+# command tests: images are valid OCI 1.1 layouts (JSON schemas, skopeo), bad layouts
+. "$ATOMFS_TESTS/lib.sh"
+cd "$T"
+
+SCHEMAS=/usr/share/gocode/src/github.com/opencontainers/image-spec/schema
+mkdir in dep; echo x >in/f; echo d >dep/d
+openssl genpkey -algorithm ed25519 -out k.pem 2>/dev/null
+atomfs build -q --mtime 3 --layer dep L:dep
+atomfs build -q --mtime 3 --layer in L:base
+atomfs build -q --from L:base --apply L:dep --layer in --sign k.pem --annotation org.example=1 L:app
+if [ -d "$SCHEMAS" ] && python3 -c 'import jsonschema' 2>/dev/null; then
+	check "oci: index, manifests (signature included) and configs match the image-spec schemas" \
+		python3 "$ATOMFS_TESTS/validate.py" "$SCHEMAS" L
+	mkdir V; echo '{"imageLayoutVersion": "1.0.0"}' >V/oci-layout
+	echo '{"schemaVersion": 2, "manifests": [{"mediaType": "x", "size": -1, "digest": "sha256:00"}]}' >V/index.json
+	check "oci: the schema check rejects a broken index (it is not vacuous)" sh -c "! $PY $ATOMFS_TESTS/validate.py $SCHEMAS V >/dev/null 2>&1"
+else
+	skip "oci: index, manifests (signature included) and configs match the image-spec schemas" \
+		"golang-github-opencontainers-image-spec-dev or python3-jsonschema missing"
+	skip "oci: the schema check rejects a broken index (it is not vacuous)" "no schemas"
+fi
+if have skopeo; then
+	check "oci: skopeo inspect oci:L:app" sh -c 'skopeo inspect oci:L:app >s.json'
+	check "oci: skopeo sees the layers atomfs wrote" python3 -c "
+import json; assert [l[7:] for l in json.load(open('s.json'))['Layers']] == '''$(layers_of L:app)'''.split()"
+	check "oci: skopeo copy oci:L:app oci:C:app" skopeo copy -q oci:L:app oci:C:app
+	check "oci: the copy has the same manifest digest" test "$(manifest_of C:app)" = "$(manifest_of L:app)"
+	check "oci: the copy verifies" atomfs verify -q C:app
+else
+	for t in inspect layers copy digest verifies; do skip "oci: skopeo $t" "skopeo is not installed"; done
+fi
+
+# bad layouts: one message, documented exit status
+mkdir notalayout
+check_fail_msg 3 "not an OCI image layout" "oci: a directory without oci-layout exits 3" atomfs inspect notalayout:t
+cp -a L B1; rm B1/index.json
+check_fail_msg 3 "has no index.json" "oci: a missing index.json exits 3" atomfs inspect B1:app
+cp -a L B2; echo '{"schemaVersion": 2, "manifests": [' >B2/index.json
+check_fail_msg 4 "index.json is malformed" "oci: a malformed index.json exits 4" atomfs inspect B2:app
+cp -a L B3; echo '{"schemaVersion": 2}' >B3/index.json
+check_fail_msg 4 "not an OCI image index" "oci: an index.json without manifests exits 4" atomfs inspect B3:app
+cp -a L B4; sed -i 's/"sha256:\([0-9a-f]*\)"/"md5:\1"/' B4/index.json
+check_fail_msg 4 "unsupported algorithm" "oci: a non-sha256 digest is refused" atomfs inspect B4:app
+tree_state B2 >before
+check_fail_msg 4 "malformed" "oci: build into a layout with a bad index.json fails" atomfs build --layer in B2:new
+tree_state B2 >after
+check "oci: ... and leaves it unchanged" cmp before after
+check_fail_msg 3 "no image tagged 'nope'" "oci: an unknown tag exits 3" atomfs inspect L:nope
+check_fail_msg 4 "has no tag" "oci: a reference without a tag exits 4" atomfs inspect L
+check "oci: inspect --json is JSON" sh -c 'atomfs inspect --json L:app | python3 -m json.tool >/dev/null'
+
+# concurrent writers serialise on the layout lock
+for i in 1 2 3 4 5 6; do mkdir p$i; echo $i >p$i/f; done
+for i in 1 2 3 4 5 6; do atomfs build -q --layer p$i P:t$i & done; wait
+check "oci: six concurrent builds into one layout all land" sh -c 'for i in 1 2 3 4 5 6; do atomfs verify -q P:t$i || exit 1; done'
+check "oci: index.json lists all six tags" test "$(grep -c ref.name P/index.json)" -eq 6
+check "oci: fsck is clean after concurrent builds" atomfs fsck P
+done_testing
