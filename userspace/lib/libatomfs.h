@@ -43,7 +43,7 @@ bool atomfs_tag_valid(const char *tag);
 
 /* ---- resolving an image for mounting (mount.atomfs) ---- */
 
-struct atomfs_layer_info {
+struct atomfs_image_layer {
 	char *digest;     /* "sha256:<hex>" of the whole blob */
 	uint64_t size;    /* bytes, from the descriptor */
 	char *media_type; /* a squashfs layer media type */
@@ -55,7 +55,7 @@ struct atomfs_image_info {
 	char *tag;
 	char *manifest_digest; /* "sha256:<hex>" */
 	size_t nlayers;
-	struct atomfs_layer_info *layers; /* bottom (base) first, as in the manifest */
+	struct atomfs_image_layer *layers; /* bottom (base) first, as in the manifest */
 };
 
 /*

@@ -47,7 +47,7 @@ int atomfs_resolve(const char *refstr, struct atomfs_image_info **out)
 	info->manifest_digest = xstrdup(img.digest);
 	info->layers = xcalloc(json_array_size(img.layers), sizeof(*info->layers));
 	json_array_foreach(img.layers, i, d) {
-		struct atomfs_layer_info *li = &info->layers[i];
+		struct atomfs_image_layer *li = &info->layers[i];
 		const char *mt = atomfs_desc_str(d, "mediaType");
 
 		if (atomfs_layer_kind(mt) != ATOMFS_LAYER_SQUASHFS) {

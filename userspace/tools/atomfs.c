@@ -20,6 +20,9 @@ static const struct cmd {
 	{ "gc", cmd_gc, "remove blobs no tag reaches" },
 	{ "fsck", cmd_fsck, "re-hash every blob and report damaged ones" },
 	{ "layer", cmd_layer, "write one squashfs layer file from a directory or tar" },
+	{ "mount", cmd_mount, "mount an image (as mount -t atomfs does)" },
+	{ "umount", cmd_umount, "unmount an image, writable mounts included" },
+	{ "status", cmd_status, "show what the kernel holds for a mount" },
 	{ NULL, NULL, NULL },
 };
 

@@ -20,6 +20,11 @@ enum atomfs_exit {
 	EXIT_BUSY = 6,     /* layout locked by another process */
 };
 
+/* cmd-mount.c */
+int cmd_mount(int argc, char **argv);
+int cmd_umount(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+
 /* common.c */
 int cmd_fail(int err);   /* print atomfs_last_error(), map -errno to an exit code */
 int cmd_usage(const char *cmd, const char *usage);

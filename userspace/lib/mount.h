@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Mounting atomfs images: what mount.atomfs and `atomfs mount|umount|status`
+ * share. Functions return 0 or -errno and leave a message with atomfs_err().
+ */
+#ifndef ATOMFS_MOUNT_H
+#define ATOMFS_MOUNT_H
+
+#include <stdbool.h>
+
+#define ATOMFS_POLICY_FILE "/etc/atomfs/policy.json"
+#define ATOMFS_RUN_DIR "/run/atomfs"
+
+struct atomfs_mount_opts {
+	unsigned long ms_flags;	/* MS_* flags passed through to mount(2) */
+	bool writable;		/* an overlayfs with a tmpfs upper on top */
+	char *persist;		/* writable, upper and work dirs kept here */
+	char *pubkey;		/* require a valid signature by this key */
+	unsigned int whiteout;	/* ATOMFS_WHITEOUT_*, 0 for both */
+	bool sloppy;		/* -s: ignore unknown options */
+	bool fake;		/* -f: do everything but the mount */
+	bool verbose;		/* -v */
+};
+
+/* Parse a comma-separated -o list into @o (which keeps earlier settings). */
+int atomfs_mount_opts_parse(struct atomfs_mount_opts *o, const char *opts);
+void atomfs_mount_opts_free(struct atomfs_mount_opts *o);
+
+/* Mount image @ref ([oci:]DIR:TAG) on @target. */
+int atomfs_mount(const char *ref, const char *target,
+		 const struct atomfs_mount_opts *o);
+/* Unmount @target (read-only or writable). */
+int atomfs_umount(const char *target);
+/* Print what the kernel holds for the mount at @target. */
+int atomfs_status(const char *target, bool json);
+
+#endif /* ATOMFS_MOUNT_H */

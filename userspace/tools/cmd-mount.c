@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* atomfs mount | umount | status: the mount helper's work, by subcommand. */
+#include <getopt.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "internal.h"
+#include "mount.h"
+
+static const char mount_usage[] =
+	"usage: atomfs mount [-o OPTIONS] [oci:]DIR:TAG TARGET\n"
+	"Mount an image (as mount -t atomfs does). OPTIONS: writable, persist=DIR,\n"
+	"pubkey=PATH, whiteouts=both|overlay|oci, and VFS flags such as nosuid.\n";
+
+int cmd_mount(int argc, char **argv)
+{
+	struct atomfs_mount_opts o = { 0 };
+	int c, err;
+
+	if (cmd_help(argc, argv, mount_usage))
+		return EXIT_OK;
+	while ((c = getopt(argc, argv, "o:")) != -1) {
+		if (c != 'o' || atomfs_mount_opts_parse(&o, optarg)) {
+			if (c == 'o')
+				fprintf(stderr, "atomfs mount: %s\n", atomfs_last_error());
+			atomfs_mount_opts_free(&o);
+			return cmd_usage("mount", mount_usage);
+		}
+	}
+	if (argc - optind != 2) {
+		atomfs_mount_opts_free(&o);
+		return cmd_usage("mount", mount_usage);
+	}
+	err = atomfs_mount(argv[optind], argv[optind + 1], &o);
+	atomfs_mount_opts_free(&o);
+	return err ? cmd_fail(err) : EXIT_OK;
+}
+
+static const char umount_usage[] =
+	"usage: atomfs umount TARGET\nUnmount an atomfs mount, writable ones included.\n";
+
+int cmd_umount(int argc, char **argv)
+{
+	int err;
+
+	if (cmd_help(argc, argv, umount_usage))
+		return EXIT_OK;
+	if (argc != 2)
+		return cmd_usage("umount", umount_usage);
+	err = atomfs_umount(argv[1]);
+	return err ? cmd_fail(err) : EXIT_OK;
+}
+
+static const char status_usage[] =
+	"usage: atomfs status [--json] TARGET\n"
+	"Show what the kernel holds for a mount: its label and each layer's digest,\n"
+	"whether the kernel verified it and whether other mounts share it.\n";
+
+int cmd_status(int argc, char **argv)
+{
+	bool json = false;
+	int err;
+
+	if (cmd_help(argc, argv, status_usage))
+		return EXIT_OK;
+	if (argc == 3 && !strcmp(argv[1], "--json"))
+		json = true;
+	else if (argc != 2)
+		return cmd_usage("status", status_usage);
+	err = atomfs_status(argv[argc - 1], json);
+	return err ? cmd_fail(err) : EXIT_OK;
+}
