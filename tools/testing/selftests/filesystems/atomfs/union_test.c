@@ -11,6 +11,7 @@
  * (loop devices), and with the same images mounted in the test's mount
  * namespace and passed as directory layers.
  */
+#include <grp.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/statvfs.h>
@@ -404,6 +405,20 @@ TEST_F(u, special_files)
 	EXPECT_EQ(8765, st.st_gid);
 	ASSERT_EQ(0, lstat(MNT "/file_a", &st));
 	EXPECT_EQ(S_IFREG | 04755, st.st_mode);
+	/* statx agrees with stat */
+	{
+		struct statx stx;
+
+		ASSERT_EQ(0, statx(AT_FDCWD, MNT "/owned", AT_SYMLINK_NOFOLLOW,
+				   STATX_BASIC_STATS, &stx));
+		ASSERT_EQ(0, lstat(MNT "/owned", &st));
+		EXPECT_EQ(st.st_ino, stx.stx_ino);
+		EXPECT_EQ(st.st_mode, stx.stx_mode);
+		EXPECT_EQ(1234, stx.stx_uid);
+		EXPECT_EQ(6, stx.stx_size);
+		EXPECT_EQ(st.st_mtim.tv_sec, stx.stx_mtime.tv_sec);
+		EXPECT_EQ(st.st_blocks, stx.stx_blocks);
+	}
 	/* the device node opens the device, read-only */
 	{
 		int fd = open(MNT "/chr", O_RDONLY); /* /dev/null */
@@ -733,6 +748,36 @@ TEST_F(u, every_write_is_erofs)
 	EXPECT_EQ(0, umount(MNT));
 }
 
+TEST_F(u, no_file_handles_yet_and_syncfs)
+{
+	struct file_handle *fh = calloc(1, sizeof(*fh) + 128);
+	int mount_id, fd, ref, ref_errno;
+
+	ASSERT_EQ(0, STACK(0, "base.sqfs", "top_ovl.sqfs"));
+	fh->handle_bytes = 128;
+	errno = 0;
+	EXPECT_EQ(-1, name_to_handle_at(AT_FDCWD, MNT "/file_a", fh, &mount_id, 0));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	/* syncfs succeeds (and is not forwarded); fsync does what it does
+	 * on the layer itself (squashfs has no fsync: EINVAL) */
+	ASSERT_EQ(0, mount_squashfs(fixture("base.sqfs"), WORK "/ref"));
+	fd = open(WORK "/ref/file_a", O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	errno = 0;
+	ref = fsync(fd);
+	ref_errno = errno;
+	close(fd);
+	fd = open(MNT "/file_a", O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(0, syncfs(fd));
+	errno = 0;
+	EXPECT_EQ(ref, fsync(fd));
+	EXPECT_EQ(ref_errno, errno);
+	close(fd);
+	free(fh);
+	EXPECT_EQ(0, umount(MNT));
+}
+
 TEST_F(u, statfs)
 {
 	struct statfs sf;
@@ -986,6 +1031,68 @@ TEST_F(tmp, tmpfs_dir_layers)
 	close(a);
 	/* the layers stay writable underneath, but atomfs does not write */
 	EXPECT_EROFS(open(MNT "/new", O_CREAT | O_WRONLY, 0644));
+	EXPECT_EQ(0, umount(MNT));
+	free(ls);
+}
+
+/* system.posix_acl_access: user::rw- user:1000:r-- group::--- mask::r-- other::--- */
+struct acl_entry_x {
+	unsigned short tag, perm;
+	unsigned int id;
+};
+
+/* Open PATH in a child running as UID (gid 2000, no capabilities): 0 if
+ * it opened, 1 on EACCES. */
+static int read_as(const char *path, uid_t uid)
+{
+	pid_t pid = fork();
+	int st, fd;
+
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setresgid(2000, 2000, 2000) ||
+		    setresuid(uid, uid, uid))
+			_exit(10);
+		fd = open(path, O_RDONLY);
+		if (fd >= 0)
+			_exit(0);
+		_exit(errno == EACCES ? 1 : 11);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+TEST_F(tmp, posix_acls_of_directory_layers)
+{
+	struct {
+		unsigned int version;
+		struct acl_entry_x e[5];
+	} acl = { 2, { { 0x01, 6, ~0U }, { 0x02, 4, 1000 }, { 0x04, 0, ~0U },
+		       { 0x10, 4, ~0U }, { 0x20, 0, ~0U } } };
+	struct layer_set *ls = calloc(1, sizeof(*ls));
+	char v[256];
+	int st;
+
+	ASSERT_NE(NULL, ls);
+	ASSERT_EQ(0, mkdir(WORK "/l0", 0755));
+	ASSERT_EQ(0, write_file(WORK "/l0/secret", "secret\n", 7, 0600));
+	if (setxattr(WORK "/l0/secret", "system.posix_acl_access", &acl,
+		     sizeof(acl), 0) && errno == EOPNOTSUPP)
+		SKIP(return, "tmpfs without POSIX ACLs in this kernel");
+	ASSERT_EQ(0, read_as(WORK "/l0/secret", 1000));
+	ASSERT_EQ(1, read_as(WORK "/l0/secret", 1001));
+	ASSERT_EQ(0, add_dir_layer(ls, WORK "/l0"));
+	st = create_stack(ls->l, ls->nr, 0, NULL);
+	ASSERT_GE(st, 0);
+	put_layers(ls);
+	ASSERT_EQ(0, mount_stack(st, MNT));
+	close(st);
+	EXPECT_EQ(sizeof(acl), getxattr(MNT "/secret", "system.posix_acl_access",
+					v, sizeof(v)));
+	EXPECT_EQ(0, memcmp(v, &acl, sizeof(acl)));
+	/* permission follows the ACL, as in the layer */
+	EXPECT_EQ(0, read_as(MNT "/secret", 1000));
+	EXPECT_EQ(1, read_as(MNT "/secret", 1001));
 	EXPECT_EQ(0, umount(MNT));
 	free(ls);
 }
