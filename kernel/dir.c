@@ -466,9 +466,10 @@ struct atomfs_dir *atomfs_dir_get(struct dentry *dentry)
 		old = atomfs_override_creds(dentry->d_sb);
 		dir = atomfs_dir_build(dentry);
 		revert_creds(old);
-		/* Publish only the finished index to lockless readers. */
-		if (!IS_ERR(dir))
+		if (!IS_ERR(dir)) {
+			/* Publish only the finished index to lockless readers. */
 			smp_store_release(&ai->dir, dir);
+		}
 	}
 	mutex_unlock(&ai->dir_lock);
 	return dir;
