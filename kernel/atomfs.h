@@ -109,6 +109,7 @@ struct atomfs_dir_layer {
  * atomfs_inode.dir_lock, then immutable until the inode is destroyed.
  */
 struct atomfs_dir {
+	bool overflow;			/* over dir_index_max: layers only */
 	unsigned int nr;		/* visible names */
 	unsigned int nr_all;		/* names including whiteouts */
 	unsigned int hash_bits;
@@ -153,6 +154,7 @@ extern struct file_system_type atomfs_fs_type;
 extern unsigned int atomfs_max_layers;
 extern bool atomfs_share_layers;
 extern bool atomfs_require_verified;
+extern unsigned int atomfs_dir_index_max;
 
 /* ctl.c */
 int atomfs_ctl_init(void);
@@ -256,6 +258,7 @@ struct inode *atomfs_get_inode(struct super_block *sb, struct dentry *real,
 			       unsigned int layer, const unsigned int *lower,
 			       unsigned int nr_lower);
 bool atomfs_is_whiteout(struct super_block *sb, struct dentry *real);
+bool atomfs_dir_is_opaque(struct super_block *sb, struct dentry *real);
 int atomfs_getattr(ATOMFS_IDMAP_ARG, const struct path *path,
 		   struct kstat *stat, u32 request_mask, unsigned int flags);
 int atomfs_permission(ATOMFS_IDMAP_ARG, struct inode *inode, int mask);

@@ -33,6 +33,7 @@ struct atomfs_dir_builder {
 	struct dir_context ctx;
 	struct super_block *sb;
 	struct atomfs_dir *dir;
+	unsigned int cap;		/* most names to index */
 	unsigned int layer;		/* the layer being read */
 	bool opaque;			/* it holds .wh..wh..opq */
 	struct list_head pending;	/* names to look at after reading */
@@ -114,6 +115,10 @@ static struct atomfs_dirent *atomfs_dirent_new(struct atomfs_dir_builder *b,
 	struct atomfs_dir *dir = b->dir;
 	struct atomfs_dirent *de;
 
+	if (dir->nr_all >= b->cap) {
+		b->err = -EFBIG;
+		return NULL;
+	}
 	if (dir->nr_all >= (1U << dir->hash_bits)) {
 		b->err = atomfs_dir_grow(dir);
 		if (b->err)
@@ -386,13 +391,15 @@ void atomfs_dir_free(struct atomfs_dir *dir)
 	kvfree(dir);
 }
 
-static struct atomfs_dir *atomfs_dir_build(struct dentry *dentry)
+static struct atomfs_dir *atomfs_dir_build(struct dentry *dentry,
+					   unsigned int cap)
 {
 	struct super_block *sb = dentry->d_sb;
 	struct atomfs_inode *ai = ATOMFS_I(d_inode(dentry));
 	struct atomfs_dir_builder b = {
 		.ctx.actor = atomfs_dir_actor,
 		.sb = sb,
+		.cap = cap,
 		.pending = LIST_HEAD_INIT(b.pending),
 	};
 	struct atomfs_dir *dir;
@@ -448,6 +455,42 @@ out:
 	return ERR_PTR(err);
 }
 
+/*
+ * A directory with more than dir_index_max names keeps no index: only its
+ * layers (opaque marks found by lookup instead of by reading). Lookups then
+ * go through the layers in turn (atomfs_lookup_slow()), and each open file
+ * builds its own readdir list, freed on close.
+ */
+static struct atomfs_dir *atomfs_dir_build_layers(struct dentry *dentry)
+{
+	struct atomfs_inode *ai = ATOMFS_I(d_inode(dentry));
+	struct atomfs_dir *dir;
+	struct dentry *real;
+	bool opaque = ai->opaque;
+	unsigned int i;
+
+	dir = kvzalloc(struct_size(dir, layers, ai->nr_lower + 1),
+		       GFP_KERNEL_ACCOUNT);
+	if (!dir)
+		return ERR_PTR(-ENOMEM);
+	dir->overflow = true;
+	dir->layers[0].layer = ai->layer;
+	dir->layers[0].dentry = dget(ai->real);
+	dir->nr_layers = 1;
+	for (i = 0; i < ai->nr_lower && !opaque; i++) {
+		real = atomfs_dir_lower(dentry, ai->lower[i]);
+		if (IS_ERR(real)) {
+			atomfs_dir_free(dir);
+			return ERR_CAST(real);
+		}
+		dir->layers[dir->nr_layers].layer = ai->lower[i];
+		dir->layers[dir->nr_layers].dentry = real;
+		dir->nr_layers++;
+		opaque = atomfs_dir_is_opaque(dentry->d_sb, real);
+	}
+	return dir;
+}
+
 /* The index of the directory @dentry, built on first need. */
 struct atomfs_dir *atomfs_dir_get(struct dentry *dentry)
 {
@@ -464,7 +507,9 @@ struct atomfs_dir *atomfs_dir_get(struct dentry *dentry)
 	dir = ai->dir;
 	if (!dir) {
 		old = atomfs_override_creds(dentry->d_sb);
-		dir = atomfs_dir_build(dentry);
+		dir = atomfs_dir_build(dentry, atomfs_dir_index_max);
+		if (PTR_ERR(dir) == -EFBIG)
+			dir = atomfs_dir_build_layers(dentry);
 		revert_creds(old);
 		if (!IS_ERR(dir)) {
 			/* Publish only the finished index to lockless readers. */
@@ -479,9 +524,22 @@ static int atomfs_iterate(struct file *file, struct dir_context *ctx)
 {
 	struct atomfs_dir *dir = atomfs_dir_get(file->f_path.dentry);
 	const struct atomfs_dirent *de;
+	const struct cred *old;
 
 	if (IS_ERR(dir))
 		return PTR_ERR(dir);
+	if (dir->overflow) {
+		/* This file's own list; the caller holds f_pos_lock. */
+		dir = file->private_data;
+		if (!dir) {
+			old = atomfs_override_creds(file_inode(file)->i_sb);
+			dir = atomfs_dir_build(file->f_path.dentry, UINT_MAX);
+			revert_creds(old);
+			if (IS_ERR(dir))
+				return PTR_ERR(dir);
+			file->private_data = dir;
+		}
+	}
 	if (!dir_emit_dots(file, ctx))
 		return 0;
 	/* Offsets are ranks in the sorted list, after "." and "..". */
@@ -494,7 +552,14 @@ static int atomfs_iterate(struct file *file, struct dir_context *ctx)
 	return 0;
 }
 
+static int atomfs_dir_release(struct inode *inode, struct file *file)
+{
+	atomfs_dir_free(file->private_data);
+	return 0;
+}
+
 const struct file_operations atomfs_dir_fops = {
+	.release = atomfs_dir_release,
 	.read = generic_read_dir,
 	.iterate_shared = atomfs_iterate,
 	.llseek = generic_file_llseek,

@@ -130,7 +130,7 @@ static const struct inode_operations atomfs_special_iops = {
 };
 
 /* Directories: is @real opaque, hiding the directories below it? */
-static bool atomfs_dir_is_opaque(struct super_block *sb, struct dentry *real)
+bool atomfs_dir_is_opaque(struct super_block *sb, struct dentry *real)
 {
 	struct dentry *marker;
 	bool opaque;

@@ -6,8 +6,94 @@
  */
 #include <linux/fs.h>
 #include <linux/namei.h>
+#include <linux/slab.h>
 
 #include "atomfs.h"
+
+/* Is there a .wh.NAME (an OCI whiteout) for @name in @realdir? */
+static bool atomfs_has_oci_whiteout(struct dentry *realdir,
+				    const struct qstr *name)
+{
+	char buf[ATOMFS_WH_PREFIX_LEN + NAME_MAX + 1];
+	struct dentry *wh;
+	bool found;
+
+	if (name->len > NAME_MAX - ATOMFS_WH_PREFIX_LEN)
+		return false; /* such a whiteout could not exist */
+	memcpy(buf, ATOMFS_WH_PREFIX, ATOMFS_WH_PREFIX_LEN);
+	memcpy(buf + ATOMFS_WH_PREFIX_LEN, name->name, name->len);
+	wh = lookup_one_len_unlocked(buf, realdir,
+				     ATOMFS_WH_PREFIX_LEN + name->len);
+	if (IS_ERR(wh))
+		return false;
+	found = d_is_positive(wh);
+	dput(wh);
+	return found;
+}
+
+/*
+ * A directory too big to index (dir_index_max): look the name up in each
+ * layer in turn, as overlayfs does, with the same rules as the index.
+ */
+static struct dentry *atomfs_lookup_slow(struct super_block *sb,
+					 struct dentry *dentry,
+					 const struct atomfs_dir *index)
+{
+	unsigned int style = atomfs_stack(sb)->whiteout;
+	const struct qstr *name = &dentry->d_name;
+	unsigned int i, top_layer = 0, nr_lower = 0, *lower;
+	struct dentry *real, *top = NULL;
+	struct inode *inode = NULL;
+	bool hidden;
+
+	/* Whiteouts and .wh..wh.* bookkeeping are never visible. */
+	if (name->len >= ATOMFS_WH_META_PREFIX_LEN &&
+	    !memcmp(name->name, ATOMFS_WH_META_PREFIX, ATOMFS_WH_META_PREFIX_LEN))
+		return d_splice_alias(NULL, dentry);
+	if ((style & ATOMFS_WHITEOUT_OCI) && name->len > ATOMFS_WH_PREFIX_LEN &&
+	    !memcmp(name->name, ATOMFS_WH_PREFIX, ATOMFS_WH_PREFIX_LEN))
+		return d_splice_alias(NULL, dentry);
+
+	lower = kmalloc_array(index->nr_layers, sizeof(*lower), GFP_KERNEL);
+	if (!lower)
+		return ERR_PTR(-ENOMEM);
+	for (i = 0; i < index->nr_layers; i++) {
+		real = lookup_one_len_unlocked(name->name,
+					       index->layers[i].dentry,
+					       name->len);
+		if (IS_ERR(real)) {
+			dput(top);
+			kfree(lower);
+			return ERR_CAST(real);
+		}
+		hidden = (style & ATOMFS_WHITEOUT_OCI) &&
+			 atomfs_has_oci_whiteout(index->layers[i].dentry, name);
+		if (d_is_negative(real) || atomfs_is_whiteout(sb, real)) {
+			/* A char 0/0 whiteout ends the search, as .wh.NAME does. */
+			hidden |= d_is_positive(real);
+			dput(real);
+		} else if (!top) {
+			top = real;
+			top_layer = index->layers[i].layer;
+		} else if (d_is_dir(top) && d_is_dir(real)) {
+			lower[nr_lower++] = index->layers[i].layer;
+			dput(real);
+		} else {
+			dput(real);
+			break;
+		}
+		if (hidden || (top && !d_is_dir(top)))
+			break;
+	}
+	if (top) {
+		inode = atomfs_get_inode(sb, top, top_layer, lower, nr_lower);
+		dput(top);
+	}
+	kfree(lower);
+	if (IS_ERR(inode))
+		return ERR_CAST(inode);
+	return d_splice_alias(inode, dentry);
+}
 
 static struct dentry *atomfs_lookup(struct inode *dir, struct dentry *dentry,
 				    unsigned int flags)
@@ -22,6 +108,12 @@ static struct dentry *atomfs_lookup(struct inode *dir, struct dentry *dentry,
 	index = atomfs_dir_get(dentry->d_parent);
 	if (IS_ERR(index))
 		return ERR_CAST(index);
+	if (index->overflow) {
+		old = atomfs_override_creds(sb);
+		real = atomfs_lookup_slow(sb, dentry, index);
+		revert_creds(old);
+		return real;
+	}
 	de = atomfs_dir_find(index, &dentry->d_name);
 	if (!de || de->type == DT_WHT)
 		return d_splice_alias(NULL, dentry);

@@ -21,6 +21,10 @@ bool atomfs_share_layers = true;
 module_param_named(share_layers, atomfs_share_layers, bool, 0644);
 MODULE_PARM_DESC(share_layers, "Share verified layers between stacks by digest (default on)");
 
+unsigned int atomfs_dir_index_max = 1000000;
+module_param_named(dir_index_max, atomfs_dir_index_max, uint, 0644);
+MODULE_PARM_DESC(dir_index_max, "Most names a directory's kept index holds; bigger directories are looked up layer by layer (default 1000000)");
+
 bool atomfs_require_verified = true;
 module_param_named(require_verified, atomfs_require_verified, bool, 0644);
 MODULE_PARM_DESC(require_verified, "Refuse layers without a digest, directory layers included (default on)");
