@@ -43,7 +43,8 @@ static long atomfs_ioctl_query_layer(struct atomfs_query_layer __user *uarg)
 		return -EFAULT;
 	if (q.reserved32 || memchr_inv(q.reserved, 0, sizeof(q.reserved)))
 		return -EINVAL;
-	if (q.digest.algo != ATOMFS_DIGEST_SHA256 || q.digest.size != 32)
+	if (q.digest.algo != ATOMFS_DIGEST_SHA256 || q.digest.size != 32 ||
+	    memchr_inv((u8 *)q.digest.bytes + 32, 0, sizeof(q.digest.bytes) - 32))
 		return -EINVAL;
 	atomfs_held_query(&q);
 	return copy_to_user(uarg, &q, sizeof(q)) ? -EFAULT : 0;

@@ -282,18 +282,27 @@ static int atomfs_stack_verify(struct atomfs_stack *stack,
 				goto out;
 		}
 
+		/* Every hash must match before anything is mounted. */
 		for (i = 0; i < stack->nr_layers; i++) {
 			s = &setup[i];
-			if (!s->queued)
+			if (!s->queued || !s->job.err)
 				continue;
-			s->queued = false;
 			err = s->job.err;
 			if (err == -EBADMSG) {
 				atomfs_report_mismatch(stack, i, &s->job);
 				if (s->how == ATOMFS_HELD_READY)
 					atomfs_held_mark_bad(s->lower);
 			}
-			if (!err && s->how == ATOMFS_HELD_OWNED)
+			*failed_layer = i;
+			goto out;
+		}
+
+		for (i = 0; i < stack->nr_layers; i++) {
+			s = &setup[i];
+			if (!s->queued)
+				continue;
+			s->queued = false;
+			if (s->how == ATOMFS_HELD_OWNED)
 				err = atomfs_layer_mount_bdev(s->lower, s->file);
 			if (err) {
 				*failed_layer = i;
