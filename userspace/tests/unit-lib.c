@@ -172,6 +172,18 @@ static void test_layout_and_resolve(void)
 		   "resolve: layer size and blob path");
 		ok(atomfs_digest_valid(info->manifest_digest),
 		   "resolve: manifest digest");
+		is_int(atomfs_layer_check(&info->layers[0]), 0,
+		       "layer_check: a layer atomfs wrote is sane");
+		{
+			struct atomfs_layer_info junk = { 0 };
+			cleanup_free char *jp = path_join(tmpdir, "junk");
+			char zeros[8192] = { 0 };
+
+			write_file_atomic(jp, zeros, sizeof(zeros));
+			junk.path = jp;
+			is_int(atomfs_layer_check(&junk), -EBADMSG,
+			       "layer_check: zeros are not a squashfs");
+		}
 	} else {
 		tap_diag("%s", atomfs_last_error());
 	}
