@@ -85,10 +85,11 @@ static void test_tree(void)
 	hl = atomfs_node_new("d", S_IFREG | 0644);
 	hl->link = n;
 	atomfs_tree_insert(&t, parent, hl);
-	/* replacing the link target hands its inode to the hard link */
+	/* replacing the link target keeps its inode alive for the link */
 	atomfs_tree_insert(&t, parent, atomfs_node_new("c", S_IFLNK | 0777));
-	ok(hl->link == NULL && S_ISREG(hl->mode),
-	   "tree: replacing a hard link target keeps the link's data");
+	ok(hl->link == n && S_ISREG(hl->link->mode) &&
+		   S_ISLNK(atomfs_node_child(parent, "c")->mode),
+	   "tree: replacing a hard link target keeps the link's inode");
 	is_int(atomfs_tree_lookup(&t, "a/b/c/x", true, &parent, &leaf),
 	       -ENOTDIR, "tree: a path through a non-directory is refused");
 	atomfs_node_set_xattr(t.root, "user.b", "2", 1);
