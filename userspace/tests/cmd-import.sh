@@ -68,6 +68,14 @@ check_skopeo "import: skopeo copies the imported image unchanged" dst:t
 atomfs import -q --mtime 5 src:t dst:again
 check "import: importing again gives the same layers" test "$(layers_of dst:t)" = "$(layers_of dst:again)"
 
+if have skopeo; then
+	skopeo copy -q --dest-compress --dest-compress-format zstd oci:src:t oci:zsrc:t
+	atomfs import -q --mtime 5 zsrc:t dst:z
+	check "import: +zstd tar layers convert to the same layers as +gzip ones" test "$(layers_of dst:z)" = "$(layers_of dst:t)"
+else
+	skip "import: +zstd tar layers convert to the same layers as +gzip ones" "skopeo is not installed"
+fi
+
 # umoci unpack is the reference: the merged tree must match
 if is_root; then
 	umoci unpack --image src:t ref >/dev/null 2>&1
