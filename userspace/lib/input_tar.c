@@ -2,6 +2,10 @@
 /* input_tar.c: a tar archive (.tar, .tar.gz, .tar.zst, .tar.xz...) as a layer's input */
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -234,17 +238,119 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 	return 0;
 }
 
+/*
+ * A compressed archive is decompressed in a thread of its own (a second
+ * libarchive reader in "raw" format) and handed over through a pipe, so
+ * decompression runs beside tar parsing and the compression workers
+ * instead of in series with them, as 'gzip -dc | tar2sqfs' would.
+ */
+struct unpacker {
+	const char *path;
+	int fd; /* write end of the pipe */
+	pthread_t thread;
+	char msg[512]; /* error, if any */
+};
+
+static void *unpack_thread(void *arg)
+{
+	struct unpacker *u = arg;
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	size_t bufsz = 1 << 20;
+	char *buf = xcalloc(1, bufsz);
+	sigset_t set;
+
+	/* a reader that stops early closes the pipe: get EPIPE, not a signal */
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	archive_read_support_filter_all(a);
+	archive_read_support_format_raw(a);
+	if (archive_read_open_filename(a, u->path, 1 << 16) != ARCHIVE_OK ||
+	    archive_read_next_header(a, &e) != ARCHIVE_OK)
+		goto fail;
+	for (;;) {
+		la_ssize_t n = archive_read_data(a, buf, bufsz);
+		char *p = buf;
+
+		if (n < 0)
+			goto fail;
+		if (n == 0)
+			break;
+		while (n > 0) {
+			ssize_t w = write(u->fd, p, (size_t)n);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				goto out; /* the reader gave up: its error counts */
+			p += w;
+			n -= w;
+		}
+	}
+	goto out;
+fail:
+	snprintf(u->msg, sizeof(u->msg), "%s",
+		 archive_error_string(a) ? archive_error_string(a) :
+					   "cannot decompress");
+out:
+	close(u->fd);
+	u->fd = -1;
+	archive_read_free(a);
+	free(buf);
+	return NULL;
+}
+
+/* gzip, zstd, xz, bzip2, lz4, lzip magic numbers */
+static bool looks_compressed(const char *path)
+{
+	unsigned char m[6] = { 0 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, m, sizeof(m));
+	close(fd);
+	if (n < 4)
+		return false;
+	return (m[0] == 0x1f && m[1] == 0x8b) ||
+	       !memcmp(m, "\x28\xb5\x2f\xfd", 4) ||
+	       !memcmp(m,
+		       "\xfd"
+		       "7zXZ",
+		       5) ||
+	       !memcmp(m, "BZh", 3) || !memcmp(m, "\x04\x22\x4d\x18", 4) ||
+	       !memcmp(m, "LZIP", 4);
+}
+
 int atomfs_input_tar(const char *path, const struct atomfs_input_opts *o,
 		     struct atomfs_tree *t, struct atomfs_sqfs *w)
 {
 	struct archive *a = archive_read_new();
+	struct unpacker u = { .path = path, .fd = -1 };
 	struct archive_entry *e;
-	int r, err = 0;
+	bool threaded = false;
+	int r, err = 0, opened, pfd[2];
 
 	archive_read_support_filter_all(a);
 	archive_read_support_format_tar(a);
 	archive_read_support_format_gnutar(a);
-	if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+	if (looks_compressed(path) && pipe2(pfd, O_CLOEXEC) == 0) {
+		fcntl(pfd[0], F_SETPIPE_SZ, 1 << 20);
+		u.fd = pfd[1];
+		if (pthread_create(&u.thread, NULL, unpack_thread, &u) == 0) {
+			threaded = true;
+			opened = archive_read_open_fd(a, pfd[0], 1 << 16);
+		} else {
+			close(pfd[0]);
+			close(pfd[1]);
+			opened = archive_read_open_filename(a, path, 1 << 16);
+		}
+	} else {
+		opened = archive_read_open_filename(a, path, 1 << 16);
+	}
+	if (opened != ARCHIVE_OK) {
 		err = errno == ENOENT ?
 			      atomfs_err(ENOENT, "cannot read %s: no such file",
 					 path) :
@@ -265,5 +371,17 @@ int atomfs_input_tar(const char *path, const struct atomfs_input_opts *o,
 	}
 out:
 	archive_read_free(a);
+	if (threaded) {
+		/* stop the thread if we stopped first; a decompression error
+		 * explains a truncated stream better than the tar reader can */
+		close(pfd[0]);
+		pthread_join(u.thread, NULL);
+		if (u.msg[0]) {
+			err = atomfs_err(
+				EBADMSG,
+				"%s is not a readable tar archive (decompressing: %s); check the file is complete and not corrupt",
+				path, u.msg);
+		}
+	}
 	return err;
 }

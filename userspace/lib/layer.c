@@ -5,6 +5,17 @@
 
 #include "input.h"
 #include "internal.h"
+#include "progress.h"
+
+static uint64_t tree_bytes(const struct atomfs_node *n)
+{
+	uint64_t sum = S_ISREG(n->mode) && !n->link ? n->size : 0;
+	size_t i;
+
+	for (i = 0; i < n->nkids; i++)
+		sum += tree_bytes(n->kids[i]);
+	return sum;
+}
 
 int atomfs_build_layer(const char *input, const struct atomfs_input_opts *io,
 		       const struct atomfs_sqfs_opts *so, const char *out)
@@ -20,9 +31,12 @@ int atomfs_build_layer(const char *input, const struct atomfs_input_opts *io,
 	err = atomfs_sqfs_create(out, so, &w);
 	if (err)
 		goto out;
-	if (S_ISDIR(st.st_mode))
+	if (S_ISDIR(st.st_mode)) {
 		err = atomfs_input_dir(input, io, &t);
-	else
+		if (!err)
+			atomfs_progress_set_total(so->progress,
+						  tree_bytes(t.root));
+	} else
 		err = atomfs_input_tar(input, io, &t, w);
 	if (!err)
 		err = atomfs_sqfs_finish(w, &t);

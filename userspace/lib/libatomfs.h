@@ -70,6 +70,13 @@ int atomfs_resolve(const char *ref, struct atomfs_image_info **out);
 void atomfs_image_info_free(struct atomfs_image_info *info);
 
 /*
+ * Check a layer blob is a sane squashfs: super block readable, tables
+ * inside the file, size a multiple of 4096.  0 or -EBADMSG (with a
+ * message); the digest is not computed.
+ */
+int atomfs_layer_check(const struct atomfs_layer_info *layer);
+
+/*
  * 0 if info's manifest carries a valid signature by the PEM public key
  * pubkey; -ENOKEY if none by that key, -EKEYREJECTED if invalid, other
  * -errno if the key or a signature cannot be read.

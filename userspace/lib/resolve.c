@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "image.h"
+#include "squashfs.h"
 #include "internal.h"
 
 void atomfs_image_info_free(struct atomfs_image_info *info)
@@ -95,4 +96,9 @@ int atomfs_verify_signature(const struct atomfs_image_info *info,
 	err = atomfs_verify_manifest(l, info->manifest_digest, pubkey);
 	atomfs_layout_close(l);
 	return err;
+}
+
+int atomfs_layer_check(const struct atomfs_layer_info *layer)
+{
+	return atomfs_sqfs_check(layer->path);
 }

@@ -770,3 +770,36 @@ int atomfs_sqfs_finish(struct atomfs_sqfs *w, struct atomfs_tree *t)
 	}
 	return 0;
 }
+
+int atomfs_sqfs_check(const char *path)
+{
+	sqfs_file_t *f = sqfs_open_file(path, SQFS_FILE_OPEN_READ_ONLY);
+	sqfs_super_t super;
+	sqfs_u64 size;
+	int err;
+
+	if (!f)
+		return atomfs_err(errno ? errno : EIO, "cannot read %s: %m",
+				  path);
+	size = f->get_size(f);
+	err = sqfs_super_read(&super, f);
+	sqfs_destroy(f);
+	if (err)
+		return atomfs_err(
+			EBADMSG,
+			"%s is not a squashfs filesystem (%s); the layer is corrupt, rebuild it",
+			path, sqfs_strerror(err));
+	if (super.bytes_used > size || super.inode_table_start > size ||
+	    super.directory_table_start > size || super.id_table_start > size)
+		return atomfs_err(
+			EBADMSG,
+			"%s is a truncated squashfs filesystem (%llu of %llu bytes); rebuild the layer",
+			path, (unsigned long long)size,
+			(unsigned long long)super.bytes_used);
+	if (size % 4096)
+		return atomfs_err(
+			EBADMSG,
+			"%s is %llu bytes, not a multiple of 4096; rebuild it with atomfs or pad it (mksquashfs pads by default)",
+			path, (unsigned long long)size);
+	return 0;
+}

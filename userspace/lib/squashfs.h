@@ -58,5 +58,8 @@ int atomfs_sqfs_feed_tree(struct atomfs_sqfs *w, struct atomfs_tree *t);
 /* Write inodes, directories and tables; pad; close.  The file is complete after this. */
 int atomfs_sqfs_finish(struct atomfs_sqfs *w, struct atomfs_tree *t);
 void atomfs_sqfs_destroy(struct atomfs_sqfs *w);
+/* A squashfs layer's super block is sane, its tables lie inside the file,
+ * and the file is padded to 4096 bytes: 0 or -EBADMSG. */
+int atomfs_sqfs_check(const char *path);
 
 #endif

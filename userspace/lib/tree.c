@@ -37,6 +37,7 @@ void atomfs_node_free(struct atomfs_node *n)
 
 int atomfs_tree_init(struct atomfs_tree *t)
 {
+	memset(t, 0, sizeof(*t));
 	t->root = atomfs_node_new("", S_IFDIR | 0755);
 	t->nnodes = 1;
 	return 0;
@@ -44,6 +45,13 @@ int atomfs_tree_init(struct atomfs_tree *t)
 
 void atomfs_tree_free(struct atomfs_tree *t)
 {
+	size_t i;
+
+	for (i = 0; i < t->ngraveyard; i++)
+		atomfs_node_free(t->graveyard[i]);
+	free(t->graveyard);
+	t->graveyard = NULL;
+	t->ngraveyard = 0;
 	atomfs_node_free(t->root);
 	t->root = NULL;
 }
@@ -58,9 +66,6 @@ struct atomfs_node *atomfs_node_child(struct atomfs_node *dir, const char *name)
 			return dir->kids[i];
 	return NULL;
 }
-
-static void unlink_hardlinks_to(struct atomfs_node *root,
-				struct atomfs_node *gone);
 
 int atomfs_tree_insert(struct atomfs_tree *t, struct atomfs_node *parent,
 		       struct atomfs_node *n)
@@ -83,9 +88,18 @@ int atomfs_tree_insert(struct atomfs_tree *t, struct atomfs_node *parent,
 			for (size_t k = 0; k < n->nkids; k++)
 				n->kids[k]->parent = n;
 		}
-		unlink_hardlinks_to(t->root, old);
+		/*
+		 * The replaced entry is not freed until the tree is: other
+		 * entries may hard-link to it (the inode outlives this name,
+		 * as in a filesystem), and the block processor may still be
+		 * writing its file inode through &old->inode.
+		 */
 		parent->kids[i] = n;
-		atomfs_node_free(old);
+		old->parent = NULL;
+		t->graveyard =
+			xrealloc(t->graveyard,
+				 (t->ngraveyard + 1) * sizeof(*t->graveyard));
+		t->graveyard[t->ngraveyard++] = old;
 		return 0;
 	}
 	if (parent->nkids == parent->kids_cap) {
@@ -96,52 +110,6 @@ int atomfs_tree_insert(struct atomfs_tree *t, struct atomfs_node *parent,
 	parent->kids[parent->nkids++] = n;
 	t->nnodes++;
 	return 0;
-}
-
-/*
- * A replaced entry may own an inode other entries hard-link to; the
- * first of them takes ownership over (keeping the data), so no dangling
- * pointer remains.  Rare (tar archives with duplicate members), so a
- * full walk is fine.
- */
-static void relink(struct atomfs_node *n, struct atomfs_node *gone,
-		   struct atomfs_node **heir)
-{
-	size_t i;
-
-	if (n->link == gone) {
-		if (!*heir) {
-			*heir = n;
-			n->link = NULL;
-			n->mode = gone->mode;
-			n->size = gone->size;
-			n->uid = gone->uid;
-			n->gid = gone->gid;
-			n->mtime = gone->mtime;
-			n->inode = steal_pointer(&gone->inode);
-			n->src = steal_pointer(&gone->src);
-			n->data_done = gone->data_done;
-			n->symlink = steal_pointer(&gone->symlink);
-			n->rdev = gone->rdev;
-			n->xattrs = steal_pointer(&gone->xattrs);
-			n->nxattrs = gone->nxattrs;
-			gone->nxattrs = 0;
-		} else {
-			n->link = *heir;
-		}
-	}
-	for (i = 0; i < n->nkids; i++)
-		relink(n->kids[i], gone, heir);
-}
-
-static void unlink_hardlinks_to(struct atomfs_node *root,
-				struct atomfs_node *gone)
-{
-	struct atomfs_node *heir = NULL;
-
-	if (S_ISDIR(gone->mode))
-		return;
-	relink(root, gone, &heir);
 }
 
 int atomfs_path_clean(const char *in, char **out)

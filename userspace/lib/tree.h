@@ -50,6 +50,9 @@ struct atomfs_node {
 struct atomfs_tree {
 	struct atomfs_node *root;
 	size_t nnodes;
+	/* entries replaced by later ones (tar), freed with the tree */
+	struct atomfs_node **graveyard;
+	size_t ngraveyard;
 };
 
 /* tree.c */

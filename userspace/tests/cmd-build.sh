@@ -99,6 +99,26 @@ for f in in.tar in.tar.gz in.tar.xz in.tar.zst; do
 	else skip "build: $f extracts to the input tree" "owners need root"; fi
 done
 
+# a later member replaces an earlier one; a hard link keeps the old inode
+python3 - <<'PY'
+import io, tarfile
+t = tarfile.open('dup.tar', 'w')
+def reg(name, data):
+    i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+reg('d/a', b'first' * 100000)
+i = tarfile.TarInfo('d/b'); i.type, i.linkname = tarfile.LNKTYPE, 'd/a'; t.addfile(i)
+i = tarfile.TarInfo('d/a'); i.type, i.linkname = tarfile.SYMTYPE, 'elsewhere'; t.addfile(i)
+reg('d/c', b'second')
+i = tarfile.TarInfo('d'); i.type, i.mode = tarfile.DIRTYPE, 0o700; t.addfile(i)
+t.close()
+PY
+check "build: a tar with a replaced member and a link to it" atomfs build -q --layer dup.tar DUP:t
+dup=$(blob DUP "$(layers_of DUP:t)")
+rdsquashfs -c /d/b "$dup" >dup-b 2>/dev/null
+check "build: the link keeps the replaced member's data" test "$(stat -c %s dup-b)" -eq 500000 -a "$(head -c 5 dup-b)" = first
+check "build: the later member wins" sh -c "rdsquashfs -s /d/a $dup | grep -q 'Link target: elsewhere'"
+check "build: a directory member after its contents sets its mode" sh -c "rdsquashfs -s /d $dup | grep -q 'Access: 0700'"
+
 # several layers in order, with provenance
 check "build: two --layer make two layers in order" atomfs build -q --layer dd --layer in.tar M:t
 check "build: two layers listed" test "$(layers_of M:t | wc -l)" -eq 2

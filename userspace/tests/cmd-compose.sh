@@ -52,5 +52,7 @@ rm -rf D2; mkdir D2; cp -a D/. D2/
 atomfs build -q --mtime 1 --from B:base --apply D2:dep-1 --layer app A:gone
 rm -rf D2
 check "update: works when OLDREF's layout is gone" atomfs update -q --replace D2:dep-1=D:dep-2 A:gone
+check_schemas "update: the updated layout matches the image-spec schemas" A
+check_skopeo "update: skopeo copies the updated image unchanged" A:app
 check "update: --help exits 0" atomfs update --help
 done_testing

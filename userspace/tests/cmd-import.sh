@@ -63,8 +63,18 @@ check "import: diff_ids are the squashfs layer digests" python3 -c "
 import json; m = json.load(open('dst/blobs/sha256/$(manifest_of dst:t)'))
 c = json.load(open('dst/blobs/sha256/' + m['config']['digest'][7:]))
 assert c['rootfs']['diff_ids'] == [l['digest'] for l in m['layers']]"
+check_schemas "import: the imported layout matches the image-spec schemas" dst
+check_skopeo "import: skopeo copies the imported image unchanged" dst:t
 atomfs import -q --mtime 5 src:t dst:again
 check "import: importing again gives the same layers" test "$(layers_of dst:t)" = "$(layers_of dst:again)"
+
+if have skopeo; then
+	skopeo copy -q --dest-compress --dest-compress-format zstd oci:src:t oci:zsrc:t
+	atomfs import -q --mtime 5 zsrc:t dst:z
+	check "import: +zstd tar layers convert to the same layers as +gzip ones" test "$(layers_of dst:z)" = "$(layers_of dst:t)"
+else
+	skip "import: +zstd tar layers convert to the same layers as +gzip ones" "skopeo is not installed"
+fi
 
 # umoci unpack is the reference: the merged tree must match
 if is_root; then

@@ -50,6 +50,34 @@ check_fail_msg 3 "no image tagged 'nope'" "oci: an unknown tag exits 3" atomfs i
 check_fail_msg 4 "has no tag" "oci: a reference without a tag exits 4" atomfs inspect L
 check "oci: inspect --json is JSON" sh -c 'atomfs inspect --json L:app | python3 -m json.tool >/dev/null'
 
+# a layer whose digest is right but which is no squashfs, or is truncated
+mkdir C1 rnd; echo '{"imageLayoutVersion": "1.0.0"}' >C1/oci-layout; mkdir -p C1/blobs/sha256
+head -c 300000 /dev/urandom >rnd/r; atomfs build -q --layer rnd L:rnd
+GOOD=$(blob L "$(layers_of L:rnd)") python3 - <<'PY'
+import os
+import hashlib, json
+def put(b):
+    h = hashlib.sha256(b).hexdigest()
+    open('C1/blobs/sha256/' + h, 'wb').write(b)
+    return {'digest': 'sha256:' + h, 'size': len(b)}
+good = open(os.environ['GOOD'], 'rb').read()
+ms = []
+for tag, layer in (('junk', b'\0' * 8192), ('trunc', good[:8192])):
+    l = dict(put(layer), mediaType='application/vnd.stacker.image.layer.squashfs+zstd')
+    c = dict(put(json.dumps({'architecture': 'amd64', 'os': 'linux', 'rootfs': {'type': 'layers', 'diff_ids': [l['digest']]}}).encode()),
+             mediaType='application/vnd.oci.image.config.v1+json')
+    m = dict(put(json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.oci.image.manifest.v1+json', 'config': c, 'layers': [l]}).encode()),
+             mediaType='application/vnd.oci.image.manifest.v1+json', annotations={'org.opencontainers.image.ref.name': tag})
+    ms.append(m)
+json.dump({'schemaVersion': 2, 'manifests': ms}, open('C1/index.json', 'w'))
+PY
+tree_state L >before
+check_fail_msg 4 "not a squashfs filesystem" "oci: --from a layer that is no squashfs is refused (exit 4)" atomfs build --from C1:junk --layer in L:bad
+check_fail_msg 4 "truncated squashfs" "oci: --apply a truncated squashfs layer is refused (exit 4)" atomfs build --apply C1:trunc --layer in L:bad
+tree_state L >after
+check "oci: refused squashfs layers leave the layout unchanged" cmp before after
+check_fail_msg 4 "not a squashfs filesystem" "verify: a layer that is no squashfs fails" atomfs verify C1:junk
+
 # concurrent writers serialise on the layout lock
 for i in 1 2 3 4 5 6; do mkdir p$i; echo $i >p$i/f; done
 for i in 1 2 3 4 5 6; do atomfs build -q --layer p$i P:t$i & done; wait

@@ -56,3 +56,22 @@ blob() { echo "$1/blobs/sha256/$2"; }
 treelist() { python3 "$ATOMFS_TESTS/treelist.py" "$@"; }
 have() { command -v "$1" >/dev/null 2>&1; }
 is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# check_schemas DESC DIR: every document of layout DIR matches the image-spec schemas
+SCHEMAS=/usr/share/gocode/src/github.com/opencontainers/image-spec/schema
+check_schemas() {
+	if [ -d "$SCHEMAS" ] && python3 -c 'import jsonschema' 2>/dev/null; then
+		check "$1" "$PY" "$ATOMFS_TESTS/validate.py" "$SCHEMAS" "$2"
+	else
+		skip "$1" "golang-github-opencontainers-image-spec-dev or python3-jsonschema missing"
+	fi
+}
+# check_skopeo DESC REF: skopeo can copy REF and the copy keeps the digest
+check_skopeo() {
+	if have skopeo; then
+		rm -rf "$T/skopeo-copy"
+		check "$1" sh -c "skopeo copy -q oci:$2 oci:$T/skopeo-copy:x && test \"\$(atomfs inspect --json $T/skopeo-copy:x | grep -m1 '\"manifest\"')\" = \"\$(atomfs inspect --json $2 | grep -m1 '\"manifest\"')\""
+	else
+		skip "$1" "skopeo is not installed"
+	fi
+}

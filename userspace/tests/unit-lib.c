@@ -85,10 +85,11 @@ static void test_tree(void)
 	hl = atomfs_node_new("d", S_IFREG | 0644);
 	hl->link = n;
 	atomfs_tree_insert(&t, parent, hl);
-	/* replacing the link target hands its inode to the hard link */
+	/* replacing the link target keeps its inode alive for the link */
 	atomfs_tree_insert(&t, parent, atomfs_node_new("c", S_IFLNK | 0777));
-	ok(hl->link == NULL && S_ISREG(hl->mode),
-	   "tree: replacing a hard link target keeps the link's data");
+	ok(hl->link == n && S_ISREG(hl->link->mode) &&
+		   S_ISLNK(atomfs_node_child(parent, "c")->mode),
+	   "tree: replacing a hard link target keeps the link's inode");
 	is_int(atomfs_tree_lookup(&t, "a/b/c/x", true, &parent, &leaf),
 	       -ENOTDIR, "tree: a path through a non-directory is refused");
 	atomfs_node_set_xattr(t.root, "user.b", "2", 1);
@@ -172,6 +173,18 @@ static void test_layout_and_resolve(void)
 		   "resolve: layer size and blob path");
 		ok(atomfs_digest_valid(info->manifest_digest),
 		   "resolve: manifest digest");
+		is_int(atomfs_layer_check(&info->layers[0]), 0,
+		       "layer_check: a layer atomfs wrote is sane");
+		{
+			struct atomfs_layer_info junk = { 0 };
+			cleanup_free char *jp = path_join(tmpdir, "junk");
+			char zeros[8192] = { 0 };
+
+			write_file_atomic(jp, zeros, sizeof(zeros));
+			junk.path = jp;
+			is_int(atomfs_layer_check(&junk), -EBADMSG,
+			       "layer_check: zeros are not a squashfs");
+		}
 	} else {
 		tap_diag("%s", atomfs_last_error());
 	}

@@ -40,6 +40,17 @@ static json_t *layer_copy(const json_t *d, const char *role,
 	return c;
 }
 
+int check_layer_blob(const struct atomfs_layout *l, const char *digest,
+		     const char *ref)
+{
+	cleanup_free char *p = atomfs_layout_blob_path(l, digest);
+	int err = atomfs_sqfs_check(p);
+
+	if (err)
+		atomfs_err_prefix("layer %s of %s", digest, ref);
+	return err;
+}
+
 bool layers_have(const json_t *layers, const char *digest)
 {
 	const json_t *d;
@@ -76,6 +87,8 @@ int take_layers(struct atomfs_layout *dst, struct atomfs_layout *src,
 		err = atomfs_layout_import_blob(
 			dst, src, dig,
 			json_integer_value(json_object_get(d, "size")));
+		if (!err)
+			err = check_layer_blob(dst, dig, img->ref);
 		if (err)
 			return err;
 		json_array_append_new(layers, layer_copy(d, role, img));

@@ -139,6 +139,10 @@ int cmd_import(int argc, char **argv)
 			err = atomfs_layout_import_blob(
 				ls.dst, src, atomfs_desc_str(d, "digest"),
 				json_integer_value(json_object_get(d, "size")));
+			if (!err)
+				err = check_layer_blob(
+					ls.dst, atomfs_desc_str(d, "digest"),
+					img.ref);
 			nd = err ? NULL : json_deep_copy(d);
 			break;
 		case ATOMFS_LAYER_TAR:

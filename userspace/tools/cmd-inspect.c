@@ -48,7 +48,7 @@ static json_t *describe(const struct atomfs_layout *l,
 			  "key", atomfs_desc_annotation(d, ANN_SIG_KEY)));
 	json_decref(refs);
 	return json_pack(
-		"{s:s, s:s, s:I, s:s?, s:s?, s:s?, s:O?, s:O?, s:o, s:o}",
+		"{s:s, s:s, s:I, s:s*, s:s*, s:s*, s:O*, s:O*, s:o, s:o}",
 		"ref", img->ref, "manifest", img->digest, "manifestSize",
 		json_integer_value(json_object_get(img->desc, "size")),
 		"config",

@@ -103,6 +103,11 @@ int cmd_verify(int argc, char **argv)
 		err = atomfs_layout_check_blob(
 			l, atomfs_desc_str(d, "digest"),
 			json_integer_value(json_object_get(d, "size")));
+		if (!err &&
+		    atomfs_layer_kind(atomfs_desc_str(d, "mediaType")) ==
+			    ATOMFS_LAYER_SQUASHFS)
+			err = check_layer_blob(l, atomfs_desc_str(d, "digest"),
+					       img.ref);
 		if (err)
 			goto out;
 	}

@@ -67,6 +67,9 @@ int open_ref(struct layouts *ls, const char *ref, struct atomfs_image *img,
 
 /* cmd-build.c: shared by build, import and update */
 bool layers_have(const json_t *layers, const char *digest);
+/* the blob is a sane squashfs (message names the layer and ref) */
+int check_layer_blob(const struct atomfs_layout *l, const char *digest,
+		     const char *ref);
 int take_layers(struct atomfs_layout *dst, struct atomfs_layout *src,
 		const struct atomfs_image *img, const char *role,
 		bool skip_present, json_t *layers, json_t *history,
