@@ -74,7 +74,7 @@ void atomfs_image_info_free(struct atomfs_image_info *info);
  * inside the file, size a multiple of 4096.  0 or -EBADMSG (with a
  * message); the digest is not computed.
  */
-int atomfs_layer_check(const struct atomfs_layer_info *layer);
+int atomfs_layer_check(const struct atomfs_image_layer *layer);
 
 /*
  * 0 if info's manifest carries a valid signature by the PEM public key

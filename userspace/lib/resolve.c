@@ -98,7 +98,7 @@ int atomfs_verify_signature(const struct atomfs_image_info *info,
 	return err;
 }
 
-int atomfs_layer_check(const struct atomfs_layer_info *layer)
+int atomfs_layer_check(const struct atomfs_image_layer *layer)
 {
 	return atomfs_sqfs_check(layer->path);
 }
