@@ -176,7 +176,7 @@ static void test_layout_and_resolve(void)
 		is_int(atomfs_layer_check(&info->layers[0]), 0,
 		       "layer_check: a layer atomfs wrote is sane");
 		{
-			struct atomfs_layer_info junk = { 0 };
+			struct atomfs_image_layer junk = { 0 };
 			cleanup_free char *jp = path_join(tmpdir, "junk");
 			char zeros[8192] = { 0 };
 
