@@ -46,7 +46,7 @@ debug-kernel:
 	$(MAKE) -C build/debug/kernel KDIR=$(DEBUG_DIR)
 
 check: deps-if-missing
-	$(MAKE) all
+	$(MAKE) all debug-kernel
 	$(TOP)/tools/testing/check
 
 # Benchmarks print figures (atomfs against overlayfs and openssl, measured in

@@ -337,8 +337,11 @@ static int atomfs_stack_verify(struct atomfs_stack *stack,
 		}
 	} while (again);
 out:
-	if (started)
+	if (started) {
+		/* A failure while claiming may leave jobs queued: wait for them. */
+		atomfs_verify_wait(&v);
 		atomfs_verify_end(&v);
+	}
 	return err;
 }
 

@@ -19,8 +19,12 @@
 #include "atomfs_util.h"
 
 #define MNT "/tmp/atomfs-fault"
-/* Measured on the debug kernel: the cycle has more injection points. */
-#define MIN_STEPS 40
+/*
+ * The cycle on 4 KiB-block layers has more injection points than this on
+ * the debug kernel (measured: see the TH_LOG line); fewer means the walk
+ * stopped early.
+ */
+#define MIN_STEPS 500 /* measured: 715 */
 
 static int sha256_of(const char *file, struct atomfs_digest *d)
 {
@@ -71,7 +75,7 @@ FIXTURE(fault) {
 
 FIXTURE_SETUP(fault)
 {
-	const char *files[] = { "base.sqfs", "top_ovl.sqfs" };
+	const char *files[] = { "fault/lower.sqfs", "fault/upper.sqfs" };
 	unsigned int i;
 
 	if (access("/proc/self/fail-nth", F_OK) ||
@@ -124,7 +128,7 @@ static int cycle(struct layer_set *ls)
 	return err;
 }
 
-TEST_F(fault, fail_nth_walk)
+TEST_F_TIMEOUT(fault, fail_nth_walk, 2400)
 {
 	int step, fails = 0, oks = 0, err, nth;
 	char val[16];
@@ -167,7 +171,7 @@ TEST_F(fault, fail_nth_walk)
 	ASSERT_GT(fails, 0);
 }
 
-TEST_F(fault, verify_fault_attr)
+TEST_F_TIMEOUT(fault, verify_fault_attr, 900)
 {
 	int i, err, fails = 0, oks = 0;
 
@@ -189,11 +193,6 @@ TEST_F(fault, verify_fault_attr)
 	TH_LOG("atomfs fault attribute at 10%%: %d failed cleanly, %d succeeded", fails, oks);
 	ASSERT_GT(fails, 0);
 	ASSERT_GT(oks, 0);
-}
-
-TEST(module_unloads_after_faults)
-{
-	ASSERT_EQ(0, system("rmmod atomfs && modprobe atomfs"));
 }
 
 TEST_HARNESS_MAIN

@@ -800,7 +800,7 @@ TEST_F(verify, device_refusals)
  * page read through one mount is resident through the other); unmounting
  * the first leaves the second intact.
  */
-TEST_F_TIMEOUT(verify, second_stack_shares_layers, 60)
+TEST_F_TIMEOUT(verify, second_stack_shares_layers, 300)
 {
 	const long page = sysconf(_SC_PAGESIZE);
 	const off_t off = 5 * MIB + 3 * page; /* in "large" (6 MiB) */
@@ -1200,7 +1200,7 @@ TEST_F_TIMEOUT(verify, sigkill_aborts_verification, 120)
  * fails with EBADMSG and is never handed out again: the query says not
  * held, and a new setup of the digest hashes a device of its own.
  */
-TEST_F_TIMEOUT(verify, rehash_detects_changed_blob, 60)
+TEST_F_TIMEOUT(verify, rehash_detects_changed_blob, 300)
 {
 	struct atomfs_create_stack cs;
 	struct atomfs_layer l;
@@ -1366,7 +1366,7 @@ TEST_F(verify, require_verified_policy)
 }
 
 /* share_layers=0: a second stack of the same layers hashes again. */
-TEST_F_TIMEOUT(verify, share_layers_off_hashes_again, 60)
+TEST_F_TIMEOUT(verify, share_layers_off_hashes_again, 300)
 {
 	struct atomfs_create_stack cs;
 	struct stats s0, s1;
