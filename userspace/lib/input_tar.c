@@ -13,6 +13,24 @@
 #include "internal.h"
 
 #define OPAQUE_XATTR "trusted.overlay.opaque"
+/*
+ * Holes of sparse members are written as zeros (libsquashfs finds the
+ * zero blocks and stores them sparse): time linear in the declared size,
+ * which a few bytes of tar header can make huge.  This caps it at
+ * roughly half a minute per layer.
+ */
+#define TAR_MAX_HOLE_BYTES (64ull << 30)
+/* how much of a hostile member name goes into a message */
+#define SHOW 200
+
+/* what one archive has cost so far */
+struct tar_state {
+	const char *path;
+	const struct atomfs_input_opts *o;
+	struct atomfs_tree *t;
+	struct atomfs_sqfs *w;
+	uint64_t holes; /* bytes of holes written as zeros */
+};
 
 static int tar_err(struct archive *a, const char *path, const char *what)
 {
@@ -24,10 +42,44 @@ static int tar_err(struct archive *a, const char *path, const char *what)
 		path, what, msg ? msg : "unknown error");
 }
 
-static int feed_data(struct archive *a, const char *path, const char *member,
-		     struct atomfs_sqfs *w, struct atomfs_node *n)
+static int holes_err(struct tar_state *st, const char *member,
+		     struct atomfs_node *n)
+{
+	return atomfs_err(
+		E2BIG,
+		"%s: member '%.*s%s' is a sparse file of %llu bytes; with it the layer holds more than %llu bytes of holes, which atomfs refuses (writing them costs time): remove the file or make it smaller",
+		st->path, SHOW, member, strlen(member) > SHOW ? "..." : "",
+		(unsigned long long)n->size,
+		(unsigned long long)TAR_MAX_HOLE_BYTES);
+}
+
+/* zeros for a hole from pos to end, counted against the layer's limit */
+static int feed_hole(struct tar_state *st, const char *member,
+		     struct atomfs_node *n, uint64_t *pos, uint64_t end)
 {
 	static const char zeros[65536];
+	int err = 0;
+
+	if (end <= *pos)
+		return 0;
+	if (end - *pos > TAR_MAX_HOLE_BYTES - st->holes)
+		return holes_err(st, member, n);
+	st->holes += end - *pos;
+	while (*pos < end && !err) {
+		size_t z = end - *pos > sizeof(zeros) ? sizeof(zeros) :
+							(size_t)(end - *pos);
+
+		err = atomfs_sqfs_file_append(st->w, zeros, z);
+		*pos += z;
+	}
+	return err;
+}
+
+static int feed_data(struct archive *a, struct tar_state *st,
+		     const char *member, struct atomfs_node *n)
+{
+	const char *path = st->path;
+	struct atomfs_sqfs *w = st->w;
 	uint64_t pos = 0;
 	int err, r;
 
@@ -44,27 +96,22 @@ static int feed_data(struct archive *a, const char *path, const char *member,
 			break;
 		if (r < ARCHIVE_WARN)
 			return tar_err(a, path, member);
-		/* sparse members: the gaps are zeros (squashfs stores them as sparse blocks) */
-		while (pos < (uint64_t)off && !err) {
-			size_t z = (uint64_t)off - pos > sizeof(zeros) ?
-					   sizeof(zeros) :
-					   (size_t)((uint64_t)off - pos);
-
-			err = atomfs_sqfs_file_append(w, zeros, z);
-			pos += z;
+		if (off < 0 || (uint64_t)off < pos || (uint64_t)off > n->size ||
+		    len > n->size - (uint64_t)off) {
+			err = atomfs_err(
+				EBADMSG,
+				"%s: member %s has data outside its declared size; the archive is corrupt",
+				path, member);
+			break;
 		}
+		/* sparse members: the gaps are zeros (squashfs stores them as sparse blocks) */
+		err = feed_hole(st, member, n, &pos, (uint64_t)off);
 		if (!err && len)
 			err = atomfs_sqfs_file_append(w, buf, len);
 		pos += len;
 	}
-	while (pos < n->size && !err) {
-		size_t z = n->size - pos > sizeof(zeros) ?
-				   sizeof(zeros) :
-				   (size_t)(n->size - pos);
-
-		err = atomfs_sqfs_file_append(w, zeros, z);
-		pos += z;
-	}
+	if (!err)
+		err = feed_hole(st, member, n, &pos, n->size);
 	if (err)
 		return err;
 	if (pos != n->size)
@@ -102,21 +149,56 @@ static int add_xattrs(struct archive_entry *e,
 	return 0;
 }
 
-static int lookup_err(int err, const char *path, const char *member)
+/* an error from atomfs_tree_lookup() or atomfs_tree_insert(), explained */
+static int tree_err(int err, struct tar_state *st, const char *member)
 {
-	if (err == -ENOTDIR)
+	const char *more = strlen(member) > SHOW ? "..." : "";
+
+	switch (err) {
+	case -ENOTDIR:
 		return atomfs_err(
 			EBADMSG,
 			"%s: member %s lies below something that is not a directory; the archive is malformed",
-			path, member);
-	return atomfs_err(err, "%s: member %s: %s", path, member,
-			  strerror(-err));
+			st->path, member);
+	case -ENAMETOOLONG:
+		return atomfs_err(
+			E2BIG,
+			"%s: member '%.*s%s' has a name longer than %d bytes, which squashfs cannot store; shorten it",
+			st->path, SHOW, member, more, ATOMFS_NAME_MAX);
+	case -ELOOP:
+		return atomfs_err(
+			E2BIG,
+			"%s: member '%.*s%s' lies more than %u directories deep; atomfs refuses deeper trees",
+			st->path, SHOW, member, more, st->t->max_depth);
+	case -E2BIG:
+		return atomfs_err(
+			E2BIG,
+			"%s: more than %zu entries (at member '%.*s%s'); atomfs refuses larger layers: split the layer",
+			st->path, st->t->max_nodes, SHOW, member, more);
+	}
+	return atomfs_err(-err, "%s: member %.*s%s: %s", st->path, SHOW, member,
+			  more, strerror(-err));
+}
+
+/* insert n, or free it and explain */
+static int insert(struct tar_state *st, const char *member,
+		  struct atomfs_node *parent, struct atomfs_node *n)
+{
+	int err = atomfs_tree_insert(st->t, parent, n);
+
+	if (err) {
+		atomfs_node_free(n);
+		return tree_err(err, st, member);
+	}
+	return 0;
 }
 
 static int one_entry(struct archive *a, struct archive_entry *e,
-		     const char *path, const struct atomfs_input_opts *o,
-		     struct atomfs_tree *t, struct atomfs_sqfs *w)
+		     struct tar_state *st)
 {
+	const char *path = st->path;
+	const struct atomfs_input_opts *o = st->o;
+	struct atomfs_tree *t = st->t;
 	const char *member = archive_entry_pathname(e);
 	cleanup_free char *clean = NULL;
 	struct atomfs_node *parent, *n;
@@ -149,7 +231,7 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 	}
 	err = atomfs_tree_lookup(t, clean, true, &parent, &leaf);
 	if (err)
-		return lookup_err(err, path, member);
+		return tree_err(err, st, member);
 
 	if (o->whiteouts && str_has_prefix(leaf, ".wh.")) {
 		if (!strcmp(leaf, ".wh..wh..opq")) {
@@ -169,7 +251,7 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 		n->gid = (uint32_t)archive_entry_gid(e);
 		n->mtime = archive_entry_mtime(e);
 		n->rdev = makedev(0, 0);
-		return atomfs_tree_insert(t, parent, n);
+		return insert(st, member, parent, n);
 	}
 
 	hl = archive_entry_hardlink(e);
@@ -184,7 +266,7 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 				"%s: hard link '%s' points to '%s', outside the archive's root; refusing it",
 				path, member, hl);
 		err = atomfs_tree_lookup(t, target, false, &tp, &tleaf);
-		tn = err ? NULL : atomfs_node_child(tp, tleaf);
+		tn = err ? NULL : atomfs_node_child(t, tp, tleaf);
 		if (!tn || S_ISDIR(tn->mode))
 			return atomfs_err(
 				EBADMSG,
@@ -192,12 +274,12 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 				path, member, hl);
 		n = atomfs_node_new(leaf, tn->mode);
 		n->link = tn->link ? tn->link : tn;
-		if (n->link == atomfs_node_child(parent, leaf)) {
+		if (n->link == atomfs_node_child(t, parent, leaf)) {
 			/* a link to itself: keep the existing entry */
 			atomfs_node_free(n);
 			return 0;
 		}
-		return atomfs_tree_insert(t, parent, n);
+		return insert(st, member, parent, n);
 	}
 
 	n = atomfs_node_new(leaf, mode);
@@ -206,6 +288,12 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 	n->mtime = archive_entry_mtime(e);
 	switch (mode & S_IFMT) {
 	case S_IFREG:
+		if (archive_entry_size(e) < 0) {
+			atomfs_node_free(n);
+			return atomfs_err(EBADMSG,
+					  "%s: member '%s' has a negative size",
+					  path, member);
+		}
 		n->size = (uint64_t)archive_entry_size(e);
 		break;
 	case S_IFLNK:
@@ -232,10 +320,10 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 		atomfs_node_free(n);
 		return err;
 	}
-	atomfs_tree_insert(t, parent, n);
-	if (S_ISREG(mode))
-		return feed_data(a, path, member, w, n);
-	return 0;
+	err = insert(st, member, parent, n);
+	if (!err && S_ISREG(mode))
+		err = feed_data(a, st, member, n);
+	return err;
 }
 
 /*
@@ -329,6 +417,7 @@ int atomfs_input_tar(const char *path, const struct atomfs_input_opts *o,
 {
 	struct archive *a = archive_read_new();
 	struct unpacker u = { .path = path, .fd = -1 };
+	struct tar_state st = { .path = path, .o = o, .t = t, .w = w };
 	struct archive_entry *e;
 	bool threaded = false;
 	int r, err = 0, opened, pfd[2];
@@ -365,7 +454,7 @@ int atomfs_input_tar(const char *path, const struct atomfs_input_opts *o,
 			err = tar_err(a, path, "reading a header");
 			break;
 		}
-		err = one_entry(a, e, path, o, t, w);
+		err = one_entry(a, e, &st);
 		if (err)
 			break;
 	}
