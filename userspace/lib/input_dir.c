@@ -112,7 +112,18 @@ static int fill_node(struct walk *wk, const char *path, const struct stat *st,
 	n->mode = st->st_mode;
 	n->uid = st->st_uid;
 	n->gid = st->st_gid;
-	n->mtime = st->st_mtim.tv_sec;
+	n->mtime = atomfs_mtime_clamp(st->st_mtim.tv_sec);
+	if (n->mtime != st->st_mtim.tv_sec) {
+		if (wk->o->strict)
+			return atomfs_err(
+				EBADMSG,
+				"%s has mtime %lld, outside what squashfs can store (1970 to 2106); touch it or build without --strict to clamp it",
+				path, (long long)st->st_mtim.tv_sec);
+		atomfs_warn(
+			"%s has mtime %lld, outside what squashfs can store (1970 to 2106): stored as %lld",
+			path, (long long)st->st_mtim.tv_sec,
+			(long long)n->mtime);
+	}
 	if (S_ISBLK(st->st_mode) || S_ISCHR(st->st_mode))
 		n->rdev = st->st_rdev;
 	if (S_ISLNK(st->st_mode)) {

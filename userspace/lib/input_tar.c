@@ -30,6 +30,7 @@ struct tar_state {
 	struct atomfs_tree *t;
 	struct atomfs_sqfs *w;
 	uint64_t holes; /* bytes of holes written as zeros */
+	size_t clamped; /* members whose mtime squashfs cannot store */
 };
 
 static int tar_err(struct archive *a, const char *path, const char *what)
@@ -193,6 +194,60 @@ static int insert(struct tar_state *st, const char *member,
 	return 0;
 }
 
+/*
+ * Owner and mtime, checked: squashfs stores 32-bit ids and an unsigned
+ * 32-bit mtime, and a silently truncated uid 2^32 would make a setuid
+ * file owned by root.  Ids out of range are refused; mtimes are clamped
+ * to 1970..2106 with a warning (refused with --strict).
+ */
+static int set_meta(struct tar_state *st, struct archive_entry *e,
+		    const char *member, struct atomfs_node *n)
+{
+	la_int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
+	int64_t mtime = archive_entry_mtime(e);
+
+	if (uid < 0 || uid > ATOMFS_ID_MAX || gid < 0 || gid > ATOMFS_ID_MAX)
+		return atomfs_err(
+			EBADMSG,
+			"%s: member '%s' has owner %lld:%lld, outside the ids Linux can store (0 to %lld); refusing it rather than truncating it (uid 4294967296 would become root): fix the archive",
+			st->path, member, (long long)uid, (long long)gid,
+			ATOMFS_ID_MAX);
+	n->uid = (uint32_t)uid;
+	n->gid = (uint32_t)gid;
+	n->mtime = atomfs_mtime_clamp(mtime);
+	if (n->mtime == mtime)
+		return 0;
+	if (st->o->strict)
+		return atomfs_err(
+			EBADMSG,
+			"%s: member '%s' has mtime %lld, outside what squashfs can store (0 to %lld, 1970 to 2106); build without --strict to clamp it",
+			st->path, member, (long long)mtime, ATOMFS_MTIME_MAX);
+	if (!st->clamped++)
+		atomfs_warn(
+			"%s: member '%s' has mtime %lld, outside what squashfs can store (1970 to 2106): stored as %lld",
+			st->path, member, (long long)mtime,
+			(long long)n->mtime);
+	return 0;
+}
+
+/* ACLs (pax SCHILY.acl.*): libarchive reads them apart from the xattrs */
+static int check_acls(struct tar_state *st, struct archive_entry *e,
+		      const char *member)
+{
+	if (archive_entry_acl_count(e, ARCHIVE_ENTRY_ACL_TYPE_POSIX1E |
+					       ARCHIVE_ENTRY_ACL_TYPE_NFS4) <= 0)
+		return 0;
+	if (st->o->strict)
+		return atomfs_err(
+			ENOTSUP,
+			"%s: member '%s' has ACLs, which squashfs cannot store; build without --strict to drop them",
+			st->path, member);
+	atomfs_warn(
+		"%s: %s: ACLs not stored: squashfs keeps only user., trusted. and security. xattrs",
+		st->path, member);
+	return 0;
+}
+
 static int one_entry(struct archive *a, struct archive_entry *e,
 		     struct tar_state *st)
 {
@@ -224,10 +279,10 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 				"%s: the root member '%s' is not a directory",
 				path, member);
 		t->root->mode = mode;
-		t->root->uid = (uint32_t)archive_entry_uid(e);
-		t->root->gid = (uint32_t)archive_entry_gid(e);
-		t->root->mtime = archive_entry_mtime(e);
-		return add_xattrs(e, o, path, member, t->root);
+		err = set_meta(st, e, member, t->root);
+		if (!err)
+			err = check_acls(st, e, member);
+		return err ? err : add_xattrs(e, o, path, member, t->root);
 	}
 	err = atomfs_tree_lookup(t, clean, true, &parent, &leaf);
 	if (err)
@@ -247,10 +302,12 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 				member);
 		/* whiteout: a 0/0 character device under the real name */
 		n = atomfs_node_new(leaf + 4, S_IFCHR);
-		n->uid = (uint32_t)archive_entry_uid(e);
-		n->gid = (uint32_t)archive_entry_gid(e);
-		n->mtime = archive_entry_mtime(e);
 		n->rdev = makedev(0, 0);
+		err = set_meta(st, e, member, n);
+		if (err) {
+			atomfs_node_free(n);
+			return err;
+		}
 		return insert(st, member, parent, n);
 	}
 
@@ -283,9 +340,13 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 	}
 
 	n = atomfs_node_new(leaf, mode);
-	n->uid = (uint32_t)archive_entry_uid(e);
-	n->gid = (uint32_t)archive_entry_gid(e);
-	n->mtime = archive_entry_mtime(e);
+	err = set_meta(st, e, member, n);
+	if (!err)
+		err = check_acls(st, e, member);
+	if (err) {
+		atomfs_node_free(n);
+		return err;
+	}
 	switch (mode & S_IFMT) {
 	case S_IFREG:
 		if (archive_entry_size(e) < 0) {
@@ -458,6 +519,9 @@ int atomfs_input_tar(const char *path, const struct atomfs_input_opts *o,
 		if (err)
 			break;
 	}
+	if (!err && st.clamped > 1)
+		atomfs_warn("%s: %zu more members' mtimes clamped likewise",
+			    path, st.clamped - 1);
 out:
 	archive_read_free(a);
 	if (threaded) {

@@ -660,8 +660,9 @@ static int write_inode(struct serial *s, struct atomfs_node *n)
 		}
 	}
 	in->base.mode = (sqfs_u16)n->mode;
-	in->base.mod_time =
-		(sqfs_u32)(w->opts.have_mtime ? w->opts.mtime : n->mtime);
+	/* the inputs clamp and warn; never let a stray value wrap */
+	in->base.mod_time = (sqfs_u32)atomfs_mtime_clamp(
+		w->opts.have_mtime ? w->opts.mtime : n->mtime);
 	in->base.inode_number = n->ino;
 	err = sqfs_id_table_id_to_index(w->ids, n->uid, &in->base.uid_idx);
 	if (!err)
@@ -759,8 +760,8 @@ int atomfs_sqfs_finish(struct atomfs_sqfs *w, struct atomfs_tree *t)
 	if (err)
 		return sqerr(w, err, "xattr table");
 	/* reproducible: the creation time is --mtime or the newest entry */
-	w->super.modification_time =
-		(sqfs_u32)(w->opts.have_mtime ? w->opts.mtime : w->max_mtime);
+	w->super.modification_time = (sqfs_u32)atomfs_mtime_clamp(
+		w->opts.have_mtime ? w->opts.mtime : w->max_mtime);
 	w->super.bytes_used = w->file->get_size(w->file);
 	err = sqfs_super_write(&w->super, w->file);
 	if (err)

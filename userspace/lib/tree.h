@@ -113,6 +113,14 @@ typedef int (*atomfs_walk_fn)(struct atomfs_node *n, void *arg);
 int atomfs_tree_walk(struct atomfs_node *root, atomfs_walk_fn pre,
 		     atomfs_walk_fn post, void *arg);
 char *atomfs_node_path(const struct atomfs_node *n);
+/* squashfs keeps one unsigned 32-bit mtime: 1970-01-01 to 2106-02-07 */
+#define ATOMFS_MTIME_MAX 4294967295ll
+static inline int64_t atomfs_mtime_clamp(int64_t t)
+{
+	return t < 0 ? 0 : t > ATOMFS_MTIME_MAX ? ATOMFS_MTIME_MAX : t;
+}
+/* Linux ids are 32-bit and (uid_t)-1 means "no change" */
+#define ATOMFS_ID_MAX 4294967294ll
 /* Normalise a tar member name: strip "./" and "/" doubling; -EPERM on ".." or absolute. */
 int atomfs_path_clean(const char *in, char **out);
 

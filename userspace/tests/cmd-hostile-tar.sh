@@ -54,4 +54,39 @@ truncate -s 50M small && echo tail >>small && tar --format=posix -S -cf small.ta
 check "hostile tar: a 50 MiB sparse file is taken" atomfs build -q --layer small.tar S:ok
 unsquashfs -q -d sp "$(blob S "$(layers_of S:ok)")" >/dev/null 2>&1
 check "hostile tar: ... and reads back as zeros and its tail" cmp small sp/small
+
+# --- item 8: owners and mtimes squashfs cannot store ---
+echo 'add("suid", b"x", uid=2**32, mode=0o4755)' | mktar uid.tar
+check_fail_msg 4 "has owner 4294967296:0, outside the ids Linux can store" \
+	"hostile tar: uid 2^32 on a setuid file is refused, not truncated to root" \
+	atomfs build -q --layer uid.tar U:t
+echo 'add("f", b"x", gid=2**32 - 1)' | mktar gid.tar
+check_fail_msg 4 "has owner 0:4294967295, outside" "hostile tar: gid 4294967295 ((gid_t)-1) is refused" \
+	atomfs build -q --layer gid.tar U:t
+echo 'add("f", b"x", uid=2**32 - 2, gid=7)' | mktar idmax.tar
+check "hostile tar: uid 4294967294 is taken" atomfs build -q --layer idmax.tar U:ok
+check "hostile tar: ... and stored as it is" sh -c \
+	"unsquashfs -lln $(blob U "$(layers_of U:ok)") | grep -q ' 4294967294/7 .* squashfs-root/f\$'"
+
+echo 'add("old", b"x", mtime=-100); add("new", b"y", mtime=2**33); add("ok", b"z", mtime=1000)' | mktar mtime.tar
+check_fail_msg 0 "member 'old' has mtime -100, outside what squashfs can store (1970 to 2106): stored as 0" \
+	"hostile tar: an mtime before 1970 is clamped with a warning" atomfs build --layer mtime.tar M:t
+check "hostile tar: ... and one more is counted" grep -q "1 more members' mtimes clamped likewise" "$T/.err"
+rm -rf mt && unsquashfs -q -d mt "$(blob M "$(layers_of M:t)")" >/dev/null 2>&1
+check "hostile tar: clamped mtimes are 0 and 2^32-1, the others kept" \
+	test "$(stat -c %Y mt/old mt/new mt/ok | tr '\n' ' ')" = "0 4294967295 1000 "
+check_fail_msg 4 "member 'old' has mtime -100, outside what squashfs can store .*build without --strict" \
+	"hostile tar: --strict refuses it" atomfs build --strict --layer mtime.tar M:s
+
+# --- item 11: ACLs are not dropped silently ---
+python3 -c '
+import io, tarfile
+t = tarfile.open("acl.tar", "w", format=tarfile.PAX_FORMAT)
+i = tarfile.TarInfo("f"); i.size = 1
+i.pax_headers = {"SCHILY.acl.access": "user::rw-,user:1000:r--,group::r--,mask::r--,other::r--"}
+t.addfile(i, io.BytesIO(b"x")); t.close()'
+check_fail_msg 0 "acl.tar: f: ACLs not stored" "hostile tar: an ACL is dropped with a warning" \
+	atomfs build --layer acl.tar A:t
+check_fail_msg 4 "member 'f' has ACLs, which squashfs cannot store" "hostile tar: --strict refuses an ACL" \
+	atomfs build --strict --layer acl.tar A:s
 done_testing
