@@ -248,6 +248,67 @@ static int check_acls(struct tar_state *st, struct archive_entry *e,
 	return 0;
 }
 
+static bool is_opaque(const struct atomfs_node *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->nxattrs; i++)
+		if (!strcmp(n->xattrs[i].key, OPAQUE_XATTR))
+			return n->xattrs[i].size == 1 &&
+			       *(const char *)n->xattrs[i].value == 'y';
+	return false;
+}
+
+static bool is_whiteout(const char *clean)
+{
+	const char *slash = strrchr(clean, '/');
+
+	return str_has_prefix(slash ? slash + 1 : clean, ".wh.");
+}
+
+/*
+ * An OCI whiteout (.wh.NAME, .wh..wh..opq) in overlay style.  Whiteouts
+ * delete only what lower layers hold: what this layer itself put there
+ * stays, as in umoci, containerd and the image spec.
+ */
+static int whiteout(struct tar_state *st, struct archive_entry *e,
+		    const char *member, struct atomfs_node *parent,
+		    const char *leaf)
+{
+	struct atomfs_node *n, *old;
+	int err;
+
+	if (!strcmp(leaf, ".wh..wh..opq")) {
+		/* opaque directory: overlay style xattr on the parent */
+		return atomfs_node_set_xattr(parent, OPAQUE_XATTR, "y", 1);
+	}
+	if (!leaf[4] || !strcmp(leaf + 4, ".") || !strcmp(leaf + 4, ".."))
+		return atomfs_err(EBADMSG,
+				  "%s: whiteout member '%s' names nothing",
+				  st->path, member);
+	old = atomfs_node_child(st->t, parent, leaf + 4);
+	if (old) {
+		/*
+		 * NAME came earlier in this layer: it stays.  A directory
+		 * becomes opaque (the lower one is gone, this layer's
+		 * entries are kept); anything else hides the lower NAME
+		 * already.
+		 */
+		if (S_ISDIR(old->mode))
+			return atomfs_node_set_xattr(old, OPAQUE_XATTR, "y", 1);
+		return 0;
+	}
+	/* whiteout: a 0/0 character device under the real name */
+	n = atomfs_node_new(leaf + 4, S_IFCHR);
+	n->rdev = makedev(0, 0);
+	err = set_meta(st, e, member, n);
+	if (err) {
+		atomfs_node_free(n);
+		return err;
+	}
+	return insert(st, member, parent, n);
+}
+
 static int one_entry(struct archive *a, struct archive_entry *e,
 		     struct tar_state *st)
 {
@@ -285,31 +346,18 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 		return err ? err : add_xattrs(e, o, path, member, t->root);
 	}
 	err = atomfs_tree_lookup(t, clean, true, &parent, &leaf);
+	if (err == -ENOTDIR && o->whiteouts && is_whiteout(clean))
+		/*
+		 * A whiteout below something this layer made a file
+		 * (umoci lists the old children of a directory it replaced
+		 * by a file): there is nothing left there to delete.
+		 */
+		return 0;
 	if (err)
 		return tree_err(err, st, member);
 
-	if (o->whiteouts && str_has_prefix(leaf, ".wh.")) {
-		if (!strcmp(leaf, ".wh..wh..opq")) {
-			/* opaque directory: overlay style xattr on the parent */
-			return atomfs_node_set_xattr(parent, OPAQUE_XATTR, "y",
-						     1);
-		}
-		if (!leaf[4] || !strcmp(leaf + 4, ".") ||
-		    !strcmp(leaf + 4, ".."))
-			return atomfs_err(
-				EBADMSG,
-				"%s: whiteout member '%s' names nothing", path,
-				member);
-		/* whiteout: a 0/0 character device under the real name */
-		n = atomfs_node_new(leaf + 4, S_IFCHR);
-		n->rdev = makedev(0, 0);
-		err = set_meta(st, e, member, n);
-		if (err) {
-			atomfs_node_free(n);
-			return err;
-		}
-		return insert(st, member, parent, n);
-	}
+	if (o->whiteouts && str_has_prefix(leaf, ".wh."))
+		return whiteout(st, e, member, parent, leaf);
 
 	hl = archive_entry_hardlink(e);
 	if (hl) {
@@ -380,6 +428,19 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 	if (err) {
 		atomfs_node_free(n);
 		return err;
+	}
+	if (o->whiteouts && S_ISDIR(mode)) {
+		struct atomfs_node *old = atomfs_node_child(t, parent, leaf);
+
+		/*
+		 * A directory replacing this layer's whiteout or file of the
+		 * same name (".wh.NAME" then "NAME/"): applying the layer
+		 * removes the lower NAME first, so the directory is opaque.
+		 * One replacing this layer's opaque directory stays opaque
+		 * ("NAME/.wh..wh..opq" then "NAME/").
+		 */
+		if (old && (!S_ISDIR(old->mode) || is_opaque(old)))
+			atomfs_node_set_xattr(n, OPAQUE_XATTR, "y", 1);
 	}
 	err = insert(st, member, parent, n);
 	if (!err && S_ISREG(mode))
