@@ -370,15 +370,16 @@ int atomfs_sqfs_file_end(struct atomfs_sqfs *w)
 	return 0;
 }
 
-static int feed_path(struct atomfs_sqfs *w, struct atomfs_node *n, char *buf,
-		     size_t bufsz)
+static int feed_path(struct atomfs_sqfs *w, const struct atomfs_tree *t,
+		     struct atomfs_node *n, char *buf, size_t bufsz)
 {
+	cleanup_free char *shown = NULL;
 	uint64_t total = 0;
 	int fd, err;
 
-	fd = open(n->src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = atomfs_src_open(t, n, &shown);
 	if (fd < 0)
-		return atomfs_err(errno, "cannot read %s: %m", n->src);
+		return fd;
 	err = atomfs_sqfs_file_begin(w, n);
 	while (!err) {
 		ssize_t got = read(fd, buf, bufsz);
@@ -386,7 +387,7 @@ static int feed_path(struct atomfs_sqfs *w, struct atomfs_node *n, char *buf,
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			err = atomfs_err(errno, "cannot read %s: %m", n->src);
+			err = atomfs_err(errno, "cannot read %s: %m", shown);
 			break;
 		}
 		if (got == 0)
@@ -396,7 +397,7 @@ static int feed_path(struct atomfs_sqfs *w, struct atomfs_node *n, char *buf,
 			err = atomfs_err(
 				EAGAIN,
 				"%s grew while it was being read; build again from a stable tree",
-				n->src);
+				shown);
 			break;
 		}
 		err = atomfs_sqfs_file_append(w, buf, (size_t)got);
@@ -406,7 +407,7 @@ static int feed_path(struct atomfs_sqfs *w, struct atomfs_node *n, char *buf,
 		err = atomfs_err(
 			EAGAIN,
 			"%s shrank while it was being read; build again from a stable tree",
-			n->src);
+			shown);
 	if (!err)
 		err = atomfs_sqfs_file_end(w);
 	return err;
@@ -414,6 +415,7 @@ static int feed_path(struct atomfs_sqfs *w, struct atomfs_node *n, char *buf,
 
 struct feed {
 	struct atomfs_sqfs *w;
+	const struct atomfs_tree *t;
 	char *buf;
 	size_t bufsz;
 };
@@ -429,14 +431,14 @@ static int feed_node(struct atomfs_node *n, void *arg)
 		err = atomfs_sqfs_file_begin(f->w, n);
 		return err ? err : atomfs_sqfs_file_end(f->w);
 	}
-	return feed_path(f->w, n, f->buf, f->bufsz);
+	return feed_path(f->w, f->t, n, f->buf, f->bufsz);
 }
 
 int atomfs_sqfs_feed_tree(struct atomfs_sqfs *w, struct atomfs_tree *t)
 {
 	size_t bufsz = 1024 * 1024;
 	cleanup_free char *buf = xcalloc(1, bufsz);
-	struct feed f = { .w = w, .buf = buf, .bufsz = bufsz };
+	struct feed f = { .w = w, .t = t, .buf = buf, .bufsz = bufsz };
 
 	atomfs_tree_sort(t->root);
 	return atomfs_tree_walk(t->root, feed_node, NULL, &f);

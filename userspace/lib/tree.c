@@ -2,6 +2,7 @@
 /* tree.c: the in-memory file tree a layer is built from */
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -100,6 +101,7 @@ int atomfs_tree_init(struct atomfs_tree *t)
 	t->nnodes = 1;
 	t->max_nodes = ATOMFS_TREE_MAX_NODES;
 	t->max_depth = ATOMFS_TREE_MAX_DEPTH;
+	t->src_fd = -1;
 	/*
 	 * Without OpenSSL's SipHash (a broken provider set-up) names are
 	 * hashed with an unkeyed function: still correct, only no longer
@@ -132,6 +134,11 @@ void atomfs_tree_free(struct atomfs_tree *t)
 	t->root = NULL;
 	EVP_MAC_CTX_free(t->mac);
 	t->mac = NULL;
+	if (t->src_fd >= 0)
+		close(t->src_fd);
+	t->src_fd = -1;
+	free(t->src_dir);
+	t->src_dir = NULL;
 }
 
 static uint64_t name_hash(struct atomfs_tree *t, const char *name)

@@ -53,7 +53,11 @@ struct atomfs_node {
 	char *symlink; /* symlinks: target */
 	struct atomfs_xattr *xattrs; /* sorted by key */
 	size_t nxattrs;
-	char *src; /* regular files from a directory: path to read */
+	/* regular files from a directory: path below the tree's src_fd, and
+	 * the inode the walk saw there (data is read later, at feed time) */
+	char *src;
+	dev_t src_dev;
+	ino_t src_ino;
 	struct atomfs_node *link; /* hard link: the node that owns the inode */
 
 	/* writer state */
@@ -77,6 +81,9 @@ struct atomfs_tree {
 	/* keyed name hash (SipHash with a random key: names are chosen by
 	 * the archive's author, who must not be able to make them collide) */
 	struct evp_mac_ctx_st *mac;
+	/* directory input: its root, held open until the data is fed */
+	int src_fd; /* -1 if none */
+	char *src_dir; /* its path, for messages */
 	uint64_t ncmp; /* child slots examined by lookups and inserts */
 };
 
@@ -121,6 +128,10 @@ static inline int64_t atomfs_mtime_clamp(int64_t t)
 }
 /* Linux ids are 32-bit and (uid_t)-1 means "no change" */
 #define ATOMFS_ID_MAX 4294967294ll
+/* input_dir.c: open n's data below t->src_fd, checked to be the file
+ * the walk saw; *shown: its path for messages (free it) */
+int atomfs_src_open(const struct atomfs_tree *t, const struct atomfs_node *n,
+		    char **shown);
 /* Normalise a tar member name: strip "./" and "/" doubling; -EPERM on ".." or absolute. */
 int atomfs_path_clean(const char *in, char **out);
 

@@ -186,4 +186,14 @@ check_fail_msg 0 "mt/old has mtime -315619200, outside what squashfs can store (
 	"build: a directory entry's mtime before 1970 is clamped with a warning" atomfs build --layer mt MT:t
 check_fail_msg 4 "mt/old has mtime -315619200, .*build without --strict" \
 	"build: --strict refuses it" atomfs build --strict --layer mt MT:s
+
+# a directory deeper than 2048 levels (issue 11 item 9): refused, no recursion
+python3 -c '
+import os
+os.mkdir("deep"); os.chdir("deep")
+for i in range(2049):
+    os.mkdir("d"); os.chdir("d")
+open("f", "w").write("x")'
+check_fail_msg 4 "lies more than 2048 directories deep" \
+	"build: a directory 2049 levels deep is refused" atomfs build -q --layer deep DP:t
 done_testing
