@@ -409,6 +409,14 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 		n->symlink = xstrdup(archive_entry_symlink(e) ?
 					     archive_entry_symlink(e) :
 					     "");
+		/* the kernel's squashfs calls longer targets corrupt */
+		if (strlen(n->symlink) > ATOMFS_SYMLINK_MAX) {
+			atomfs_node_free(n);
+			return atomfs_err(
+				E2BIG,
+				"%s: symlink '%s' has a target longer than %d bytes, which Linux and squashfs cannot hold",
+				path, member, ATOMFS_SYMLINK_MAX);
+		}
 		break;
 	case S_IFCHR:
 	case S_IFBLK:

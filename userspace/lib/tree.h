@@ -22,6 +22,7 @@ struct evp_mac_ctx_st;
  * is reported with its own error (see atomfs_tree_insert()).
  */
 #define ATOMFS_NAME_MAX 255 /* bytes in one name, as squashfs-tools and Linux */
+#define ATOMFS_SYMLINK_MAX 4095 /* bytes in a symlink target (PATH_MAX - 1) */
 #define ATOMFS_TREE_MAX_DEPTH 2048 /* a/a/a/... fills PATH_MAX at this depth */
 #define ATOMFS_TREE_MAX_NODES (1u << 22) /* entries, replaced ones included */
 #define ATOMFS_DIR_HASH_MIN 8 /* directories this large get a hash table */

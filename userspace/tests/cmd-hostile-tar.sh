@@ -45,6 +45,23 @@ check_fail_msg 4 "has a name longer than 255 bytes" \
 printf 'add("d/%s", b"x")\n' "$n255" | mktar ok255.tar
 check "hostile tar: a name of 255 bytes is taken" atomfs build -q --layer ok255.tar N:ok
 
+python3 -c '
+import tarfile
+t = tarfile.open("link.tar", "w", format=tarfile.PAX_FORMAT)
+for name, target in (("long", "t" * 4096), ("max", "t" * 4095)):
+    i = tarfile.TarInfo(name); i.type, i.linkname = tarfile.SYMTYPE, target
+    t.addfile(i)
+t.close()'
+check_fail_msg 4 "symlink 'long' has a target longer than 4095 bytes" \
+	"hostile tar: a symlink target of 4096 bytes is refused (squashfs calls it corrupt)" \
+	atomfs build -q --layer link.tar SL:t
+python3 -c '
+import tarfile
+t = tarfile.open("link-ok.tar", "w", format=tarfile.PAX_FORMAT)
+i = tarfile.TarInfo("max"); i.type, i.linkname = tarfile.SYMTYPE, "t" * 4095
+t.addfile(i); t.close()'
+check "hostile tar: a symlink target of 4095 bytes is taken" atomfs build -q --layer link-ok.tar SL:ok
+
 # a 10 KiB tar declaring a 1 TiB sparse file (GNU tar finds the holes)
 truncate -s 1T huge && echo tail >>huge && tar --format=gnu -S -cf sparse.tar huge && rm huge
 check_fail_msg 4 "is a sparse file of 1099511627781 bytes; with it the layer holds more than 68719476736 bytes of holes" \
