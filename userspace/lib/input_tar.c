@@ -259,6 +259,21 @@ static bool is_opaque(const struct atomfs_node *n)
 	return false;
 }
 
+/* stops a walk at anything but an implicit directory or a whiteout */
+static int not_whiteout(struct atomfs_node *n, void *arg)
+{
+	(void)arg;
+	if (S_ISDIR(n->mode))
+		return !n->implicit;
+	return !(S_ISCHR(n->mode) && n->rdev == makedev(0, 0) && !n->link);
+}
+
+/* dir holds nothing of this layer but whiteouts (and implicit parents) */
+static bool only_whiteouts(struct atomfs_node *dir)
+{
+	return atomfs_tree_walk(dir, not_whiteout, NULL, NULL) == 0;
+}
+
 static bool is_whiteout(const char *clean)
 {
 	const char *slash = strrchr(clean, '/');
@@ -287,12 +302,13 @@ static int whiteout(struct tar_state *st, struct archive_entry *e,
 				  "%s: whiteout member '%s' names nothing",
 				  st->path, member);
 	old = atomfs_node_child(st->t, parent, leaf + 4);
-	if (old) {
+	if (old && !(S_ISDIR(old->mode) && only_whiteouts(old))) {
 		/*
 		 * NAME came earlier in this layer: it stays.  A directory
 		 * becomes opaque (the lower one is gone, this layer's
 		 * entries are kept); anything else hides the lower NAME
-		 * already.
+		 * already.  (A directory this layer made only to hold
+		 * whiteouts goes, with the lower one.)
 		 */
 		if (S_ISDIR(old->mode))
 			return atomfs_node_set_xattr(old, OPAQUE_XATTR, "y", 1);

@@ -345,6 +345,7 @@ int atomfs_tree_lookup(struct atomfs_tree *t, const char *path,
 				return -ENOENT;
 			next = atomfs_node_new(comp, S_IFDIR | 0755);
 			next->mtime = dir->mtime;
+			next->implicit = true;
 			err = atomfs_tree_insert(t, dir, next);
 			if (err) {
 				atomfs_node_free(next);

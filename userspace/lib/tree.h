@@ -60,6 +60,7 @@ struct atomfs_node {
 	dev_t src_dev;
 	ino_t src_ino;
 	struct atomfs_node *link; /* hard link: the node that owns the inode */
+	bool implicit; /* a missing parent made by atomfs_tree_lookup() */
 
 	/* writer state */
 	uint32_t nlink; /* entries sharing this inode (owners only) */

@@ -121,8 +121,9 @@ mk('wh-a.tar', ['.wh.a', 'a/', 'a/new'])
 mk('wh-b.tar', ['b/.wh..wh..opq', 'b/', 'b/new'])
 mk('wh-c.tar', ['srv/swap', 'srv/swap/.wh.x', 'srv/swap/.wh.y', 'srv/swap/y/.wh.z', 'srv/swap/y/.wh..wh..opq'])
 mk('wh-d.tar', ['c/', 'c/new', '.wh.c', 'e', '.wh.e'])
+mk('wh-e.tar', ['a/.wh.old', '.wh.a', 'b/.wh..wh..opq', '.wh.b'])
 PY
-for c in a b c d; do
+for c in a b c d e; do
 	umoci init --layout "wh$c" >/dev/null 2>&1
 	umoci new --image "wh$c:t" >/dev/null 2>&1
 	umoci raw add-layer --image "wh$c:t" wh-lower.tar >/dev/null 2>&1
@@ -132,6 +133,7 @@ against_umoci "import: '.wh.a' then 'a/' and 'a/new' in one layer give an opaque
 against_umoci "import: 'b/.wh..wh..opq' then 'b/' keeps b opaque (as umoci unpack)" whb
 against_umoci "import: whiteouts below a directory this layer made a file are moot (as umoci unpack)" whc
 against_umoci "import: a whiteout after this layer's own entries of that name keeps them (as umoci unpack)" whd
+against_umoci "import: a whiteout of a directory this layer holds only whiteouts in deletes it (as umoci unpack)" whe
 
 # bad input: layout unchanged, documented exit status
 tree_state dst >before
