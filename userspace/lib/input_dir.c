@@ -187,7 +187,8 @@ static int read_xattrs(struct walk *wk, const char *shown, int fd,
 				shown, k);
 			continue;
 		}
-		vlen = at ? lgetxattr(at, k, NULL, 0) : fgetxattr(fd, k, NULL, 0);
+		vlen = at ? lgetxattr(at, k, NULL, 0) :
+			    fgetxattr(fd, k, NULL, 0);
 		if (vlen < 0)
 			return atomfs_err(errno,
 					  "cannot read xattr %s of %s: %m", k,
@@ -298,10 +299,9 @@ static void todo_push(struct walk *wk, char *rel, const struct stat *st,
 		wk->todo_cap = wk->todo_cap ? 2 * wk->todo_cap : 64;
 		wk->todo = xrealloc(wk->todo, wk->todo_cap * sizeof(*wk->todo));
 	}
-	wk->todo[wk->ntodo++] = (struct pending){ .rel = rel,
-						  .dev = st->st_dev,
-						  .ino = st->st_ino,
-						  .node = node };
+	wk->todo[wk->ntodo++] = (struct pending){
+		.rel = rel, .dev = st->st_dev, .ino = st->st_ino, .node = node
+	};
 }
 
 /* list one directory: its entries become nodes, its subdirectories pending */
@@ -309,7 +309,7 @@ static int read_dir(struct walk *wk, const struct pending *p)
 {
 	const char *root = wk->t->src_dir;
 	cleanup_free char *shown = *p->rel ? path_join(root, p->rel) :
-					      xstrdup(root);
+					     xstrdup(root);
 	char **names = NULL;
 	size_t n = 0, cap = 0, i, first = wk->ntodo;
 	struct dirent *de;
@@ -356,7 +356,7 @@ static int read_dir(struct walk *wk, const struct pending *p)
 		qsort(names, n, sizeof(*names), name_cmp);
 	for (i = 0; !err && i < n; i++) {
 		cleanup_free char *rel = *p->rel ? path_join(p->rel, names[i]) :
-						    xstrdup(names[i]);
+						   xstrdup(names[i]);
 		cleanup_free char *kshown = path_join(root, rel);
 		struct atomfs_node *k;
 

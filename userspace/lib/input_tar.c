@@ -235,7 +235,8 @@ static int check_acls(struct tar_state *st, struct archive_entry *e,
 		      const char *member)
 {
 	if (archive_entry_acl_count(e, ARCHIVE_ENTRY_ACL_TYPE_POSIX1E |
-					       ARCHIVE_ENTRY_ACL_TYPE_NFS4) <= 0)
+					       ARCHIVE_ENTRY_ACL_TYPE_NFS4) <=
+	    0)
 		return 0;
 	if (st->o->strict)
 		return atomfs_err(

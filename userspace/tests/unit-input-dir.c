@@ -60,7 +60,8 @@ static int layer_has_secret(void)
 {
 	cleanup_free char *out = at("out.sqfs");
 	cleanup_free char *cmd = xasprintf(
-		"unsquashfs -cat %s sub/file 2>/dev/null | grep -q SECRET", out);
+		"unsquashfs -cat %s sub/file 2>/dev/null | grep -q SECRET",
+		out);
 
 	return system(cmd) == 0;
 }
@@ -108,7 +109,8 @@ static void check_refused(const char *what, int err)
 {
 	const char *msg = atomfs_last_error();
 
-	if (!ok(err == -EAGAIN && strstr(msg, "changed while the layer was built") &&
+	if (!ok(err == -EAGAIN &&
+			strstr(msg, "changed while the layer was built") &&
 			!layer_has_secret(),
 		"input dir: %s between walk and read is refused", what))
 		tap_diag("  err %d, message: %s, secret in layer: %d", err, msg,
@@ -139,12 +141,14 @@ int main(void)
 		mkdir(sp, 0755);
 		put(f, "inside\n");
 	}
-	check_refused("a parent directory replaced by a symlink out of the tree",
-		      build_with_change("in1", parent_to_symlink));
+	check_refused(
+		"a parent directory replaced by a symlink out of the tree",
+		build_with_change("in1", parent_to_symlink));
 	check_refused("a file replaced by a symlink out of the tree",
 		      build_with_change("in2", file_to_symlink));
-	check_refused("a file replaced by a hard link to a file out of the tree",
-		      build_with_change("in3", file_to_hardlink));
+	check_refused(
+		"a file replaced by a hard link to a file out of the tree",
+		build_with_change("in3", file_to_hardlink));
 	check_refused("a file replaced by a FIFO (no hang)",
 		      build_with_change("in4", file_to_fifo));
 	is_int(build_with_change("in5", nothing), 0,

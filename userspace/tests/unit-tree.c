@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "input.h"
 #include "internal.h"
 #include "tap.h"
 #include "tree.h"
@@ -39,8 +40,8 @@ static void test_wide_directory(void)
 	if (!ok(i == WIDE && !over,
 		"tree: %d entries inserted into one directory in at most %d slot comparisons each",
 		WIDE, SLOTS_PER_OP))
-		tap_diag("  stopped after %zu entries with %llu comparisons",
-			 i, (unsigned long long)t.ncmp);
+		tap_diag("  stopped after %zu entries with %llu comparisons", i,
+			 (unsigned long long)t.ncmp);
 	tap_diag("%d inserts: %llu comparisons", WIDE,
 		 (unsigned long long)t.ncmp);
 	before = t.ncmp;
@@ -201,8 +202,59 @@ static void test_deep_walks(void)
 	ok(1, "tree: and freed");
 }
 
+/* the inputs turn the tree's entry limit into a clear error */
+static void test_entry_limit_messages(void)
+{
+	char tmp[] = "/tmp/atomfs-unit-tree.XXXXXX";
+	struct atomfs_input_opts io = { 0 };
+	struct atomfs_sqfs_opts so = { .comp = ATOMFS_COMP_GZIP, .threads = 1 };
+	cleanup_free char *dir = NULL, *tar = NULL, *out = NULL, *cmd = NULL;
+	struct atomfs_sqfs *w = NULL;
+	struct atomfs_tree t;
+	int err;
+
+	if (!mkdtemp(tmp)) {
+		ok(0, "tree: mkdtemp: %m");
+		return;
+	}
+	dir = path_join(tmp, "in");
+	tar = path_join(tmp, "in.tar");
+	out = path_join(tmp, "out.sqfs");
+	cmd = xasprintf(
+		"mkdir %s && cd %s && touch $(seq 1 30) && tar -cf %s -C %s .",
+		dir, dir, tar, dir);
+	if (system(cmd) != 0) {
+		ok(0, "tree: cannot make %s", tar);
+		return;
+	}
+	atomfs_tree_init(&t);
+	t.max_nodes = 20;
+	err = atomfs_input_dir(dir, &io, &t);
+	ok(err == -E2BIG && strstr(atomfs_last_error(),
+				   "the tree has more than 20 entries"),
+	   "tree: a directory over the entry limit is refused: %s",
+	   atomfs_last_error());
+	atomfs_tree_free(&t);
+
+	atomfs_tree_init(&t);
+	t.max_nodes = 20;
+	err = atomfs_sqfs_create(out, &so, &w);
+	if (!err)
+		err = atomfs_input_tar(tar, &io, &t, w);
+	ok(err == -E2BIG && strstr(atomfs_last_error(), "more than 20 entries"),
+	   "tree: a tar over the entry limit is refused: %s",
+	   atomfs_last_error());
+	atomfs_sqfs_destroy(w);
+	atomfs_tree_free(&t);
+	free(cmd);
+	cmd = xasprintf("rm -rf %s", tmp);
+	if (system(cmd) != 0)
+		tap_diag("could not remove %s", tmp);
+}
+
 int main(void)
 {
+	test_entry_limit_messages();
 	test_wide_directory();
 	test_dir_replaces_dir();
 	test_limits();
