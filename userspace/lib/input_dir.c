@@ -158,9 +158,10 @@ static int read_xattrs(struct walk *wk, const char *shown, int fd,
 		       const char *at, struct atomfs_node *n)
 {
 	cleanup_free char *names = NULL;
-	cleanup_free char *val = NULL;
+	cleanup_free struct atomfs_xattr *v = NULL;
+	size_t count = 0, i;
 	ssize_t len, vlen;
-	size_t vcap = 0;
+	int err = 0;
 	char *k;
 
 	len = at ? llistxattr(at, NULL, 0) : flistxattr(fd, NULL, 0);
@@ -175,13 +176,16 @@ static int read_xattrs(struct walk *wk, const char *shown, int fd,
 		   flistxattr(fd, names, (size_t)len);
 	if (len < 0)
 		return atomfs_err(errno, "cannot list xattrs of %s: %m", shown);
-	for (k = names; k < names + len; k += strlen(k) + 1) {
+	v = xcalloc((size_t)len, sizeof(*v));
+	for (k = names; !err && k < names + len; k += strlen(k) + 1) {
 		if (!atomfs_sqfs_xattr_supported(k)) {
-			if (wk->o->strict)
-				return atomfs_err(
+			if (wk->o->strict) {
+				err = atomfs_err(
 					ENOTSUP,
 					"%s has xattr %s, which squashfs cannot store (only user., trusted. and security.); remove it or build without --strict",
 					shown, k);
+				break;
+			}
 			atomfs_warn(
 				"%s: xattr %s not stored: squashfs keeps only user., trusted. and security. xattrs (POSIX ACLs are lost)",
 				shown, k);
@@ -189,23 +193,28 @@ static int read_xattrs(struct walk *wk, const char *shown, int fd,
 		}
 		vlen = at ? lgetxattr(at, k, NULL, 0) :
 			    fgetxattr(fd, k, NULL, 0);
-		if (vlen < 0)
-			return atomfs_err(errno,
-					  "cannot read xattr %s of %s: %m", k,
-					  shown);
-		if ((size_t)vlen + 1 > vcap) {
-			vcap = (size_t)vlen + 1;
-			val = xrealloc(val, vcap);
+		if (vlen >= 0) {
+			v[count].value = xcalloc(1, (size_t)vlen + 1);
+			vlen = at ? lgetxattr(at, k, v[count].value,
+					      (size_t)vlen + 1) :
+				    fgetxattr(fd, k, v[count].value,
+					      (size_t)vlen + 1);
 		}
-		vlen = at ? lgetxattr(at, k, val, vcap) :
-			    fgetxattr(fd, k, val, vcap);
-		if (vlen < 0)
-			return atomfs_err(errno,
-					  "cannot read xattr %s of %s: %m", k,
-					  shown);
-		atomfs_node_set_xattr(n, k, val, (size_t)vlen);
+		if (vlen < 0) {
+			err = atomfs_err(errno,
+					 "cannot read xattr %s of %s: %m", k,
+					 shown);
+			free(v[count].value);
+			break;
+		}
+		v[count].key = k;
+		v[count++].size = (size_t)vlen;
 	}
-	return 0;
+	if (!err)
+		err = atomfs_node_add_xattrs(n, v, count);
+	for (i = 0; i < count; i++)
+		free(v[i].value);
+	return err;
 }
 
 /* n's metadata from st; dfd/name: where it is (dfd < 0: n is the root, at fd) */

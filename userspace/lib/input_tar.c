@@ -128,6 +128,8 @@ static int add_xattrs(struct archive_entry *e,
 		      const struct atomfs_input_opts *o, const char *path,
 		      const char *member, struct atomfs_node *n)
 {
+	cleanup_free struct atomfs_xattr *v = NULL;
+	size_t count = 0, cap = 0, names = 0;
 	const char *name;
 	const void *val;
 	size_t size;
@@ -145,9 +147,30 @@ static int add_xattrs(struct archive_entry *e,
 				path, member, name);
 			continue;
 		}
-		atomfs_node_set_xattr(n, name, val, size);
+		/* what Linux can list and read back (and a bound on our work) */
+		names += strlen(name) + 1;
+		if (names > ATOMFS_XATTR_LIST_MAX)
+			return atomfs_err(
+				E2BIG,
+				"%s: member '%s' has more xattrs than Linux can list (names over %d bytes)",
+				path, member, ATOMFS_XATTR_LIST_MAX);
+		if (size > ATOMFS_XATTR_SIZE_MAX)
+			return atomfs_err(
+				E2BIG,
+				"%s: member '%s' has xattr %s of %zu bytes; Linux xattr values hold at most %d",
+				path, member, name, size,
+				ATOMFS_XATTR_SIZE_MAX);
+		if (count == cap) {
+			cap = cap ? 2 * cap : 8;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		v[count++] = (struct atomfs_xattr){
+			.key = (char *)(uintptr_t)name,
+			.value = (void *)(uintptr_t)val,
+			.size = size,
+		};
 	}
-	return 0;
+	return atomfs_node_add_xattrs(n, v, count);
 }
 
 /* an error from atomfs_tree_lookup() or atomfs_tree_insert(), explained */
@@ -260,19 +283,15 @@ static bool is_opaque(const struct atomfs_node *n)
 	return false;
 }
 
-/* stops a walk at anything but an implicit directory or a whiteout */
-static int not_whiteout(struct atomfs_node *n, void *arg)
+/*
+ * n is this layer's own content (not a whiteout, not an implicit parent),
+ * and so is every directory above it.  Each node is marked once: the
+ * climb stops at the first one already marked.
+ */
+static void mark_content(struct atomfs_node *n)
 {
-	(void)arg;
-	if (S_ISDIR(n->mode))
-		return !n->implicit;
-	return !(S_ISCHR(n->mode) && n->rdev == makedev(0, 0) && !n->link);
-}
-
-/* dir holds nothing of this layer but whiteouts (and implicit parents) */
-static bool only_whiteouts(struct atomfs_node *dir)
-{
-	return atomfs_tree_walk(dir, not_whiteout, NULL, NULL) == 0;
+	for (; n && !n->content; n = n->parent)
+		n->content = true;
 }
 
 static bool is_whiteout(const char *clean)
@@ -303,13 +322,13 @@ static int whiteout(struct tar_state *st, struct archive_entry *e,
 				  "%s: whiteout member '%s' names nothing",
 				  st->path, member);
 	old = atomfs_node_child(st->t, parent, leaf + 4);
-	if (old && !(S_ISDIR(old->mode) && only_whiteouts(old))) {
+	if (old && old->content) {
 		/*
 		 * NAME came earlier in this layer: it stays.  A directory
 		 * becomes opaque (the lower one is gone, this layer's
 		 * entries are kept); anything else hides the lower NAME
 		 * already.  (A directory this layer made only to hold
-		 * whiteouts goes, with the lower one.)
+		 * whiteouts is no content: it goes, with the lower one.)
 		 */
 		if (S_ISDIR(old->mode))
 			return atomfs_node_set_xattr(old, OPAQUE_XATTR, "y", 1);
@@ -401,7 +420,10 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 			atomfs_node_free(n);
 			return 0;
 		}
-		return insert(st, member, parent, n);
+		err = insert(st, member, parent, n);
+		if (!err)
+			mark_content(n);
+		return err;
 	}
 
 	n = atomfs_node_new(leaf, mode);
@@ -468,6 +490,8 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 			atomfs_node_set_xattr(n, OPAQUE_XATTR, "y", 1);
 	}
 	err = insert(st, member, parent, n);
+	if (!err)
+		mark_content(n);
 	if (!err && S_ISREG(mode))
 		err = feed_data(a, st, member, n);
 	return err;

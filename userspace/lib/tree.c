@@ -345,7 +345,6 @@ int atomfs_tree_lookup(struct atomfs_tree *t, const char *path,
 				return -ENOENT;
 			next = atomfs_node_new(comp, S_IFDIR | 0755);
 			next->mtime = dir->mtime;
-			next->implicit = true;
 			err = atomfs_tree_insert(t, dir, next);
 			if (err) {
 				atomfs_node_free(next);
@@ -366,34 +365,63 @@ int atomfs_tree_lookup(struct atomfs_tree *t, const char *path,
 	return 0;
 }
 
-static int xattr_cmp(const void *a, const void *b)
+struct xattr_ord {
+	struct atomfs_xattr x;
+	size_t ord; /* later ones replace earlier ones of the same key */
+};
+
+static int xattr_ord_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct atomfs_xattr *)a)->key,
-		      ((const struct atomfs_xattr *)b)->key);
+	const struct xattr_ord *x = a, *y = b;
+	int c = strcmp(x->x.key, y->x.key);
+
+	return c ? c : x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+int atomfs_node_add_xattrs(struct atomfs_node *n, const struct atomfs_xattr *v,
+			   size_t count)
+{
+	size_t total = n->nxattrs + count, i, out = 0;
+	struct xattr_ord *all;
+
+	if (!count)
+		return 0;
+	all = xcalloc(total, sizeof(*all));
+	for (i = 0; i < n->nxattrs; i++)
+		all[i] = (struct xattr_ord){ .x = n->xattrs[i], .ord = i };
+	for (i = 0; i < count; i++) {
+		struct atomfs_xattr *x = &all[n->nxattrs + i].x;
+
+		x->key = xstrdup(v[i].key);
+		x->value = xcalloc(1, v[i].size);
+		memcpy(x->value, v[i].value, v[i].size);
+		x->size = v[i].size;
+		all[n->nxattrs + i].ord = n->nxattrs + i;
+	}
+	/* one sort however many there are (a tar header can hold 30,000) */
+	qsort(all, total, sizeof(*all), xattr_ord_cmp);
+	n->xattrs = xrealloc(n->xattrs, total * sizeof(*n->xattrs));
+	for (i = 0; i < total; i++) {
+		if (i + 1 < total && !strcmp(all[i].x.key, all[i + 1].x.key)) {
+			free(all[i].x.key);
+			free(all[i].x.value);
+			continue;
+		}
+		n->xattrs[out++] = all[i].x;
+	}
+	n->nxattrs = out;
+	free(all);
+	return 0;
 }
 
 int atomfs_node_set_xattr(struct atomfs_node *n, const char *key,
 			  const void *val, size_t size)
 {
-	struct atomfs_xattr *x;
-	size_t i;
+	struct atomfs_xattr x = { .key = (char *)(uintptr_t)key,
+				  .value = (void *)(uintptr_t)val,
+				  .size = size };
 
-	for (i = 0; i < n->nxattrs; i++) {
-		if (!strcmp(n->xattrs[i].key, key)) {
-			free(n->xattrs[i].value);
-			goto set;
-		}
-	}
-	n->xattrs = xrealloc(n->xattrs, (n->nxattrs + 1) * sizeof(*n->xattrs));
-	i = n->nxattrs++;
-	n->xattrs[i].key = xstrdup(key);
-set:
-	x = &n->xattrs[i];
-	x->value = xcalloc(1, size);
-	memcpy(x->value, val, size);
-	x->size = size;
-	qsort(n->xattrs, n->nxattrs, sizeof(*n->xattrs), xattr_cmp);
-	return 0;
+	return atomfs_node_add_xattrs(n, &x, 1);
 }
 
 static int node_cmp(const void *a, const void *b)

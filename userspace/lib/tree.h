@@ -22,6 +22,8 @@ struct evp_mac_ctx_st;
  * is reported with its own error (see atomfs_tree_insert()).
  */
 #define ATOMFS_NAME_MAX 255 /* bytes in one name, as squashfs-tools and Linux */
+#define ATOMFS_XATTR_LIST_MAX 65536 /* bytes of names, as listxattr() */
+#define ATOMFS_XATTR_SIZE_MAX 65536 /* bytes in a value, as getxattr() */
 #define ATOMFS_SYMLINK_MAX 4095 /* bytes in a symlink target (PATH_MAX - 1) */
 #define ATOMFS_TREE_MAX_DEPTH 2048 /* a/a/a/... fills PATH_MAX at this depth */
 #define ATOMFS_TREE_MAX_NODES (1u << 22) /* entries, replaced ones included */
@@ -60,7 +62,9 @@ struct atomfs_node {
 	dev_t src_dev;
 	ino_t src_ino;
 	struct atomfs_node *link; /* hard link: the node that owns the inode */
-	bool implicit; /* a missing parent made by atomfs_tree_lookup() */
+	/* tar with whiteouts: this node or one below it came from an entry of
+	 * the archive that is not a whiteout (implicit parents do not) */
+	bool content;
 
 	/* writer state */
 	uint32_t nlink; /* entries sharing this inode (owners only) */
@@ -111,6 +115,9 @@ struct atomfs_node *atomfs_node_child(struct atomfs_tree *t,
 				      const char *name);
 int atomfs_node_set_xattr(struct atomfs_node *n, const char *key,
 			  const void *val, size_t size);
+/* Add copies of v[0..count), later ones replacing earlier ones by key. */
+int atomfs_node_add_xattrs(struct atomfs_node *n, const struct atomfs_xattr *v,
+			   size_t count);
 void atomfs_tree_sort(struct atomfs_node *dir);
 /*
  * Visit root and everything below it without recursion (trees are as

@@ -252,8 +252,36 @@ static void test_entry_limit_messages(void)
 		tap_diag("could not remove %s", tmp);
 }
 
+static void test_xattrs(void)
+{
+	struct atomfs_node *n = atomfs_node_new("x", S_IFREG);
+	struct atomfs_xattr v[] = {
+		{ .key = (char *)(uintptr_t) "user.b",
+		  .value = (void *)(uintptr_t) "1",
+		  .size = 1 },
+		{ .key = (char *)(uintptr_t) "user.a",
+		  .value = (void *)(uintptr_t) "2",
+		  .size = 1 },
+		{ .key = (char *)(uintptr_t) "user.b",
+		  .value = (void *)(uintptr_t) "3",
+		  .size = 1 },
+	};
+
+	atomfs_node_set_xattr(n, "user.a", "0", 1);
+	atomfs_node_set_xattr(n, "user.c", "4", 1);
+	atomfs_node_add_xattrs(n, v, ARRAY_SIZE(v));
+	ok(n->nxattrs == 3 && !strcmp(n->xattrs[0].key, "user.a") &&
+		   !memcmp(n->xattrs[0].value, "2", 1) &&
+		   !strcmp(n->xattrs[1].key, "user.b") &&
+		   !memcmp(n->xattrs[1].value, "3", 1) &&
+		   !memcmp(n->xattrs[2].value, "4", 1),
+	   "tree: xattrs added at once are sorted, the last of a key wins");
+	atomfs_node_free(n);
+}
+
 int main(void)
 {
+	test_xattrs();
 	test_entry_limit_messages();
 	test_wide_directory();
 	test_dir_replaces_dir();
