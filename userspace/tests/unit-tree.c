@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "input.h"
 #include "internal.h"
@@ -202,6 +203,45 @@ static void test_deep_walks(void)
 	ok(1, "tree: and freed");
 }
 
+/* the squashfs writer's walks (data feed, link counts, inode numbers) too */
+static void test_deep_layer(void)
+{
+	char tmp[] = "/tmp/atomfs-unit-deep.XXXXXX";
+	struct atomfs_sqfs_opts so = { .comp = ATOMFS_COMP_NONE, .threads = 1 };
+	cleanup_free char *out = NULL;
+	struct atomfs_sqfs *w = NULL;
+	struct atomfs_tree t;
+	struct atomfs_node *d;
+	size_t i, depth = 200000;
+	int err;
+
+	if (!mkdtemp(tmp)) {
+		ok(0, "tree: mkdtemp: %m");
+		return;
+	}
+	out = path_join(tmp, "deep.sqfs");
+	atomfs_tree_init(&t);
+	t.max_depth = (uint32_t)depth + 1;
+	d = t.root;
+	for (i = 0; i < depth; i++) {
+		struct atomfs_node *k = atomfs_node_new("d", S_IFDIR | 0755);
+
+		atomfs_tree_insert(&t, d, k);
+		d = k;
+	}
+	atomfs_tree_insert(&t, d, atomfs_node_new("f", S_IFREG | 0644));
+	err = atomfs_sqfs_create(out, &so, &w);
+	if (!err)
+		err = atomfs_sqfs_finish(w, &t);
+	is_int(err, 0,
+	       "tree: a layer %zu directories deep is written without recursion",
+	       depth);
+	atomfs_sqfs_destroy(w);
+	atomfs_tree_free(&t);
+	unlink(out);
+	rmdir(tmp);
+}
+
 /* the inputs turn the tree's entry limit into a clear error */
 static void test_entry_limit_messages(void)
 {
@@ -287,5 +327,6 @@ int main(void)
 	test_dir_replaces_dir();
 	test_limits();
 	test_deep_walks();
+	test_deep_layer();
 	return tap_done();
 }
