@@ -356,10 +356,9 @@ int atomfs_tree_lookup(struct atomfs_tree *t, const char *path,
 		dir = next;
 		p = slash + 1;
 	}
+	/* the leaf's length is checked on insert (".wh.NAME" may exceed it) */
 	if (dir->depth + 1 > t->max_depth)
 		return -ELOOP;
-	if (strlen(p) > ATOMFS_NAME_MAX)
-		return -ENAMETOOLONG;
 	*parent = dir;
 	*leaf = p;
 	return 0;

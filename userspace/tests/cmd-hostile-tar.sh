@@ -44,6 +44,15 @@ check_fail_msg 4 "has a name longer than 255 bytes" \
 	"hostile tar: a directory name of 256 bytes is refused" atomfs build -q --layer longdir.tar N:t
 printf 'add("d/%s", b"x")\n' "$n255" | mktar ok255.tar
 check "hostile tar: a name of 255 bytes is taken" atomfs build -q --layer ok255.tar N:ok
+if have umoci; then
+	printf 'add("d/.wh.%s")\n' "$n255" | mktar wh255.tar
+	umoci init --layout wsrc >/dev/null 2>&1 && umoci new --image wsrc:t >/dev/null 2>&1 &&
+		umoci raw add-layer --image wsrc:t wh255.tar >/dev/null 2>&1
+	check "hostile tar: a whiteout of a 255-byte name (a 259-byte member name) is taken" \
+		atomfs import -q wsrc:t W:t
+else
+	skip "hostile tar: a whiteout of a 255-byte name (a 259-byte member name) is taken" "umoci is not installed"
+fi
 
 python3 -c '
 import tarfile
