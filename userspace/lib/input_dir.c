@@ -1,8 +1,23 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* input_dir.c: a directory tree as a layer's input */
+/*
+ * input_dir.c: a directory tree as a layer's input
+ *
+ * The tree may change while we read it, and may belong to someone else:
+ * a file swapped for a symlink between the walk and the read must not
+ * bring a file from outside the tree into the layer.  So nothing is
+ * opened by a joined path: each directory is opened below the tree's
+ * root fd with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) and checked
+ * (fstat) to be the directory its parent listed; entries are looked at
+ * relative to that fd; file data, read later (squashfs.c), goes through
+ * atomfs_src_open(), which checks the inode is still the one listed.
+ * The walk is iterative and holds one directory fd at a time, however
+ * deep the tree.
+ */
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -50,86 +65,208 @@ static struct atomfs_node **hl_slot(struct hl_map *m, dev_t dev, ino_t ino)
 	}
 }
 
+/* a directory listed but not read yet */
+struct pending {
+	char *rel; /* below the root; "" for the root */
+	dev_t dev;
+	ino_t ino;
+	struct atomfs_node *node;
+};
+
 struct walk {
 	const struct atomfs_input_opts *o;
 	struct atomfs_tree *t;
 	struct hl_map hl;
+	bool proc; /* /proc/self/fd works: xattrs of an entry of a held dir */
+	struct pending *todo;
+	size_t ntodo, todo_cap;
 };
 
-static int read_xattrs(struct walk *wk, const char *path, struct atomfs_node *n)
+/*
+ * rel below rootfd, never through a symlink or out of the tree.  The
+ * last component is not followed either (O_NOFOLLOW makes that ELOOP).
+ */
+static int open_beneath(int rootfd, const char *rel, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+			   RESOLVE_NO_MAGICLINKS,
+	};
+	int fd, tries = 0;
+
+	do /* EAGAIN: a rename raced with the lookup */
+		fd = (int)syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how,
+				  sizeof(how));
+	while (fd < 0 && errno == EAGAIN && ++tries < 16);
+	return fd;
+}
+
+/* the message for a failed open_beneath() of shown */
+static int open_err(const char *shown, const char *what)
+{
+	if (errno == ENOSYS)
+		return atomfs_err(
+			ENOSYS,
+			"cannot open %s: building from a directory needs openat2() (Linux 5.6 or later)",
+			shown);
+	if (errno == ELOOP || errno == EXDEV)
+		return atomfs_err(
+			EAGAIN,
+			"%s changed while the layer was built: it is now reached through a symlink; build again from a stable tree",
+			shown);
+	return atomfs_err(errno, "cannot open %s %s: %m", what, shown);
+}
+
+int atomfs_src_open(const struct atomfs_tree *t, const struct atomfs_node *n,
+		    char **shown)
+{
+	struct stat st;
+	int fd;
+
+	*shown = path_join(t->src_dir ? t->src_dir : "", n->src);
+	if (t->src_fd < 0)
+		return atomfs_err(EINVAL, "internal: %s has no directory",
+				  *shown);
+	/* O_NONBLOCK: a FIFO put in the file's place must not hang us */
+	fd = open_beneath(t->src_fd, n->src, O_RDONLY | O_NONBLOCK);
+	if (fd < 0)
+		return open_err(*shown, "file");
+	if (fstat(fd, &st) < 0) {
+		int err = atomfs_err(errno, "cannot stat %s: %m", *shown);
+
+		close(fd);
+		return err;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_dev != n->src_dev ||
+	    st.st_ino != n->src_ino) {
+		close(fd);
+		return atomfs_err(
+			EAGAIN,
+			"%s changed while the layer was built: it is no longer the file that was listed; build again from a stable tree",
+			*shown);
+	}
+	return fd;
+}
+
+/*
+ * xattrs of an entry: by fd for the root, else by the entry's name below
+ * its held directory (/proc/self/fd/DFD/NAME, l*xattr: the name itself is
+ * not followed), or, without /proc, by its joined path.
+ */
+static int read_xattrs(struct walk *wk, const char *shown, int fd,
+		       const char *at, struct atomfs_node *n)
 {
 	cleanup_free char *names = NULL;
-	cleanup_free char *val = NULL;
+	cleanup_free struct atomfs_xattr *v = NULL;
+	size_t count = 0, i;
 	ssize_t len, vlen;
-	size_t vcap = 0;
+	int err = 0;
 	char *k;
 
-	len = llistxattr(path, NULL, 0);
+	len = at ? llistxattr(at, NULL, 0) : flistxattr(fd, NULL, 0);
 	if (len < 0 && (errno == ENOTSUP || errno == ENODATA))
 		return 0;
 	if (len < 0)
-		return atomfs_err(errno, "cannot list xattrs of %s: %m", path);
+		return atomfs_err(errno, "cannot list xattrs of %s: %m", shown);
 	if (!len)
 		return 0;
 	names = xcalloc(1, (size_t)len + 1);
-	len = llistxattr(path, names, (size_t)len);
+	len = at ? llistxattr(at, names, (size_t)len) :
+		   flistxattr(fd, names, (size_t)len);
 	if (len < 0)
-		return atomfs_err(errno, "cannot list xattrs of %s: %m", path);
-	for (k = names; k < names + len; k += strlen(k) + 1) {
+		return atomfs_err(errno, "cannot list xattrs of %s: %m", shown);
+	v = xcalloc((size_t)len, sizeof(*v));
+	for (k = names; !err && k < names + len; k += strlen(k) + 1) {
 		if (!atomfs_sqfs_xattr_supported(k)) {
-			if (wk->o->strict)
-				return atomfs_err(
+			if (wk->o->strict) {
+				err = atomfs_err(
 					ENOTSUP,
 					"%s has xattr %s, which squashfs cannot store (only user., trusted. and security.); remove it or build without --strict",
-					path, k);
+					shown, k);
+				break;
+			}
 			atomfs_warn(
 				"%s: xattr %s not stored: squashfs keeps only user., trusted. and security. xattrs (POSIX ACLs are lost)",
-				path, k);
+				shown, k);
 			continue;
 		}
-		vlen = lgetxattr(path, k, NULL, 0);
-		if (vlen < 0)
-			return atomfs_err(errno,
-					  "cannot read xattr %s of %s: %m", k,
-					  path);
-		if ((size_t)vlen + 1 > vcap) {
-			vcap = (size_t)vlen + 1;
-			val = xrealloc(val, vcap);
+		vlen = at ? lgetxattr(at, k, NULL, 0) :
+			    fgetxattr(fd, k, NULL, 0);
+		if (vlen >= 0) {
+			v[count].value = xcalloc(1, (size_t)vlen + 1);
+			vlen = at ? lgetxattr(at, k, v[count].value,
+					      (size_t)vlen + 1) :
+				    fgetxattr(fd, k, v[count].value,
+					      (size_t)vlen + 1);
 		}
-		vlen = lgetxattr(path, k, val, vcap);
-		if (vlen < 0)
-			return atomfs_err(errno,
-					  "cannot read xattr %s of %s: %m", k,
-					  path);
-		atomfs_node_set_xattr(n, k, val, (size_t)vlen);
+		if (vlen < 0) {
+			err = atomfs_err(errno,
+					 "cannot read xattr %s of %s: %m", k,
+					 shown);
+			free(v[count].value);
+			break;
+		}
+		v[count].key = k;
+		v[count++].size = (size_t)vlen;
 	}
-	return 0;
+	if (!err)
+		err = atomfs_node_add_xattrs(n, v, count);
+	for (i = 0; i < count; i++)
+		free(v[i].value);
+	return err;
 }
 
-static int fill_node(struct walk *wk, const char *path, const struct stat *st,
+/* n's metadata from st; dfd/name: where it is (dfd < 0: n is the root, at fd) */
+static int fill_node(struct walk *wk, const char *shown, int fd, int dfd,
+		     const char *name, const char *rel, const struct stat *st,
 		     struct atomfs_node *n)
 {
+	cleanup_free char *at = NULL;
+
 	n->mode = st->st_mode;
 	n->uid = st->st_uid;
 	n->gid = st->st_gid;
-	n->mtime = st->st_mtim.tv_sec;
+	n->mtime = atomfs_mtime_clamp(st->st_mtim.tv_sec);
+	if (n->mtime != st->st_mtim.tv_sec) {
+		if (wk->o->strict)
+			return atomfs_err(
+				EBADMSG,
+				"%s has mtime %lld, outside what squashfs can store (1970 to 2106); touch it or build without --strict to clamp it",
+				shown, (long long)st->st_mtim.tv_sec);
+		atomfs_warn(
+			"%s has mtime %lld, outside what squashfs can store (1970 to 2106): stored as %lld",
+			shown, (long long)st->st_mtim.tv_sec,
+			(long long)n->mtime);
+	}
 	if (S_ISBLK(st->st_mode) || S_ISCHR(st->st_mode))
 		n->rdev = st->st_rdev;
 	if (S_ISLNK(st->st_mode)) {
 		cleanup_free char *buf = xcalloc(1, (size_t)st->st_size + 2);
-		ssize_t l = readlink(path, buf, (size_t)st->st_size + 1);
+		ssize_t l = readlinkat(dfd, name, buf, (size_t)st->st_size + 1);
 
 		if (l < 0)
 			return atomfs_err(errno, "cannot read symlink %s: %m",
-					  path);
+					  shown);
+		if (l > st->st_size)
+			return atomfs_err(
+				EAGAIN,
+				"%s changed while the layer was built; build again from a stable tree",
+				shown);
 		buf[l] = '\0';
 		n->symlink = steal_pointer(&buf);
 	}
 	if (S_ISREG(st->st_mode)) {
 		n->size = (uint64_t)st->st_size;
-		n->src = xstrdup(path);
+		n->src = xstrdup(rel);
+		n->src_dev = st->st_dev;
+		n->src_ino = st->st_ino;
 	}
-	return read_xattrs(wk, path, n);
+	if (dfd < 0)
+		return read_xattrs(wk, shown, fd, NULL, n);
+	at = wk->proc ? xasprintf("/proc/self/fd/%d/%s", dfd, name) :
+			xstrdup(shown);
+	return read_xattrs(wk, shown, -1, at, n);
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -137,17 +274,80 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int walk_dir(struct walk *wk, const char *path, struct atomfs_node *dir)
+/* an error from atomfs_tree_insert() for shown (maybe a very long path) */
+static int insert_err(int err, struct walk *wk, const char *shown)
 {
-	char **names = NULL;
-	size_t n = 0, cap = 0, i;
-	struct dirent *de;
-	DIR *d;
-	int err = 0;
+	const int show = 200;
+	const char *more = strlen(shown) > (size_t)show ? "..." : "";
 
-	d = opendir(path);
-	if (!d)
-		return atomfs_err(errno, "cannot open directory %s: %m", path);
+	switch (err) {
+	case -ELOOP:
+		return atomfs_err(
+			E2BIG,
+			"%.*s%s lies more than %u directories deep; atomfs refuses deeper trees",
+			show, shown, more, wk->t->max_depth);
+	case -E2BIG:
+		return atomfs_err(
+			E2BIG,
+			"%.*s%s: the tree has more than %zu entries; atomfs refuses larger layers: split the layer",
+			show, shown, more, wk->t->max_nodes);
+	case -ENAMETOOLONG:
+		return atomfs_err(
+			E2BIG,
+			"%.*s%s: a name longer than %d bytes, which squashfs cannot store",
+			show, shown, more, ATOMFS_NAME_MAX);
+	}
+	return atomfs_err(-err, "%.*s%s: %s", show, shown, more,
+			  strerror(-err));
+}
+
+static void todo_push(struct walk *wk, char *rel, const struct stat *st,
+		      struct atomfs_node *node)
+{
+	if (wk->ntodo == wk->todo_cap) {
+		wk->todo_cap = wk->todo_cap ? 2 * wk->todo_cap : 64;
+		wk->todo = xrealloc(wk->todo, wk->todo_cap * sizeof(*wk->todo));
+	}
+	wk->todo[wk->ntodo++] = (struct pending){
+		.rel = rel, .dev = st->st_dev, .ino = st->st_ino, .node = node
+	};
+}
+
+/* list one directory: its entries become nodes, its subdirectories pending */
+static int read_dir(struct walk *wk, const struct pending *p)
+{
+	const char *root = wk->t->src_dir;
+	cleanup_free char *shown = *p->rel ? path_join(root, p->rel) :
+					     xstrdup(root);
+	char **names = NULL;
+	size_t n = 0, cap = 0, i, first = wk->ntodo;
+	struct dirent *de;
+	struct stat st;
+	DIR *d = NULL;
+	int dfd, fd2, err = 0;
+
+	dfd = open_beneath(wk->t->src_fd, p->rel, O_RDONLY | O_DIRECTORY);
+	if (dfd < 0)
+		return open_err(shown, "directory");
+	if (fstat(dfd, &st) < 0) {
+		err = atomfs_err(errno, "cannot stat %s: %m", shown);
+		goto out;
+	}
+	if (st.st_dev != p->dev || st.st_ino != p->ino) {
+		err = atomfs_err(
+			EAGAIN,
+			"%s changed while the layer was built: it is no longer the directory that was listed; build again from a stable tree",
+			shown);
+		goto out;
+	}
+	fd2 = dup(dfd);
+	d = fd2 < 0 ? NULL : fdopendir(fd2);
+	if (!d) {
+		err = atomfs_err(errno, "cannot open directory %s: %m", shown);
+		if (fd2 >= 0)
+			close(fd2);
+		goto out;
+	}
 	while ((errno = 0, de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
@@ -158,22 +358,28 @@ static int walk_dir(struct walk *wk, const char *path, struct atomfs_node *dir)
 		names[n++] = xstrdup(de->d_name);
 	}
 	if (errno)
-		err = atomfs_err(errno, "cannot read directory %s: %m", path);
+		err = atomfs_err(errno, "cannot read directory %s: %m", shown);
 	closedir(d);
-	/* walk in name order so hard link owners are chosen the same way every time */
+	/* name order, so hard link owners are chosen the same way every time */
 	if (n > 1)
 		qsort(names, n, sizeof(*names), name_cmp);
 	for (i = 0; !err && i < n; i++) {
-		cleanup_free char *p = path_join(path, names[i]);
+		cleanup_free char *rel = *p->rel ? path_join(p->rel, names[i]) :
+						   xstrdup(names[i]);
+		cleanup_free char *kshown = path_join(root, rel);
 		struct atomfs_node *k;
-		struct stat st;
 
-		if (lstat(p, &st) < 0) {
-			err = atomfs_err(errno, "cannot stat %s: %m", p);
+		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			err = atomfs_err(errno, "cannot stat %s: %m", kshown);
 			break;
 		}
 		k = atomfs_node_new(names[i], st.st_mode);
-		atomfs_tree_insert(wk->t, dir, k);
+		err = atomfs_tree_insert(wk->t, p->node, k);
+		if (err) {
+			atomfs_node_free(k);
+			err = insert_err(err, wk, kshown);
+			break;
+		}
 		if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
 			struct atomfs_node **slot =
 				hl_slot(&wk->hl, st.st_dev, st.st_ino);
@@ -184,13 +390,24 @@ static int walk_dir(struct walk *wk, const char *path, struct atomfs_node *dir)
 			}
 			*slot = k;
 		}
-		err = fill_node(wk, p, &st, k);
+		err = fill_node(wk, kshown, -1, dfd, names[i], rel, &st, k);
 		if (!err && S_ISDIR(st.st_mode))
-			err = walk_dir(wk, p, k);
+			todo_push(wk, steal_pointer(&rel), &st, k);
 	}
+	/* subdirectories are read in name order, each before the next
+	 * sibling's (a depth-first walk, as the recursive one was) */
+	for (i = first; i < (first + wk->ntodo) / 2; i++) {
+		struct pending tmp = wk->todo[i];
+		size_t j = wk->ntodo - 1 - (i - first);
+
+		wk->todo[i] = wk->todo[j];
+		wk->todo[j] = tmp;
+	}
+out:
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+	close(dfd);
 	return err;
 }
 
@@ -199,15 +416,35 @@ int atomfs_input_dir(const char *dir, const struct atomfs_input_opts *o,
 {
 	struct walk wk = { .o = o, .t = t };
 	struct stat st;
-	int err;
+	int fd, err = 0;
 
-	if (stat(dir, &st) < 0)
-		return atomfs_err(errno, "cannot use %s as a layer: %m", dir);
-	if (!S_ISDIR(st.st_mode))
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOTDIR)
 		return atomfs_err(ENOTDIR, "%s is not a directory", dir);
-	err = fill_node(&wk, dir, &st, t->root);
+	if (fd < 0)
+		return atomfs_err(errno, "cannot use %s as a layer: %m", dir);
+	if (fstat(fd, &st) < 0) {
+		err = atomfs_err(errno, "cannot stat %s: %m", dir);
+		close(fd);
+		return err;
+	}
+	if (t->src_fd >= 0)
+		close(t->src_fd);
+	free(t->src_dir);
+	t->src_fd = fd;
+	t->src_dir = xstrdup(dir);
+	wk.proc = access("/proc/self/fd", X_OK) == 0;
+	err = fill_node(&wk, dir, fd, -1, NULL, "", &st, t->root);
 	if (!err)
-		err = walk_dir(&wk, dir, t->root);
+		todo_push(&wk, xstrdup(""), &st, t->root);
+	while (wk.ntodo) {
+		struct pending p = wk.todo[--wk.ntodo];
+
+		if (!err)
+			err = read_dir(&wk, &p);
+		free(p.rel);
+	}
+	free(wk.todo);
 	free(wk.hl.v);
 	return err;
 }

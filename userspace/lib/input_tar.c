@@ -13,6 +13,25 @@
 #include "internal.h"
 
 #define OPAQUE_XATTR "trusted.overlay.opaque"
+/*
+ * Holes of sparse members are written as zeros (libsquashfs finds the
+ * zero blocks and stores them sparse): time linear in the declared size,
+ * which a few bytes of tar header can make huge.  This caps it at
+ * roughly half a minute per layer.
+ */
+#define TAR_MAX_HOLE_BYTES (64ull << 30)
+/* how much of a hostile member name goes into a message */
+#define SHOW 200
+
+/* what one archive has cost so far */
+struct tar_state {
+	const char *path;
+	const struct atomfs_input_opts *o;
+	struct atomfs_tree *t;
+	struct atomfs_sqfs *w;
+	uint64_t holes; /* bytes of holes written as zeros */
+	size_t clamped; /* members whose mtime squashfs cannot store */
+};
 
 static int tar_err(struct archive *a, const char *path, const char *what)
 {
@@ -24,10 +43,44 @@ static int tar_err(struct archive *a, const char *path, const char *what)
 		path, what, msg ? msg : "unknown error");
 }
 
-static int feed_data(struct archive *a, const char *path, const char *member,
-		     struct atomfs_sqfs *w, struct atomfs_node *n)
+static int holes_err(struct tar_state *st, const char *member,
+		     struct atomfs_node *n)
+{
+	return atomfs_err(
+		E2BIG,
+		"%s: member '%.*s%s' is a sparse file of %llu bytes; with it the layer holds more than %llu bytes of holes, which atomfs refuses (writing them costs time): remove the file or make it smaller",
+		st->path, SHOW, member, strlen(member) > SHOW ? "..." : "",
+		(unsigned long long)n->size,
+		(unsigned long long)TAR_MAX_HOLE_BYTES);
+}
+
+/* zeros for a hole from pos to end, counted against the layer's limit */
+static int feed_hole(struct tar_state *st, const char *member,
+		     struct atomfs_node *n, uint64_t *pos, uint64_t end)
 {
 	static const char zeros[65536];
+	int err = 0;
+
+	if (end <= *pos)
+		return 0;
+	if (end - *pos > TAR_MAX_HOLE_BYTES - st->holes)
+		return holes_err(st, member, n);
+	st->holes += end - *pos;
+	while (*pos < end && !err) {
+		size_t z = end - *pos > sizeof(zeros) ? sizeof(zeros) :
+							(size_t)(end - *pos);
+
+		err = atomfs_sqfs_file_append(st->w, zeros, z);
+		*pos += z;
+	}
+	return err;
+}
+
+static int feed_data(struct archive *a, struct tar_state *st,
+		     const char *member, struct atomfs_node *n)
+{
+	const char *path = st->path;
+	struct atomfs_sqfs *w = st->w;
 	uint64_t pos = 0;
 	int err, r;
 
@@ -44,27 +97,22 @@ static int feed_data(struct archive *a, const char *path, const char *member,
 			break;
 		if (r < ARCHIVE_WARN)
 			return tar_err(a, path, member);
-		/* sparse members: the gaps are zeros (squashfs stores them as sparse blocks) */
-		while (pos < (uint64_t)off && !err) {
-			size_t z = (uint64_t)off - pos > sizeof(zeros) ?
-					   sizeof(zeros) :
-					   (size_t)((uint64_t)off - pos);
-
-			err = atomfs_sqfs_file_append(w, zeros, z);
-			pos += z;
+		if (off < 0 || (uint64_t)off < pos || (uint64_t)off > n->size ||
+		    len > n->size - (uint64_t)off) {
+			err = atomfs_err(
+				EBADMSG,
+				"%s: member %s has data outside its declared size; the archive is corrupt",
+				path, member);
+			break;
 		}
+		/* sparse members: the gaps are zeros (squashfs stores them as sparse blocks) */
+		err = feed_hole(st, member, n, &pos, (uint64_t)off);
 		if (!err && len)
 			err = atomfs_sqfs_file_append(w, buf, len);
 		pos += len;
 	}
-	while (pos < n->size && !err) {
-		size_t z = n->size - pos > sizeof(zeros) ?
-				   sizeof(zeros) :
-				   (size_t)(n->size - pos);
-
-		err = atomfs_sqfs_file_append(w, zeros, z);
-		pos += z;
-	}
+	if (!err)
+		err = feed_hole(st, member, n, &pos, n->size);
 	if (err)
 		return err;
 	if (pos != n->size)
@@ -80,6 +128,8 @@ static int add_xattrs(struct archive_entry *e,
 		      const struct atomfs_input_opts *o, const char *path,
 		      const char *member, struct atomfs_node *n)
 {
+	cleanup_free struct atomfs_xattr *v = NULL;
+	size_t count = 0, cap = 0, names = 0;
 	const char *name;
 	const void *val;
 	size_t size;
@@ -97,26 +147,210 @@ static int add_xattrs(struct archive_entry *e,
 				path, member, name);
 			continue;
 		}
-		atomfs_node_set_xattr(n, name, val, size);
+		/* what Linux can list and read back (and a bound on our work) */
+		names += strlen(name) + 1;
+		if (names > ATOMFS_XATTR_LIST_MAX)
+			return atomfs_err(
+				E2BIG,
+				"%s: member '%s' has more xattrs than Linux can list (names over %d bytes)",
+				path, member, ATOMFS_XATTR_LIST_MAX);
+		if (size > ATOMFS_XATTR_SIZE_MAX)
+			return atomfs_err(
+				E2BIG,
+				"%s: member '%s' has xattr %s of %zu bytes; Linux xattr values hold at most %d",
+				path, member, name, size,
+				ATOMFS_XATTR_SIZE_MAX);
+		if (count == cap) {
+			cap = cap ? 2 * cap : 8;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		v[count++] = (struct atomfs_xattr){
+			.key = (char *)(uintptr_t)name,
+			.value = (void *)(uintptr_t)val,
+			.size = size,
+		};
+	}
+	return atomfs_node_add_xattrs(n, v, count);
+}
+
+/* an error from atomfs_tree_lookup() or atomfs_tree_insert(), explained */
+static int tree_err(int err, struct tar_state *st, const char *member)
+{
+	const char *more = strlen(member) > SHOW ? "..." : "";
+
+	switch (err) {
+	case -ENOTDIR:
+		return atomfs_err(
+			EBADMSG,
+			"%s: member %s lies below something that is not a directory; the archive is malformed",
+			st->path, member);
+	case -ENAMETOOLONG:
+		return atomfs_err(
+			E2BIG,
+			"%s: member '%.*s%s' has a name longer than %d bytes, which squashfs cannot store; shorten it",
+			st->path, SHOW, member, more, ATOMFS_NAME_MAX);
+	case -ELOOP:
+		return atomfs_err(
+			E2BIG,
+			"%s: member '%.*s%s' lies more than %u directories deep; atomfs refuses deeper trees",
+			st->path, SHOW, member, more, st->t->max_depth);
+	case -E2BIG:
+		return atomfs_err(
+			E2BIG,
+			"%s: more than %zu entries (at member '%.*s%s'); atomfs refuses larger layers: split the layer",
+			st->path, st->t->max_nodes, SHOW, member, more);
+	}
+	return atomfs_err(-err, "%s: member %.*s%s: %s", st->path, SHOW, member,
+			  more, strerror(-err));
+}
+
+/* insert n, or free it and explain */
+static int insert(struct tar_state *st, const char *member,
+		  struct atomfs_node *parent, struct atomfs_node *n)
+{
+	int err = atomfs_tree_insert(st->t, parent, n);
+
+	if (err) {
+		atomfs_node_free(n);
+		return tree_err(err, st, member);
 	}
 	return 0;
 }
 
-static int lookup_err(int err, const char *path, const char *member)
+/*
+ * Owner and mtime, checked: squashfs stores 32-bit ids and an unsigned
+ * 32-bit mtime, and a silently truncated uid 2^32 would make a setuid
+ * file owned by root.  Ids out of range are refused; mtimes are clamped
+ * to 1970..2106 with a warning (refused with --strict).
+ */
+static int set_meta(struct tar_state *st, struct archive_entry *e,
+		    const char *member, struct atomfs_node *n)
 {
-	if (err == -ENOTDIR)
+	la_int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
+	int64_t mtime = archive_entry_mtime(e);
+
+	if (uid < 0 || uid > ATOMFS_ID_MAX || gid < 0 || gid > ATOMFS_ID_MAX)
 		return atomfs_err(
 			EBADMSG,
-			"%s: member %s lies below something that is not a directory; the archive is malformed",
-			path, member);
-	return atomfs_err(err, "%s: member %s: %s", path, member,
-			  strerror(-err));
+			"%s: member '%s' has owner %lld:%lld, outside the ids Linux can store (0 to %lld); refusing it rather than truncating it (uid 4294967296 would become root): fix the archive",
+			st->path, member, (long long)uid, (long long)gid,
+			ATOMFS_ID_MAX);
+	n->uid = (uint32_t)uid;
+	n->gid = (uint32_t)gid;
+	n->mtime = atomfs_mtime_clamp(mtime);
+	if (n->mtime == mtime)
+		return 0;
+	if (st->o->strict)
+		return atomfs_err(
+			EBADMSG,
+			"%s: member '%s' has mtime %lld, outside what squashfs can store (0 to %lld, 1970 to 2106); build without --strict to clamp it",
+			st->path, member, (long long)mtime, ATOMFS_MTIME_MAX);
+	if (!st->clamped++)
+		atomfs_warn(
+			"%s: member '%s' has mtime %lld, outside what squashfs can store (1970 to 2106): stored as %lld",
+			st->path, member, (long long)mtime,
+			(long long)n->mtime);
+	return 0;
+}
+
+/* ACLs (pax SCHILY.acl.*): libarchive reads them apart from the xattrs */
+static int check_acls(struct tar_state *st, struct archive_entry *e,
+		      const char *member)
+{
+	if (archive_entry_acl_count(e, ARCHIVE_ENTRY_ACL_TYPE_POSIX1E |
+					       ARCHIVE_ENTRY_ACL_TYPE_NFS4) <=
+	    0)
+		return 0;
+	if (st->o->strict)
+		return atomfs_err(
+			ENOTSUP,
+			"%s: member '%s' has ACLs, which squashfs cannot store; build without --strict to drop them",
+			st->path, member);
+	atomfs_warn(
+		"%s: %s: ACLs not stored: squashfs keeps only user., trusted. and security. xattrs",
+		st->path, member);
+	return 0;
+}
+
+static bool is_opaque(const struct atomfs_node *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->nxattrs; i++)
+		if (!strcmp(n->xattrs[i].key, OPAQUE_XATTR))
+			return n->xattrs[i].size == 1 &&
+			       *(const char *)n->xattrs[i].value == 'y';
+	return false;
+}
+
+/*
+ * n is this layer's own content (not a whiteout, not an implicit parent),
+ * and so is every directory above it.  Each node is marked once: the
+ * climb stops at the first one already marked.
+ */
+static void mark_content(struct atomfs_node *n)
+{
+	for (; n && !n->content; n = n->parent)
+		n->content = true;
+}
+
+static bool is_whiteout(const char *clean)
+{
+	const char *slash = strrchr(clean, '/');
+
+	return str_has_prefix(slash ? slash + 1 : clean, ".wh.");
+}
+
+/*
+ * An OCI whiteout (.wh.NAME, .wh..wh..opq) in overlay style.  Whiteouts
+ * delete only what lower layers hold: what this layer itself put there
+ * stays, as in umoci, containerd and the image spec.
+ */
+static int whiteout(struct tar_state *st, struct archive_entry *e,
+		    const char *member, struct atomfs_node *parent,
+		    const char *leaf)
+{
+	struct atomfs_node *n, *old;
+	int err;
+
+	if (!strcmp(leaf, ".wh..wh..opq")) {
+		/* opaque directory: overlay style xattr on the parent */
+		return atomfs_node_set_xattr(parent, OPAQUE_XATTR, "y", 1);
+	}
+	if (!leaf[4] || !strcmp(leaf + 4, ".") || !strcmp(leaf + 4, ".."))
+		return atomfs_err(EBADMSG,
+				  "%s: whiteout member '%s' names nothing",
+				  st->path, member);
+	old = atomfs_node_child(st->t, parent, leaf + 4);
+	if (old && old->content) {
+		/*
+		 * NAME came earlier in this layer: it stays.  A directory
+		 * becomes opaque (the lower one is gone, this layer's
+		 * entries are kept); anything else hides the lower NAME
+		 * already.  (A directory this layer made only to hold
+		 * whiteouts is no content: it goes, with the lower one.)
+		 */
+		if (S_ISDIR(old->mode))
+			return atomfs_node_set_xattr(old, OPAQUE_XATTR, "y", 1);
+		return 0;
+	}
+	/* whiteout: a 0/0 character device under the real name */
+	n = atomfs_node_new(leaf + 4, S_IFCHR);
+	n->rdev = makedev(0, 0);
+	err = set_meta(st, e, member, n);
+	if (err) {
+		atomfs_node_free(n);
+		return err;
+	}
+	return insert(st, member, parent, n);
 }
 
 static int one_entry(struct archive *a, struct archive_entry *e,
-		     const char *path, const struct atomfs_input_opts *o,
-		     struct atomfs_tree *t, struct atomfs_sqfs *w)
+		     struct tar_state *st)
 {
+	const char *path = st->path;
+	const struct atomfs_input_opts *o = st->o;
+	struct atomfs_tree *t = st->t;
 	const char *member = archive_entry_pathname(e);
 	cleanup_free char *clean = NULL;
 	struct atomfs_node *parent, *n;
@@ -142,35 +376,24 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 				"%s: the root member '%s' is not a directory",
 				path, member);
 		t->root->mode = mode;
-		t->root->uid = (uint32_t)archive_entry_uid(e);
-		t->root->gid = (uint32_t)archive_entry_gid(e);
-		t->root->mtime = archive_entry_mtime(e);
-		return add_xattrs(e, o, path, member, t->root);
+		err = set_meta(st, e, member, t->root);
+		if (!err)
+			err = check_acls(st, e, member);
+		return err ? err : add_xattrs(e, o, path, member, t->root);
 	}
 	err = atomfs_tree_lookup(t, clean, true, &parent, &leaf);
+	if (err == -ENOTDIR && o->whiteouts && is_whiteout(clean))
+		/*
+		 * A whiteout below something this layer made a file
+		 * (umoci lists the old children of a directory it replaced
+		 * by a file): there is nothing left there to delete.
+		 */
+		return 0;
 	if (err)
-		return lookup_err(err, path, member);
+		return tree_err(err, st, member);
 
-	if (o->whiteouts && str_has_prefix(leaf, ".wh.")) {
-		if (!strcmp(leaf, ".wh..wh..opq")) {
-			/* opaque directory: overlay style xattr on the parent */
-			return atomfs_node_set_xattr(parent, OPAQUE_XATTR, "y",
-						     1);
-		}
-		if (!leaf[4] || !strcmp(leaf + 4, ".") ||
-		    !strcmp(leaf + 4, ".."))
-			return atomfs_err(
-				EBADMSG,
-				"%s: whiteout member '%s' names nothing", path,
-				member);
-		/* whiteout: a 0/0 character device under the real name */
-		n = atomfs_node_new(leaf + 4, S_IFCHR);
-		n->uid = (uint32_t)archive_entry_uid(e);
-		n->gid = (uint32_t)archive_entry_gid(e);
-		n->mtime = archive_entry_mtime(e);
-		n->rdev = makedev(0, 0);
-		return atomfs_tree_insert(t, parent, n);
-	}
+	if (o->whiteouts && str_has_prefix(leaf, ".wh."))
+		return whiteout(st, e, member, parent, leaf);
 
 	hl = archive_entry_hardlink(e);
 	if (hl) {
@@ -184,7 +407,7 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 				"%s: hard link '%s' points to '%s', outside the archive's root; refusing it",
 				path, member, hl);
 		err = atomfs_tree_lookup(t, target, false, &tp, &tleaf);
-		tn = err ? NULL : atomfs_node_child(tp, tleaf);
+		tn = err ? NULL : atomfs_node_child(t, tp, tleaf);
 		if (!tn || S_ISDIR(tn->mode))
 			return atomfs_err(
 				EBADMSG,
@@ -192,26 +415,47 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 				path, member, hl);
 		n = atomfs_node_new(leaf, tn->mode);
 		n->link = tn->link ? tn->link : tn;
-		if (n->link == atomfs_node_child(parent, leaf)) {
+		if (n->link == atomfs_node_child(t, parent, leaf)) {
 			/* a link to itself: keep the existing entry */
 			atomfs_node_free(n);
 			return 0;
 		}
-		return atomfs_tree_insert(t, parent, n);
+		err = insert(st, member, parent, n);
+		if (!err)
+			mark_content(n);
+		return err;
 	}
 
 	n = atomfs_node_new(leaf, mode);
-	n->uid = (uint32_t)archive_entry_uid(e);
-	n->gid = (uint32_t)archive_entry_gid(e);
-	n->mtime = archive_entry_mtime(e);
+	err = set_meta(st, e, member, n);
+	if (!err)
+		err = check_acls(st, e, member);
+	if (err) {
+		atomfs_node_free(n);
+		return err;
+	}
 	switch (mode & S_IFMT) {
 	case S_IFREG:
+		if (archive_entry_size(e) < 0) {
+			atomfs_node_free(n);
+			return atomfs_err(EBADMSG,
+					  "%s: member '%s' has a negative size",
+					  path, member);
+		}
 		n->size = (uint64_t)archive_entry_size(e);
 		break;
 	case S_IFLNK:
 		n->symlink = xstrdup(archive_entry_symlink(e) ?
 					     archive_entry_symlink(e) :
 					     "");
+		/* the kernel's squashfs calls longer targets corrupt */
+		if (strlen(n->symlink) > ATOMFS_SYMLINK_MAX) {
+			atomfs_node_free(n);
+			return atomfs_err(
+				E2BIG,
+				"%s: symlink '%s' has a target longer than %d bytes, which Linux and squashfs cannot hold",
+				path, member, ATOMFS_SYMLINK_MAX);
+		}
 		break;
 	case S_IFCHR:
 	case S_IFBLK:
@@ -232,10 +476,25 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 		atomfs_node_free(n);
 		return err;
 	}
-	atomfs_tree_insert(t, parent, n);
-	if (S_ISREG(mode))
-		return feed_data(a, path, member, w, n);
-	return 0;
+	if (o->whiteouts && S_ISDIR(mode)) {
+		struct atomfs_node *old = atomfs_node_child(t, parent, leaf);
+
+		/*
+		 * A directory replacing this layer's whiteout or file of the
+		 * same name (".wh.NAME" then "NAME/"): applying the layer
+		 * removes the lower NAME first, so the directory is opaque.
+		 * One replacing this layer's opaque directory stays opaque
+		 * ("NAME/.wh..wh..opq" then "NAME/").
+		 */
+		if (old && (!S_ISDIR(old->mode) || is_opaque(old)))
+			atomfs_node_set_xattr(n, OPAQUE_XATTR, "y", 1);
+	}
+	err = insert(st, member, parent, n);
+	if (!err)
+		mark_content(n);
+	if (!err && S_ISREG(mode))
+		err = feed_data(a, st, member, n);
+	return err;
 }
 
 /*
@@ -329,6 +588,7 @@ int atomfs_input_tar(const char *path, const struct atomfs_input_opts *o,
 {
 	struct archive *a = archive_read_new();
 	struct unpacker u = { .path = path, .fd = -1 };
+	struct tar_state st = { .path = path, .o = o, .t = t, .w = w };
 	struct archive_entry *e;
 	bool threaded = false;
 	int r, err = 0, opened, pfd[2];
@@ -365,10 +625,13 @@ int atomfs_input_tar(const char *path, const struct atomfs_input_opts *o,
 			err = tar_err(a, path, "reading a header");
 			break;
 		}
-		err = one_entry(a, e, path, o, t, w);
+		err = one_entry(a, e, &st);
 		if (err)
 			break;
 	}
+	if (!err && st.clamped > 1)
+		atomfs_warn("%s: %zu more members' mtimes clamped likewise",
+			    path, st.clamped - 1);
 out:
 	archive_read_free(a);
 	if (threaded) {

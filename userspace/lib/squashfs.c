@@ -370,15 +370,16 @@ int atomfs_sqfs_file_end(struct atomfs_sqfs *w)
 	return 0;
 }
 
-static int feed_path(struct atomfs_sqfs *w, struct atomfs_node *n, char *buf,
-		     size_t bufsz)
+static int feed_path(struct atomfs_sqfs *w, const struct atomfs_tree *t,
+		     struct atomfs_node *n, char *buf, size_t bufsz)
 {
+	cleanup_free char *shown = NULL;
 	uint64_t total = 0;
 	int fd, err;
 
-	fd = open(n->src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = atomfs_src_open(t, n, &shown);
 	if (fd < 0)
-		return atomfs_err(errno, "cannot read %s: %m", n->src);
+		return fd;
 	err = atomfs_sqfs_file_begin(w, n);
 	while (!err) {
 		ssize_t got = read(fd, buf, bufsz);
@@ -386,7 +387,7 @@ static int feed_path(struct atomfs_sqfs *w, struct atomfs_node *n, char *buf,
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			err = atomfs_err(errno, "cannot read %s: %m", n->src);
+			err = atomfs_err(errno, "cannot read %s: %m", shown);
 			break;
 		}
 		if (got == 0)
@@ -396,7 +397,7 @@ static int feed_path(struct atomfs_sqfs *w, struct atomfs_node *n, char *buf,
 			err = atomfs_err(
 				EAGAIN,
 				"%s grew while it was being read; build again from a stable tree",
-				n->src);
+				shown);
 			break;
 		}
 		err = atomfs_sqfs_file_append(w, buf, (size_t)got);
@@ -406,40 +407,41 @@ static int feed_path(struct atomfs_sqfs *w, struct atomfs_node *n, char *buf,
 		err = atomfs_err(
 			EAGAIN,
 			"%s shrank while it was being read; build again from a stable tree",
-			n->src);
+			shown);
 	if (!err)
 		err = atomfs_sqfs_file_end(w);
 	return err;
 }
 
-static int feed_node(struct atomfs_sqfs *w, struct atomfs_node *n, char *buf,
-		     size_t bufsz)
+struct feed {
+	struct atomfs_sqfs *w;
+	const struct atomfs_tree *t;
+	char *buf;
+	size_t bufsz;
+};
+
+static int feed_node(struct atomfs_node *n, void *arg)
 {
-	size_t i;
+	struct feed *f = arg;
 	int err;
 
-	if (S_ISREG(n->mode) && !n->link && !n->data_done) {
-		if (!n->src) {
-			err = atomfs_sqfs_file_begin(w, n);
-			return err ? err : atomfs_sqfs_file_end(w);
-		}
-		return feed_path(w, n, buf, bufsz);
+	if (!S_ISREG(n->mode) || n->link || n->data_done)
+		return 0;
+	if (!n->src) {
+		err = atomfs_sqfs_file_begin(f->w, n);
+		return err ? err : atomfs_sqfs_file_end(f->w);
 	}
-	for (i = 0; i < n->nkids; i++) {
-		err = feed_node(w, n->kids[i], buf, bufsz);
-		if (err)
-			return err;
-	}
-	return 0;
+	return feed_path(f->w, f->t, n, f->buf, f->bufsz);
 }
 
 int atomfs_sqfs_feed_tree(struct atomfs_sqfs *w, struct atomfs_tree *t)
 {
 	size_t bufsz = 1024 * 1024;
 	cleanup_free char *buf = xcalloc(1, bufsz);
+	struct feed f = { .w = w, .t = t, .buf = buf, .bufsz = bufsz };
 
 	atomfs_tree_sort(t->root);
-	return feed_node(w, t->root, buf, bufsz);
+	return atomfs_tree_walk(t->root, feed_node, NULL, &f);
 }
 
 /* ---- inode numbering and serialisation ---- */
@@ -454,27 +456,32 @@ static struct atomfs_node *owner(struct atomfs_node *n)
 	return n->link ? n->link : n;
 }
 
-static void count_links(struct atomfs_node *d)
+static int count_links(struct atomfs_node *d, void *arg)
 {
 	size_t i;
 
+	(void)arg;
+	if (!S_ISDIR(d->mode))
+		return 0;
 	d->nlink = 2;
 	for (i = 0; i < d->nkids; i++) {
 		struct atomfs_node *k = d->kids[i];
 
-		if (S_ISDIR(k->mode)) {
+		if (S_ISDIR(k->mode))
 			d->nlink++;
-			count_links(k);
-		} else {
+		else
 			owner(k)->nlink++;
-		}
 	}
+	return 0;
 }
 
-static void clear_links(struct atomfs_node *d)
+static int clear_links(struct atomfs_node *d, void *arg)
 {
 	size_t i;
 
+	(void)arg;
+	if (!S_ISDIR(d->mode))
+		return 0;
 	d->nlink = 0;
 	d->ino = 0;
 	for (i = 0; i < d->nkids; i++) {
@@ -482,9 +489,8 @@ static void clear_links(struct atomfs_node *d)
 
 		o->nlink = 0;
 		o->ino = 0;
-		if (S_ISDIR(d->kids[i]->mode))
-			clear_links(d->kids[i]);
 	}
+	return 0;
 }
 
 /*
@@ -492,15 +498,14 @@ static void clear_links(struct atomfs_node *d)
  * subdirectories first, then the directory's own entries in name order.
  * Every inode then has a smaller number than the directories listing it,
  * so writing inodes by number means each directory finds its entries'
- * references already known.  The root comes last.
+ * references already known.  The root comes last.  Called after the
+ * walk has been through everything below d.
  */
-static void number_dir(struct atomfs_node *d, struct inode_list *l)
+static int number_dir(struct atomfs_node *d, void *arg)
 {
+	struct inode_list *l = arg;
 	size_t i;
 
-	for (i = 0; i < d->nkids; i++)
-		if (S_ISDIR(d->kids[i]->mode))
-			number_dir(d->kids[i], l);
 	for (i = 0; i < d->nkids; i++) {
 		struct atomfs_node *o = owner(d->kids[i]);
 
@@ -513,6 +518,7 @@ static void number_dir(struct atomfs_node *d, struct inode_list *l)
 		l->v[l->n++] = o;
 		o->ino = (uint32_t)l->n;
 	}
+	return 0;
 }
 
 static int set_xattrs(struct atomfs_sqfs *w, struct atomfs_node *n,
@@ -656,8 +662,9 @@ static int write_inode(struct serial *s, struct atomfs_node *n)
 		}
 	}
 	in->base.mode = (sqfs_u16)n->mode;
-	in->base.mod_time =
-		(sqfs_u32)(w->opts.have_mtime ? w->opts.mtime : n->mtime);
+	/* the inputs clamp and warn; never let a stray value wrap */
+	in->base.mod_time = (sqfs_u32)atomfs_mtime_clamp(
+		w->opts.have_mtime ? w->opts.mtime : n->mtime);
 	in->base.inode_number = n->ino;
 	err = sqfs_id_table_id_to_index(w->ids, n->uid, &in->base.uid_idx);
 	if (!err)
@@ -685,9 +692,9 @@ static int serialize(struct atomfs_sqfs *w, struct atomfs_tree *t)
 	size_t i;
 	int err;
 
-	clear_links(t->root);
-	count_links(t->root);
-	number_dir(t->root, &l);
+	atomfs_tree_walk(t->root, clear_links, NULL, NULL);
+	atomfs_tree_walk(t->root, count_links, NULL, NULL);
+	atomfs_tree_walk(t->root, NULL, number_dir, &l);
 	/* the root */
 	if (l.n == l.cap)
 		l.v = xrealloc(l.v, (l.cap + 1) * sizeof(*l.v));
@@ -755,8 +762,8 @@ int atomfs_sqfs_finish(struct atomfs_sqfs *w, struct atomfs_tree *t)
 	if (err)
 		return sqerr(w, err, "xattr table");
 	/* reproducible: the creation time is --mtime or the newest entry */
-	w->super.modification_time =
-		(sqfs_u32)(w->opts.have_mtime ? w->opts.mtime : w->max_mtime);
+	w->super.modification_time = (sqfs_u32)atomfs_mtime_clamp(
+		w->opts.have_mtime ? w->opts.mtime : w->max_mtime);
 	w->super.bytes_used = w->file->get_size(w->file);
 	err = sqfs_super_write(&w->super, w->file);
 	if (err)

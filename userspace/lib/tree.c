@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* tree.c: the in-memory file tree a layer is built from */
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include "internal.h"
 #include "tree.h"
@@ -14,32 +20,104 @@ struct atomfs_node *atomfs_node_new(const char *name, mode_t mode)
 	return n;
 }
 
-void atomfs_node_free(struct atomfs_node *n)
+/* the node's own memory; its children are freed by the walk */
+static int node_free_one(struct atomfs_node *n, void *arg)
 {
 	size_t i;
 
-	if (!n)
-		return;
-	for (i = 0; i < n->nkids; i++)
-		atomfs_node_free(n->kids[i]);
+	(void)arg;
 	for (i = 0; i < n->nxattrs; i++) {
 		free(n->xattrs[i].key);
 		free(n->xattrs[i].value);
 	}
 	free(n->xattrs);
 	free(n->kids);
+	free(n->htab);
 	free(n->name);
 	free(n->symlink);
 	free(n->src);
 	free(n->inode);
 	free(n);
+	return 0;
+}
+
+void atomfs_node_free(struct atomfs_node *n)
+{
+	if (n)
+		atomfs_tree_walk(n, NULL, node_free_one, NULL);
+}
+
+int atomfs_tree_walk(struct atomfs_node *root, atomfs_walk_fn pre,
+		     atomfs_walk_fn post, void *arg)
+{
+	struct atomfs_node *n = root;
+	int err;
+
+	for (;;) {
+		/* going down: n is visited for the first time */
+		if (pre) {
+			err = pre(n, arg);
+			if (err)
+				return err;
+		}
+		if (n->nkids) {
+			n = n->kids[0];
+			continue;
+		}
+		/* going up: n and everything below it are done */
+		for (;;) {
+			struct atomfs_node *p = n->parent;
+			size_t next = (size_t)n->idx + 1;
+			bool last = n == root;
+
+			if (post) {
+				err = post(n, arg); /* may free n */
+				if (err)
+					return err;
+			}
+			if (last)
+				return 0;
+			if (next < p->nkids) {
+				n = p->kids[next];
+				break;
+			}
+			n = p;
+		}
+	}
 }
 
 int atomfs_tree_init(struct atomfs_tree *t)
 {
+	unsigned char key[16];
+	size_t outsize = 8;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_size_t(OSSL_MAC_PARAM_SIZE, &outsize),
+		OSSL_PARAM_END,
+	};
+	EVP_MAC *mac;
+
 	memset(t, 0, sizeof(*t));
 	t->root = atomfs_node_new("", S_IFDIR | 0755);
 	t->nnodes = 1;
+	t->max_nodes = ATOMFS_TREE_MAX_NODES;
+	t->max_depth = ATOMFS_TREE_MAX_DEPTH;
+	t->src_fd = -1;
+	/*
+	 * Without OpenSSL's SipHash (a broken provider set-up) names are
+	 * hashed with an unkeyed function: still correct, only no longer
+	 * proof against names chosen to collide.
+	 */
+	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
+		return 0;
+	mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
+	if (!mac)
+		return 0;
+	t->mac = EVP_MAC_CTX_new(mac);
+	EVP_MAC_free(mac);
+	if (t->mac && !EVP_MAC_init(t->mac, key, sizeof(key), params)) {
+		EVP_MAC_CTX_free(t->mac);
+		t->mac = NULL;
+	}
 	return 0;
 }
 
@@ -51,40 +129,123 @@ void atomfs_tree_free(struct atomfs_tree *t)
 		atomfs_node_free(t->graveyard[i]);
 	free(t->graveyard);
 	t->graveyard = NULL;
-	t->ngraveyard = 0;
+	t->ngraveyard = t->graveyard_cap = 0;
 	atomfs_node_free(t->root);
 	t->root = NULL;
+	EVP_MAC_CTX_free(t->mac);
+	t->mac = NULL;
+	if (t->src_fd >= 0)
+		close(t->src_fd);
+	t->src_fd = -1;
+	free(t->src_dir);
+	t->src_dir = NULL;
 }
 
-struct atomfs_node *atomfs_node_child(struct atomfs_node *dir, const char *name)
+static uint64_t name_hash(struct atomfs_tree *t, const char *name)
+{
+	size_t len = strlen(name), outl;
+	unsigned char out[8];
+	uint64_t h;
+
+	if (t->mac && EVP_MAC_init(t->mac, NULL, 0, NULL) &&
+	    EVP_MAC_update(t->mac, (const unsigned char *)name, len) &&
+	    EVP_MAC_final(t->mac, out, &outl, sizeof(out)) &&
+	    outl == sizeof(out)) {
+		memcpy(&h, out, sizeof(h));
+		return h;
+	}
+	/* FNV-1a */
+	for (h = 0xcbf29ce484222325ull; *name; name++)
+		h = (h ^ (unsigned char)*name) * 0x100000001b3ull;
+	return h;
+}
+
+/* (re)build dir's hash table for its current kids, sized for cap kids */
+static void htab_build(struct atomfs_node *dir, size_t cap)
+{
+	size_t i, hcap = 16;
+
+	while (hcap < 2 * cap)
+		hcap *= 2;
+	free(dir->htab);
+	dir->htab = xcalloc(hcap, sizeof(*dir->htab));
+	dir->hcap = hcap;
+	for (i = 0; i < dir->nkids; i++) {
+		size_t s = dir->kids[i]->hash & (hcap - 1);
+
+		while (dir->htab[s])
+			s = (s + 1) & (hcap - 1);
+		dir->htab[s] = (uint32_t)i + 1;
+	}
+}
+
+/*
+ * The slot of dir's child called name (with hash h) in dir->kids, or
+ * dir->nkids if there is none.  With a hash table: the table slot too.
+ */
+static size_t kid_find(struct atomfs_tree *t, struct atomfs_node *dir,
+		       const char *name, uint64_t h, size_t *hslot)
 {
 	size_t i;
 
-	/* linear: the tree is sorted only once complete */
-	for (i = 0; i < dir->nkids; i++)
-		if (!strcmp(dir->kids[i]->name, name))
-			return dir->kids[i];
-	return NULL;
+	if (!dir->htab) {
+		for (i = 0; i < dir->nkids; i++) {
+			t->ncmp++;
+			if (dir->kids[i]->hash == h &&
+			    !strcmp(dir->kids[i]->name, name))
+				return i;
+		}
+		return dir->nkids;
+	}
+	for (i = h & (dir->hcap - 1); dir->htab[i];
+	     i = (i + 1) & (dir->hcap - 1)) {
+		struct atomfs_node *k = dir->kids[dir->htab[i] - 1];
+
+		t->ncmp++;
+		if (k->hash == h && !strcmp(k->name, name))
+			return dir->htab[i] - 1;
+	}
+	*hslot = i;
+	return dir->nkids;
+}
+
+struct atomfs_node *atomfs_node_child(struct atomfs_tree *t,
+				      struct atomfs_node *dir, const char *name)
+{
+	size_t hslot, i;
+
+	if (!dir->nkids)
+		return NULL;
+	i = kid_find(t, dir, name, name_hash(t, name), &hslot);
+	return i < dir->nkids ? dir->kids[i] : NULL;
 }
 
 int atomfs_tree_insert(struct atomfs_tree *t, struct atomfs_node *parent,
 		       struct atomfs_node *n)
 {
-	size_t i;
+	struct atomfs_node *old;
+	size_t i, hslot = 0;
 
+	if (strlen(n->name) > ATOMFS_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (parent->depth + 1 > t->max_depth)
+		return -ELOOP;
+	if (t->nnodes + t->ngraveyard >= t->max_nodes)
+		return -E2BIG;
+	n->hash = name_hash(t, n->name);
+	n->depth = parent->depth + 1;
 	n->parent = parent;
-	for (i = 0; i < parent->nkids; i++) {
-		struct atomfs_node *old = parent->kids[i];
-
-		if (strcmp(old->name, n->name))
-			continue;
+	i = kid_find(t, parent, n->name, n->hash, &hslot);
+	if (i < parent->nkids) {
+		old = parent->kids[i];
 		/* a directory replacing a directory keeps its contents (tar semantics) */
 		if (S_ISDIR(old->mode) && S_ISDIR(n->mode)) {
-			n->kids = old->kids;
+			n->kids = steal_pointer(&old->kids);
+			n->htab = steal_pointer(&old->htab);
 			n->nkids = old->nkids;
 			n->kids_cap = old->kids_cap;
-			old->kids = NULL;
-			old->nkids = 0;
+			n->hcap = old->hcap;
+			old->nkids = old->kids_cap = old->hcap = 0;
 			for (size_t k = 0; k < n->nkids; k++)
 				n->kids[k]->parent = n;
 		}
@@ -94,11 +255,16 @@ int atomfs_tree_insert(struct atomfs_tree *t, struct atomfs_node *parent,
 		 * as in a filesystem), and the block processor may still be
 		 * writing its file inode through &old->inode.
 		 */
+		n->idx = (uint32_t)i;
 		parent->kids[i] = n;
 		old->parent = NULL;
-		t->graveyard =
-			xrealloc(t->graveyard,
-				 (t->ngraveyard + 1) * sizeof(*t->graveyard));
+		if (t->ngraveyard == t->graveyard_cap) {
+			t->graveyard_cap =
+				t->graveyard_cap ? 2 * t->graveyard_cap : 64;
+			t->graveyard = xrealloc(t->graveyard,
+						t->graveyard_cap *
+							sizeof(*t->graveyard));
+		}
 		t->graveyard[t->ngraveyard++] = old;
 		return 0;
 	}
@@ -107,8 +273,13 @@ int atomfs_tree_insert(struct atomfs_tree *t, struct atomfs_node *parent,
 		parent->kids = xrealloc(
 			parent->kids, parent->kids_cap * sizeof(*parent->kids));
 	}
+	n->idx = (uint32_t)parent->nkids;
 	parent->kids[parent->nkids++] = n;
 	t->nnodes++;
+	if (parent->htab && 2 * parent->nkids <= parent->hcap)
+		parent->htab[hslot] = n->idx + 1;
+	else if (parent->htab || parent->nkids >= ATOMFS_DIR_HASH_MIN)
+		htab_build(parent, parent->kids_cap);
 	return 0;
 }
 
@@ -157,58 +328,99 @@ int atomfs_tree_lookup(struct atomfs_tree *t, const char *path,
 		const char *slash = strchr(p, '/');
 		cleanup_free char *comp = NULL;
 		struct atomfs_node *next;
+		int err;
 
 		if (!slash)
 			break;
+		if (dir->depth + 1 > t->max_depth)
+			return -ELOOP;
+		if ((size_t)(slash - p) > ATOMFS_NAME_MAX)
+			return -ENAMETOOLONG;
 		comp = strndup(p, (size_t)(slash - p));
 		if (!comp)
 			return -ENOMEM;
-		next = atomfs_node_child(dir, comp);
+		next = atomfs_node_child(t, dir, comp);
 		if (!next) {
 			if (!create_parents)
 				return -ENOENT;
 			next = atomfs_node_new(comp, S_IFDIR | 0755);
 			next->mtime = dir->mtime;
-			atomfs_tree_insert(t, dir, next);
+			err = atomfs_tree_insert(t, dir, next);
+			if (err) {
+				atomfs_node_free(next);
+				return err;
+			}
 		} else if (!S_ISDIR(next->mode)) {
 			return -ENOTDIR;
 		}
 		dir = next;
 		p = slash + 1;
 	}
+	/* the leaf's length is checked on insert (".wh.NAME" may exceed it) */
+	if (dir->depth + 1 > t->max_depth)
+		return -ELOOP;
 	*parent = dir;
 	*leaf = p;
 	return 0;
 }
 
-static int xattr_cmp(const void *a, const void *b)
+struct xattr_ord {
+	struct atomfs_xattr x;
+	size_t ord; /* later ones replace earlier ones of the same key */
+};
+
+static int xattr_ord_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct atomfs_xattr *)a)->key,
-		      ((const struct atomfs_xattr *)b)->key);
+	const struct xattr_ord *x = a, *y = b;
+	int c = strcmp(x->x.key, y->x.key);
+
+	return c ? c : x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+int atomfs_node_add_xattrs(struct atomfs_node *n, const struct atomfs_xattr *v,
+			   size_t count)
+{
+	size_t total = n->nxattrs + count, i, out = 0;
+	struct xattr_ord *all;
+
+	if (!count)
+		return 0;
+	all = xcalloc(total, sizeof(*all));
+	for (i = 0; i < n->nxattrs; i++)
+		all[i] = (struct xattr_ord){ .x = n->xattrs[i], .ord = i };
+	for (i = 0; i < count; i++) {
+		struct atomfs_xattr *x = &all[n->nxattrs + i].x;
+
+		x->key = xstrdup(v[i].key);
+		x->value = xcalloc(1, v[i].size);
+		memcpy(x->value, v[i].value, v[i].size);
+		x->size = v[i].size;
+		all[n->nxattrs + i].ord = n->nxattrs + i;
+	}
+	/* one sort however many there are (a tar header can hold 30,000) */
+	qsort(all, total, sizeof(*all), xattr_ord_cmp);
+	n->xattrs = xrealloc(n->xattrs, total * sizeof(*n->xattrs));
+	for (i = 0; i < total; i++) {
+		if (i + 1 < total && !strcmp(all[i].x.key, all[i + 1].x.key)) {
+			free(all[i].x.key);
+			free(all[i].x.value);
+			continue;
+		}
+		n->xattrs[out++] = all[i].x;
+	}
+	n->nxattrs = out;
+	free(all);
+	return 0;
 }
 
 int atomfs_node_set_xattr(struct atomfs_node *n, const char *key,
 			  const void *val, size_t size)
 {
-	struct atomfs_xattr *x;
-	size_t i;
+	struct atomfs_xattr x = { .key = (char *)(uintptr_t)key,
+				  .value = (void *)(uintptr_t)val,
+				  .size = size };
 
-	for (i = 0; i < n->nxattrs; i++) {
-		if (!strcmp(n->xattrs[i].key, key)) {
-			free(n->xattrs[i].value);
-			goto set;
-		}
-	}
-	n->xattrs = xrealloc(n->xattrs, (n->nxattrs + 1) * sizeof(*n->xattrs));
-	i = n->nxattrs++;
-	n->xattrs[i].key = xstrdup(key);
-set:
-	x = &n->xattrs[i];
-	x->value = xcalloc(1, size);
-	memcpy(x->value, val, size);
-	x->size = size;
-	qsort(n->xattrs, n->nxattrs, sizeof(*n->xattrs), xattr_cmp);
-	return 0;
+	return atomfs_node_add_xattrs(n, &x, 1);
 }
 
 static int node_cmp(const void *a, const void *b)
@@ -220,15 +432,24 @@ static int node_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-void atomfs_tree_sort(struct atomfs_node *dir)
+static int sort_kids(struct atomfs_node *dir, void *arg)
 {
 	size_t i;
 
-	if (dir->nkids > 1)
-		qsort(dir->kids, dir->nkids, sizeof(*dir->kids), node_cmp);
+	(void)arg;
+	if (dir->nkids < 2)
+		return 0;
+	qsort(dir->kids, dir->nkids, sizeof(*dir->kids), node_cmp);
 	for (i = 0; i < dir->nkids; i++)
-		if (S_ISDIR(dir->kids[i]->mode))
-			atomfs_tree_sort(dir->kids[i]);
+		dir->kids[i]->idx = (uint32_t)i;
+	if (dir->htab)
+		htab_build(dir, dir->kids_cap);
+	return 0;
+}
+
+void atomfs_tree_sort(struct atomfs_node *dir)
+{
+	atomfs_tree_walk(dir, sort_kids, NULL, NULL);
 }
 
 char *atomfs_node_path(const struct atomfs_node *n)

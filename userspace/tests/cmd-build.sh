@@ -179,4 +179,21 @@ check_fail_msg 3 "not an OCI image layout" "build: --from a directory that is no
 check_fail_msg 0 "built" "build: creates a new layout directory" atomfs build --layer dd new/sub/layout:t
 check "build: the new layout has oci-layout" test -f new/sub/layout/oci-layout
 check "build: --help exits 0" atomfs build --help
+
+# mtimes squashfs cannot store (issue 11 item 8): clamped, saying so
+mkdir mt && echo x >mt/old && touch -d '1960-01-01 UTC' mt/old
+check_fail_msg 0 "mt/old has mtime -315619200, outside what squashfs can store (1970 to 2106): stored as 0" \
+	"build: a directory entry's mtime before 1970 is clamped with a warning" atomfs build --layer mt MT:t
+check_fail_msg 4 "mt/old has mtime -315619200, .*build without --strict" \
+	"build: --strict refuses it" atomfs build --strict --layer mt MT:s
+
+# a directory deeper than 2048 levels (issue 11 item 9): refused, no recursion
+python3 -c '
+import os
+os.mkdir("deep"); os.chdir("deep")
+for i in range(2049):
+    os.mkdir("d"); os.chdir("d")
+open("f", "w").write("x")'
+check_fail_msg 4 "lies more than 2048 directories deep" \
+	"build: a directory 2049 levels deep is refused" atomfs build -q --layer deep DP:t
 done_testing

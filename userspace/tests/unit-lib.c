@@ -88,7 +88,7 @@ static void test_tree(void)
 	/* replacing the link target keeps its inode alive for the link */
 	atomfs_tree_insert(&t, parent, atomfs_node_new("c", S_IFLNK | 0777));
 	ok(hl->link == n && S_ISREG(hl->link->mode) &&
-		   S_ISLNK(atomfs_node_child(parent, "c")->mode),
+		   S_ISLNK(atomfs_node_child(&t, parent, "c")->mode),
 	   "tree: replacing a hard link target keeps the link's inode");
 	is_int(atomfs_tree_lookup(&t, "a/b/c/x", true, &parent, &leaf),
 	       -ENOTDIR, "tree: a path through a non-directory is refused");

@@ -11,7 +11,11 @@ static const char usage[] =
 	"usage: atomfs import [OPTIONS] SRCREF REF\n"
 	"Convert image SRCREF (tar layers: OCI or Docker, plain, gzip or zstd) into\n"
 	"image REF with one squashfs layer per tar layer; OCI whiteouts (.wh.NAME,\n"
-	".wh..wh..opq) become overlay whiteouts (char 0/0, trusted.overlay.opaque=y).\n"
+	".wh..wh..opq) become overlay whiteouts (char 0/0, trusted.overlay.opaque=y)\n"
+	"and, as in umoci and containerd, delete only what lower layers hold.\n"
+	"Refused: ids over 4294967294, names over 255 bytes, paths over 2048\n"
+	"levels, over 4194304 entries or 64 GiB of sparse holes in a layer;\n"
+	"mtimes outside 1970-2106 are clamped with a warning (--strict: refused).\n"
 	"The config (env, entrypoint, cmd, user, workdir, labels) carries over.\n"
 	"  --sign KEY          sign the new manifest\n" LAYER_USAGE
 	"  -q, --quiet         no progress or warnings\n";
