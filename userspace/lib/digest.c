@@ -41,6 +41,46 @@ char *atomfs_digest_buf(const void *data, size_t len)
 	return hex_digest(md, mdlen);
 }
 
+/* Hash what @fd holds from offset 0 to its end (pread: the offset is left). */
+int atomfs_digest_fd(int fd, const char *shown, char **digest, uint64_t *size)
+{
+	size_t bufsz = 1 << 20;
+	cleanup_free unsigned char *buf = malloc(bufsz);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx;
+	uint64_t total = 0;
+	int err = 0;
+
+	ctx = EVP_MD_CTX_new();
+	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(ctx);
+		return atomfs_err(ENOMEM, "out of memory hashing %s", shown);
+	}
+	for (;;) {
+		ssize_t n = pread(fd, buf, bufsz, (off_t)total);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = atomfs_err(errno, "cannot read %s: %m", shown);
+			break;
+		}
+		if (!n)
+			break;
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	if (!err) {
+		EVP_DigestFinal_ex(ctx, md, &mdlen);
+		*digest = hex_digest(md, mdlen);
+		if (size)
+			*size = total;
+	}
+	EVP_MD_CTX_free(ctx);
+	return err;
+}
+
 int atomfs_digest_file(const char *path, char **digest, uint64_t *size)
 {
 	size_t bufsz = 1 << 20;

@@ -150,14 +150,17 @@ void atomfs_image_free(struct atomfs_image *img)
 int atomfs_image_load(const struct atomfs_layout *l, const char *tag,
 		      struct atomfs_image *img)
 {
-	json_t *desc = atomfs_layout_find_tag(l, tag), *cfg;
+	json_t *desc = NULL, *cfg;
 	const char *mt;
 	int err, depth = 0;
 
 	memset(img, 0, sizeof(*img));
 	img->ref = xasprintf("%s:%s", l->dir, tag);
 	img->tag = xstrdup(tag);
-	if (!desc) {
+	err = atomfs_layout_get_tag(l, tag, &desc);
+	if (err == -EBADMSG)
+		goto fail;
+	if (err) {
 		cleanup_free char *tags = list_tags(l);
 
 		err = atomfs_err(

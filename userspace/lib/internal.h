@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,11 @@ void *xrealloc(void *p, size_t sz);
 int read_file(const char *path, char **data, size_t *len, size_t max);
 int write_file_atomic(const char *path, const void *data, size_t len);
 int fsync_dir(const char *dir);
+int atomfs_read_at(int dirfd, const char *name, const char *shown, size_t max,
+		   char **data, size_t *len);
+int atomfs_create_tmp_at(int dirfd, const char *prefix, char **name);
+int atomfs_write_at_atomic(int dirfd, const char *name, const void *data,
+			   size_t len, int syncfd);
 int mkdir_p(const char *path, mode_t mode);
 char *path_join(const char *a, const char *b);
 bool str_has_prefix(const char *s, const char *prefix);

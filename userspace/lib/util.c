@@ -2,6 +2,8 @@
 /* util.c: error messages, allocation, files written atomically */
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -216,6 +218,141 @@ int write_file_atomic(const char *path, const void *data, size_t len)
 		return fsync_dir(*dir ? dir : "/");
 	}
 	return fsync_dir(".");
+}
+
+/*
+ * Read @name, relative to @dirfd, never through a symlink, only if it is a
+ * regular file of at most @max bytes (a FIFO would block, a device could
+ * be endless).  @shown names the file in messages.
+ */
+int atomfs_read_at(int dirfd, const char *name, const char *shown, size_t max,
+		   char **data, size_t *len)
+{
+	struct stat st;
+	char *buf;
+	size_t got = 0;
+	int fd, err;
+
+	fd = openat(dirfd, name,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		if (err == -ELOOP)
+			return atomfs_err(
+				EBADMSG,
+				"%s is a symbolic link; refusing to follow it (replace it with the file)",
+				shown);
+		return atomfs_err(err, "cannot open %s: %s", shown,
+				  strerror(-err));
+	}
+	if (fstat(fd, &st) < 0) {
+		err = atomfs_err(errno, "cannot stat %s: %m", shown);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = atomfs_err(
+			EBADMSG,
+			"%s is not a regular file (mode %o); refusing to read it",
+			shown, (unsigned int)st.st_mode);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		err = atomfs_err(
+			EFBIG,
+			"%s has %lld bytes, more than the %zu this tool reads; it is damaged or hostile",
+			shown, (long long)st.st_size, max);
+		goto out;
+	}
+	buf = calloc(1, (size_t)st.st_size + 1);
+	if (!buf) {
+		err = atomfs_err(ENOMEM, "out of memory reading %s", shown);
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = atomfs_err(n < 0 ? errno : EIO,
+					 "cannot read %s: %s", shown,
+					 n < 0 ? strerror(errno) :
+						 "it shrank while read");
+			free(buf);
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*data = buf;
+	if (len)
+		*len = got;
+	err = 0;
+out:
+	close(fd);
+	return err;
+}
+
+/*
+ * Create a new file "<prefix>XXXXXXXX" in @dirfd with O_EXCL|O_NOFOLLOW:
+ * a name planted in advance (symlink or not) is never opened, only skipped.
+ * The name is returned in @name (caller frees).
+ */
+int atomfs_create_tmp_at(int dirfd, const char *prefix, char **name)
+{
+	unsigned int rnd;
+	int i, fd;
+
+	for (i = 0; i < 100; i++) {
+		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+			rnd = (unsigned int)getpid() * 2654435761u +
+			      (unsigned int)i;
+		*name = xasprintf("%s%d-%08x", prefix, (int)getpid(), rnd);
+		fd = openat(dirfd, *name,
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+				    O_CLOEXEC,
+			    0644);
+		if (fd >= 0)
+			return fd;
+		free(*name);
+		*name = NULL;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+/*
+ * Replace @name in @dirfd atomically: a new temporary file (O_EXCL), data,
+ * fsync, then fsync @syncfd (when >= 0: the directory whose entries the new
+ * content refers to, e.g. blobs/sha256 before index.json), renameat, fsync
+ * @dirfd.  Readers see the old or the new file, never a torn one, and never
+ * a name that points to a blob not yet on disk.
+ */
+int atomfs_write_at_atomic(int dirfd, const char *name, const void *data,
+			   size_t len, int syncfd)
+{
+	cleanup_free char *prefix = xasprintf(".%s.tmp-", name);
+	cleanup_free char *tmp = NULL;
+	int fd, err;
+
+	fd = atomfs_create_tmp_at(dirfd, prefix, &tmp);
+	if (fd < 0)
+		return fd;
+	err = write_all(fd, data, len);
+	if (!err && fsync(fd) < 0)
+		err = -errno;
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	if (!err && syncfd >= 0 && fsync(syncfd) < 0)
+		err = -errno;
+	if (!err && renameat(dirfd, tmp, dirfd, name) < 0)
+		err = -errno;
+	if (err) {
+		unlinkat(dirfd, tmp, 0);
+		return err;
+	}
+	return fsync(dirfd) < 0 ? -errno : 0;
 }
 
 int mkdir_p(const char *path, mode_t mode)

@@ -23,6 +23,8 @@ int cmd_fail(int err)
 	case ENOTDIR:
 	case EPROTO:
 	case E2BIG:
+	case EFBIG:
+	case EKEYEXPIRED:
 		return EXIT_BADINPUT;
 	case EILSEQ:
 	case EKEYREJECTED:
