@@ -176,14 +176,19 @@ int open_ref(struct layouts *ls, const char *refstr, struct atomfs_image *img,
 	if (err)
 		return err;
 	err = layouts_get(ls, ref.dir, &l);
-	if (!err)
-		err = atomfs_image_load(l, ref.tag, img);
+	if (err) {
+		atomfs_ref_free(&ref);
+		return err;
+	}
+	err = atomfs_image_load(l, ref.tag, img);
 	if (!err) {
 		free(img->ref);
 		img->ref = atomfs_ref_canonical(ref.dir, ref.tag);
 		if (lout)
 			*lout = l;
 	}
+	/* documents read: a source's lock is never held while waiting for another */
+	atomfs_layout_unlock(l);
 	atomfs_ref_free(&ref);
 	return err;
 }
