@@ -293,9 +293,7 @@ json_t *atomfs_image_referrers(const struct atomfs_layout *l,
 
 	json_array_foreach(m, i, d)
 	{
-		const char *at = atomfs_desc_str(d, "artifactType");
-
-		if (!at || strcmp(at, MT_SIGNATURE))
+		if (!atomfs_is_signature(d))
 			continue;
 		json_t *man = NULL;
 

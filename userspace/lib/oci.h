@@ -21,7 +21,9 @@
 #define MT_DOCKER_LIST \
 	"application/vnd.docker.distribution.manifest.list.v2+json"
 #define MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
-#define MT_SIGNATURE "application/vnd.atomfs.signature.v1+json"
+/* v2 binds manifest digest and tag; v1 (digest only) is refused: re-sign */
+#define MT_SIGNATURE "application/vnd.atomfs.signature.v2+json"
+#define MT_SIGNATURE_V1 "application/vnd.atomfs.signature.v1+json"
 #define EMPTY_DIGEST \
 	"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 
@@ -35,6 +37,8 @@
 #define ANN_SRC_INPUT "org.atomfs.layer.input" /* --layer PATH as given */
 #define ANN_SIG_KEY \
 	"org.atomfs.signature.key" /* sha256 of the public key (DER) */
+#define ANN_SIG_TAG \
+	"org.atomfs.signature.tag" /* the tag signed (a hint: not verified) */
 
 /* digest.c */
 bool atomfs_digest_valid(const char *digest);

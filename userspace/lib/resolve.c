@@ -93,7 +93,8 @@ int atomfs_verify_signature(const struct atomfs_image_info *info,
 	err = atomfs_layout_open(info->dir, 0, &l);
 	if (err)
 		return err;
-	err = atomfs_verify_manifest(l, info->manifest_digest, pubkey);
+	err = atomfs_verify_manifest(l, info->manifest_digest, info->tag,
+				     pubkey);
 	atomfs_layout_close(l);
 	return err;
 }

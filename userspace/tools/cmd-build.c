@@ -191,7 +191,7 @@ int finish_image(struct atomfs_layout *dst, const char *tag, json_t *config,
 	if (!err && signkey)
 		err = atomfs_sign_manifest(
 			dst, atomfs_desc_str(mdesc, "digest"),
-			json_integer_value(json_object_get(mdesc, "size")),
+			json_integer_value(json_object_get(mdesc, "size")), tag,
 			signkey);
 	if (err) {
 		json_decref(mdesc);

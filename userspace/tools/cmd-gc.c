@@ -77,9 +77,7 @@ static int mark(const struct atomfs_layout *l, const json_t *desc, json_t *keep,
 
 static bool is_signature(const json_t *d)
 {
-	const char *at = atomfs_desc_str(d, "artifactType");
-
-	return at && !strcmp(at, MT_SIGNATURE);
+	return atomfs_is_signature(d);
 }
 
 static const char *subject_of(const struct atomfs_layout *l, const json_t *d,
