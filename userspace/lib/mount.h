@@ -13,18 +13,23 @@
 
 struct atomfs_mount_opts {
 	unsigned long ms_flags; /* MS_* flags passed through to mount(2) */
+	bool dev; /* -o dev: device nodes work (default: MS_NODEV) */
 	bool writable; /* an overlayfs with a tmpfs upper on top */
 	char *persist; /* writable, upper and work dirs kept here */
-	char *pubkey; /* require a valid signature by this key */
+	char *pubkey; /* also require a valid signature by this key */
 	unsigned int whiteout; /* ATOMFS_WHITEOUT_*, 0 for both */
 	bool sloppy; /* -s: ignore unknown options */
 	bool fake; /* -f: do everything but the mount */
 	bool verbose; /* -v */
+	char *ns; /* -N: mount in this mount namespace (a path or a PID) */
+	const char *policy; /* the policy file; NULL: ATOMFS_POLICY_FILE */
 };
 
 /* Parse a comma-separated -o list into @o (which keeps earlier settings). */
 int atomfs_mount_opts_parse(struct atomfs_mount_opts *o, const char *opts);
 void atomfs_mount_opts_free(struct atomfs_mount_opts *o);
+/* the MS_* flags to mount with: MS_NODEV unless -o dev */
+unsigned long atomfs_mount_flags(const struct atomfs_mount_opts *o);
 
 /* Mount image @ref ([oci:]DIR:TAG) on @target. */
 int atomfs_mount(const char *ref, const char *target,

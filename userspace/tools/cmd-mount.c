@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* atomfs mount | umount | status: the mount helper's work, by subcommand. */
 #include <getopt.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -10,7 +11,8 @@
 static const char mount_usage[] =
 	"usage: atomfs mount [-o OPTIONS] [oci:]DIR:TAG TARGET\n"
 	"Mount an image (as mount -t atomfs does). OPTIONS: writable, persist=DIR,\n"
-	"pubkey=PATH, whiteouts=both|overlay|oci, and VFS flags such as nosuid.\n";
+	"pubkey=PATH, whiteouts=both|overlay|oci, dev (default nodev), and VFS\n"
+	"flags such as nosuid.\n";
 
 int cmd_mount(int argc, char **argv)
 {
@@ -32,6 +34,11 @@ int cmd_mount(int argc, char **argv)
 		atomfs_mount_opts_free(&o);
 		return cmd_usage("mount", mount_usage);
 	}
+#ifdef ATOMFS_TEST_HOOKS
+	/* test builds only, and never for a setuid caller */
+	if (!getauxval(AT_SECURE))
+		o.policy = getenv("ATOMFS_POLICY");
+#endif
 	err = atomfs_mount(argv[optind], argv[optind + 1], &o);
 	atomfs_mount_opts_free(&o);
 	return err ? cmd_fail(err) : EXIT_OK;
