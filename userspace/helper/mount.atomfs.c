@@ -35,6 +35,13 @@ static int usage(void)
 	return MNT_EX_USAGE;
 }
 
+static void log_to_stderr(void *data, int priority, const char *msg)
+{
+	(void)data;
+	(void)priority;
+	fprintf(stderr, "mount.atomfs: warning: %s\n", msg);
+}
+
 int main(int argc, char **argv)
 {
 	struct atomfs_mount_opts o = { 0 };
@@ -42,6 +49,7 @@ int main(int argc, char **argv)
 	int i, npos = 0, err;
 	const char *a;
 
+	atomfs_set_log_fn(log_to_stderr, NULL);
 	for (i = 1; i < argc; i++) {
 		a = argv[i];
 		if (!strcmp(a, "-o")) {

@@ -35,6 +35,22 @@ static inline void *steal_pointer(void *pp)
 	return v;
 }
 
+/*
+ * Internal helpers carry the atomfs_ prefix in the objects too, so that a
+ * program linking libatomfs.a statically never meets a clashing read_file.
+ */
+#define xstrdup atomfs_xstrdup
+#define xasprintf atomfs_xasprintf
+#define xcalloc atomfs_xcalloc
+#define xrealloc atomfs_xrealloc
+#define read_file atomfs_read_file
+#define write_file_atomic atomfs_write_file_atomic
+#define fsync_dir atomfs_fsync_dir
+#define mkdir_p atomfs_mkdir_p
+#define path_join atomfs_path_join
+#define str_has_prefix atomfs_str_has_prefix
+#define str_has_suffix atomfs_str_has_suffix
+
 /* util.c */
 __attribute__((format(printf, 2, 3))) int atomfs_err(int err, const char *fmt,
 						     ...);

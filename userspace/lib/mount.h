@@ -6,7 +6,10 @@
 #ifndef ATOMFS_MOUNT_H
 #define ATOMFS_MOUNT_H
 
+#include <jansson.h>
 #include <stdbool.h>
+
+#include "libatomfs.h"
 
 #define ATOMFS_POLICY_FILE "/etc/atomfs/policy.json"
 #define ATOMFS_RUN_DIR "/run/atomfs"
@@ -26,17 +29,23 @@ struct atomfs_mount_opts {
 };
 
 /* Parse a comma-separated -o list into @o (which keeps earlier settings). */
-int atomfs_mount_opts_parse(struct atomfs_mount_opts *o, const char *opts);
-void atomfs_mount_opts_free(struct atomfs_mount_opts *o);
+ATOMFS_EXPORT int atomfs_mount_opts_parse(struct atomfs_mount_opts *o,
+					  const char *opts);
+ATOMFS_EXPORT void atomfs_mount_opts_free(struct atomfs_mount_opts *o);
 /* the MS_* flags to mount with: MS_NODEV unless -o dev */
-unsigned long atomfs_mount_flags(const struct atomfs_mount_opts *o);
+ATOMFS_EXPORT unsigned long
+atomfs_mount_flags(const struct atomfs_mount_opts *o);
 
 /* Mount image @ref ([oci:]DIR:TAG) on @target. */
-int atomfs_mount(const char *ref, const char *target,
-		 const struct atomfs_mount_opts *o);
+ATOMFS_EXPORT int atomfs_mount(const char *ref, const char *target,
+			       const struct atomfs_mount_opts *o);
 /* Unmount @target (read-only or writable). */
-int atomfs_umount(const char *target);
-/* Print what the kernel holds for the mount at @target. */
-int atomfs_status(const char *target, bool json);
+ATOMFS_EXPORT int atomfs_umount(const char *target);
+/*
+ * What the kernel holds for the mount at @target, as JSON: target, mode
+ * (read-only, writable, writable persistent), stack_id, label, layers
+ * [{index, digest, verified, shared, size}] base first.  Caller frees.
+ */
+ATOMFS_EXPORT int atomfs_status(const char *target, json_t **out);
 
 #endif /* ATOMFS_MOUNT_H */

@@ -112,7 +112,7 @@ static int status_from_ioctl(int fd, uint64_t *id, char **label,
 	return 0;
 }
 
-int atomfs_status(const char *target, bool json)
+int atomfs_status(const char *target, json_t **out)
 {
 	cleanup_free struct status_layer *layers = NULL;
 	cleanup_free char *label = NULL, *rec = NULL, *data = NULL;
@@ -158,32 +158,22 @@ int atomfs_status(const char *target, bool json)
 	if (err)
 		return err;
 
-	if (json) {
-		root = json_pack("{s:s, s:s, s:I, s:s}", "target", target,
-				 "mode", kind, "stack_id", (json_int_t)id,
-				 "label", label ? label : "");
-		arr = json_array();
-		for (i = 0; i < n; i++)
-			json_array_append_new(
-				arr,
-				json_pack("{s:i, s:s, s:b, s:b, s:I}", "index",
-					  layers[i].index, "digest",
-					  layers[i].digest, "verified",
-					  layers[i].verified, "shared",
-					  layers[i].shared, "size",
-					  (json_int_t)layers[i].size));
-		json_object_set_new(root, "layers", arr);
-		json_dumpf(root, stdout, JSON_INDENT(2));
-		putchar('\n');
+	root = json_pack("{s:s, s:s, s:I, s:s}", "target", target, "mode", kind,
+			 "stack_id", (json_int_t)id, "label",
+			 label ? label : "");
+	arr = json_array();
+	for (i = 0; root && arr && i < n; i++)
+		json_array_append_new(
+			arr,
+			json_pack("{s:i, s:s, s:b, s:b, s:I}", "index",
+				  layers[i].index, "digest", layers[i].digest,
+				  "verified", layers[i].verified, "shared",
+				  layers[i].shared, "size",
+				  (json_int_t)layers[i].size));
+	if (!root || !arr || json_object_set_new(root, "layers", arr)) {
 		json_decref(root);
-		return 0;
+		return atomfs_err(-ENOMEM, "out of memory");
 	}
-	printf("%s: atomfs (%s), stack %llu\nlabel: %s\nlayers, base first:\n",
-	       target, kind, (unsigned long long)id, label ? label : "");
-	for (i = 0; i < n; i++)
-		printf("  %3u %s %s %s %llu bytes\n", layers[i].index,
-		       layers[i].digest,
-		       layers[i].verified ? "verified" : "unverified",
-		       layers[i].shared ? "shared" : "private", layers[i].size);
+	*out = root;
 	return 0;
 }

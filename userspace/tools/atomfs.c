@@ -53,6 +53,15 @@ static void cleanup_on_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
+/* the library's warnings, unless -q */
+static void log_to_stderr(void *data, int priority, const char *msg)
+{
+	(void)data;
+	(void)priority;
+	if (!atomfs_quiet)
+		fprintf(stderr, "atomfs: warning: %s\n", msg);
+}
+
 static void usage(FILE *f)
 {
 	const struct cmd *c;
@@ -82,6 +91,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	cleanup_on_signals();
+	atomfs_set_log_fn(log_to_stderr, NULL);
 	for (c = cmds; c->name; c++)
 		if (!strcmp(c->name, argv[1]))
 			return c->fn(argc - 1, argv + 1);

@@ -67,6 +67,8 @@ static const char status_usage[] =
 int cmd_status(int argc, char **argv)
 {
 	bool json = false;
+	json_t *st, *l;
+	size_t i;
 	int err;
 
 	if (cmd_help(argc, argv, status_usage))
@@ -75,6 +77,33 @@ int cmd_status(int argc, char **argv)
 		json = true;
 	else if (argc != 2)
 		return cmd_usage("status", status_usage);
-	err = atomfs_status(argv[argc - 1], json);
-	return err ? cmd_fail(err) : EXIT_OK;
+	err = atomfs_status(argv[argc - 1], &st);
+	if (err)
+		return cmd_fail(err);
+	if (json) {
+		json_dumpf(st, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		printf("%s: atomfs (%s), stack %llu\nlabel: %s\nlayers, base first:\n",
+		       json_string_value(json_object_get(st, "target")),
+		       json_string_value(json_object_get(st, "mode")),
+		       (unsigned long long)json_integer_value(
+			       json_object_get(st, "stack_id")),
+		       json_string_value(json_object_get(st, "label")));
+		json_array_foreach(json_object_get(st, "layers"), i, l)
+			printf("  %3lld %s %s %s %lld bytes\n",
+			       (long long)json_integer_value(
+				       json_object_get(l, "index")),
+			       json_string_value(json_object_get(l, "digest")),
+			       json_is_true(json_object_get(l, "verified")) ?
+				       "verified" :
+				       "unverified",
+			       json_is_true(json_object_get(l, "shared")) ?
+				       "shared" :
+				       "private",
+			       (long long)json_integer_value(
+				       json_object_get(l, "size")));
+	}
+	json_decref(st);
+	return EXIT_OK;
 }

@@ -8,6 +8,8 @@
 #include "cmd.h"
 #include "internal.h"
 
+int atomfs_quiet;
+
 int cmd_fail(int err)
 {
 	const char *msg = atomfs_last_error();
