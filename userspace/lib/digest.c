@@ -22,9 +22,11 @@ bool atomfs_digest_valid(const char *d)
 
 static char *hex_digest(const unsigned char *md, unsigned int len)
 {
-	char *s = xcalloc(1, 7 + 2 * len + 1);
+	char *s = calloc(1, 7 + 2 * len + 1);
 	unsigned int i;
 
+	if (!s)
+		return NULL;
 	memcpy(s, "sha256:", 7);
 	for (i = 0; i < len; i++)
 		sprintf(s + 7 + 2 * i, "%02x", md[i]);
@@ -36,8 +38,9 @@ char *atomfs_digest_buf(const void *data, size_t len)
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 
+	/* NULL when out of memory (OpenSSL's or ours) */
 	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
-		abort();
+		return NULL;
 	return hex_digest(md, mdlen);
 }
 
@@ -74,7 +77,9 @@ int atomfs_digest_fd(int fd, const char *shown, char **digest, uint64_t *size)
 	if (!err) {
 		EVP_DigestFinal_ex(ctx, md, &mdlen);
 		*digest = hex_digest(md, mdlen);
-		if (size)
+		if (!*digest)
+			err = atomfs_enomem();
+		else if (size)
 			*size = total;
 	}
 	EVP_MD_CTX_free(ctx);
@@ -83,41 +88,11 @@ int atomfs_digest_fd(int fd, const char *shown, char **digest, uint64_t *size)
 
 int atomfs_digest_file(const char *path, char **digest, uint64_t *size)
 {
-	size_t bufsz = 1 << 20;
-	cleanup_free unsigned char *buf = xcalloc(1, bufsz);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	EVP_MD_CTX *ctx;
-	uint64_t total = 0;
-	int fd, err = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return atomfs_err(errno, "cannot read %s: %m", path);
-	ctx = EVP_MD_CTX_new();
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
-		abort();
-	for (;;) {
-		ssize_t n = read(fd, buf, bufsz);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = atomfs_err(errno, "cannot read %s: %m", path);
-			break;
-		}
-		if (!n)
-			break;
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
-		total += (uint64_t)n;
-	}
+	err = atomfs_digest_fd(fd, path, digest, size);
 	close(fd);
-	if (!err) {
-		EVP_DigestFinal_ex(ctx, md, &mdlen);
-		*digest = hex_digest(md, mdlen);
-		if (size)
-			*size = total;
-	}
-	EVP_MD_CTX_free(ctx);
 	return err;
 }

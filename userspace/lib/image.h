@@ -34,7 +34,8 @@ const char *atomfs_host_arch(void);
 /* Manifest + config -> new blobs; returns the manifest descriptor. */
 int atomfs_image_write(struct atomfs_layout *l, json_t *config, json_t *layers,
 		       json_t *annotations, json_t **manifest_desc);
-/* Signature referrers in l whose subject is digest (array, new reference). */
+/* Signature referrers in l whose subject is digest (array, new reference);
+ * NULL when out of memory. */
 json_t *atomfs_image_referrers(const struct atomfs_layout *l,
 			       const char *digest);
 

@@ -52,6 +52,15 @@ static inline void *steal_pointer(void *pp)
 #define str_has_suffix atomfs_str_has_suffix
 
 /* util.c */
+/*
+ * Allocation that may fail: NULL, and the caller returns -ENOMEM (the
+ * x*() helpers below abort instead; only the layer writer's input and
+ * tree code still uses them).
+ */
+char *atomfs_asprintf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+char *atomfs_join(const char *a, const char *b);
+int atomfs_enomem(void); /* atomfs_err(ENOMEM, "out of memory") */
 __attribute__((format(printf, 2, 3))) int atomfs_err(int err, const char *fmt,
 						     ...);
 void atomfs_err_prefix(const char *fmt, ...)

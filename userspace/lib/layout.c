@@ -110,12 +110,14 @@ static int check_index(json_t *idx, const char *path)
 
 static int read_index(struct atomfs_layout *l)
 {
-	cleanup_free char *path = path_join(l->dir, "index.json");
+	cleanup_free char *path = atomfs_join(l->dir, "index.json");
 	cleanup_free char *data = NULL;
 	json_error_t jerr;
 	size_t len;
 	int err;
 
+	if (!path)
+		return atomfs_enomem();
 	err = atomfs_read_at(l->dirfd, "index.json", path, MAX_INDEX, &data,
 			     &len);
 	if (err == -ENOENT)
@@ -126,6 +128,8 @@ static int read_index(struct atomfs_layout *l)
 	if (err)
 		return err;
 	l->index = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!l->index && json_error_code(&jerr) == json_error_out_of_memory)
+		return atomfs_enomem();
 	if (!l->index)
 		return atomfs_err(
 			EBADMSG,
@@ -221,6 +225,7 @@ locked:
 int atomfs_layout_open(const char *dir, unsigned int flags,
 		       struct atomfs_layout **out)
 {
+	json_error_t jerr;
 	struct atomfs_layout *l;
 	cleanup_free char *lay = NULL;
 	cleanup_free char *layout_json = NULL;
@@ -229,9 +234,16 @@ int atomfs_layout_open(const char *dir, unsigned int flags,
 
 	if ((flags & ATOMFS_LAYOUT_CREATE) && mkdir_p(dir, 0755) < 0)
 		return atomfs_err(errno, "cannot create directory %s: %m", dir);
-	l = xcalloc(1, sizeof(*l));
-	l->dir = xstrdup(dir);
-	l->blobfd = -1;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return atomfs_enomem();
+	l->dirfd = l->blobfd = -1;
+	l->dir = strdup(dir);
+	lay = atomfs_join(dir, "oci-layout");
+	if (!l->dir || !lay) {
+		err = atomfs_enomem();
+		goto fail;
+	}
 	l->writable = flags & ATOMFS_LAYOUT_WRITE;
 	l->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (l->dirfd < 0) {
@@ -241,7 +253,6 @@ int atomfs_layout_open(const char *dir, unsigned int flags,
 	err = lock_layout(l);
 	if (err)
 		goto fail;
-	lay = path_join(dir, "oci-layout");
 	if (faccessat(l->dirfd, "oci-layout", F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (!(flags & ATOMFS_LAYOUT_CREATE)) {
 			err = atomfs_err(
@@ -259,7 +270,11 @@ int atomfs_layout_open(const char *dir, unsigned int flags,
 			     NULL);
 	if (err)
 		goto fail;
-	j = json_loads(layout_json, 0, NULL);
+	j = json_loads(layout_json, 0, &jerr);
+	if (!j && json_error_code(&jerr) == json_error_out_of_memory) {
+		err = atomfs_enomem();
+		goto fail;
+	}
 	if (!j || !json_is_string(json_object_get(j, "imageLayoutVersion"))) {
 		json_decref(j);
 		err = atomfs_err(
@@ -314,12 +329,14 @@ struct doom_chunk {
 static struct doom_chunk doom_first;
 static pthread_mutex_t doom_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void doom(int dirfd, const char *name)
+static int doom(int dirfd, const char *name)
 {
 	struct doom_chunk *c, *last = NULL;
-	char *copy = xstrdup(name);
-	int i;
+	char *copy = strdup(name);
+	int i, err = 0;
 
+	if (!copy)
+		return -ENOMEM;
 	pthread_mutex_lock(&doom_lock);
 	for (c = &doom_first; c; last = c, c = c->next) {
 		for (i = 0; i < DOOM_CHUNK; i++) {
@@ -330,12 +347,18 @@ static void doom(int dirfd, const char *name)
 			goto out;
 		}
 	}
-	c = xcalloc(1, sizeof(*c));
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		free(copy);
+		err = -ENOMEM;
+		goto out;
+	}
 	c->dirfd[0] = dirfd;
 	c->name[0] = copy;
 	__atomic_store_n(&last->next, c, __ATOMIC_RELEASE);
 out:
 	pthread_mutex_unlock(&doom_lock);
+	return err;
 }
 
 static void undoom(int dirfd, const char *name)
@@ -375,11 +398,21 @@ void atomfs_layout_cleanup_signal_safe(void)
 		}
 }
 
-static void note_added(struct atomfs_layout *l, const char *name)
+/* a new blob: rollback and the signal clean-up remove it */
+static int note_added(struct atomfs_layout *l, const char *name)
 {
-	doom(l->blobfd, name);
-	l->added = xrealloc(l->added, (l->nadded + 1) * sizeof(*l->added));
-	l->added[l->nadded++] = xstrdup(name);
+	char **v = realloc(l->added, (l->nadded + 1) * sizeof(*l->added));
+	char *copy = strdup(name);
+
+	if (v)
+		l->added = v;
+	if (!v || !copy || doom(l->blobfd, name)) {
+		free(copy);
+		unlinkat(l->blobfd, name, 0);
+		return atomfs_enomem();
+	}
+	l->added[l->nadded++] = copy;
+	return 0;
 }
 
 static void forget_added(struct atomfs_layout *l)
@@ -460,7 +493,7 @@ bool atomfs_layout_same(struct atomfs_layout *l, const char *dir)
 
 char *atomfs_layout_blob_path(const struct atomfs_layout *l, const char *digest)
 {
-	return xasprintf("%s/blobs/sha256/%s", l->dir, digest + 7);
+	return atomfs_asprintf("%s/blobs/sha256/%s", l->dir, digest + 7);
 }
 
 int atomfs_layout_get_tag(const struct atomfs_layout *l, const char *tag,
@@ -543,12 +576,12 @@ void atomfs_layout_add_entry(struct atomfs_layout *l, json_t *desc)
 
 int atomfs_layout_write_index(struct atomfs_layout *l)
 {
-	cleanup_free char *path = path_join(l->dir, "index.json");
+	cleanup_free char *path = atomfs_join(l->dir, "index.json");
 	cleanup_free char *s =
 		json_dumps(l->index, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	int err;
 
-	if (!s)
+	if (!s || !path)
 		return atomfs_err(ENOMEM, "out of memory");
 	/* the blobs it names (hard links and renames included) reach the disk first */
 	err = atomfs_write_at_atomic(l->dirfd, "index.json", s, strlen(s),
@@ -563,7 +596,7 @@ int atomfs_layout_write_index(struct atomfs_layout *l)
 
 int atomfs_layout_tmp_create(struct atomfs_layout *l, char **path)
 {
-	struct atomfs_tmpblob t = { 0 };
+	struct atomfs_tmpblob t = { 0 }, *tmps = NULL;
 
 	if (!l->writable || l->blobfd < 0)
 		return atomfs_err(EBADF, "%s is not open for writing", l->dir);
@@ -576,20 +609,37 @@ int atomfs_layout_tmp_create(struct atomfs_layout *l, char **path)
 				t.fd,
 				"cannot create a temporary file in %s/blobs/sha256: %s",
 				l->dir, strerror(-t.fd));
-		doom(l->blobfd, t.name);
+		if (doom(l->blobfd, t.name))
+			goto nomem;
 	}
-	t.path = xasprintf("/proc/self/fd/%d", t.fd);
-	l->tmps = xrealloc(l->tmps, (l->ntmps + 1) * sizeof(*l->tmps));
+	t.path = atomfs_asprintf("/proc/self/fd/%d", t.fd);
+	*path = t.path ? strdup(t.path) : NULL;
+	tmps = realloc(l->tmps, (l->ntmps + 1) * sizeof(*l->tmps));
+	if (!t.path || !*path || !tmps)
+		goto nomem;
+	l->tmps = tmps;
 	l->tmps[l->ntmps++] = t;
-	*path = xstrdup(t.path);
 	return 0;
+nomem:
+	if (tmps)
+		l->tmps = tmps;
+	free(*path);
+	*path = NULL;
+	free(t.path);
+	if (t.name) {
+		unlinkat(l->blobfd, t.name, 0);
+		undoom(l->blobfd, t.name);
+		free(t.name);
+	}
+	close(t.fd);
+	return atomfs_enomem();
 }
 
 char *atomfs_layout_tmp_path(struct atomfs_layout *l)
 {
 	char *p = NULL;
 
-	return atomfs_layout_tmp_create(l, &p) ? xstrdup("") : p;
+	return atomfs_layout_tmp_create(l, &p) ? strdup("") : p;
 }
 
 /* Give a temporary blob the name @hex; 1 if it was new, 0 if present. */
@@ -641,10 +691,9 @@ int atomfs_layout_commit_blob(struct atomfs_layout *l, const char *tmp,
 				 l->dir, strerror(-err));
 		goto out;
 	}
-	if (err == 1)
-		note_added(l, d + 7);
-	err = 0;
-	*digest = steal_pointer(&d);
+	err = err == 1 ? note_added(l, d + 7) : 0;
+	if (!err)
+		*digest = steal_pointer(&d);
 out:
 	tmp_drop(l, (size_t)(t - l->tmps));
 	return err;
@@ -738,6 +787,10 @@ int atomfs_layout_check_blob(const struct atomfs_layout *l, const char *digest,
 	if (fd < 0)
 		return fd;
 	path = atomfs_layout_blob_path(l, digest);
+	if (!path) {
+		err = atomfs_enomem();
+		goto out;
+	}
 	if (size >= 0 && st.st_size != size) {
 		err = atomfs_err(
 			EILSEQ,
@@ -770,6 +823,8 @@ int atomfs_layout_read_json(const struct atomfs_layout *l, const char *digest,
 		return atomfs_err(EBADMSG, "malformed digest '%s' in %s",
 				  digest, l->dir);
 	path = atomfs_layout_blob_path(l, digest);
+	if (!path)
+		return atomfs_enomem();
 	if (l->blobfd < 0)
 		err = -ENOENT;
 	else
@@ -783,12 +838,16 @@ int atomfs_layout_read_json(const struct atomfs_layout *l, const char *digest,
 	if (err)
 		return err;
 	d = atomfs_digest_buf(data, len);
+	if (!d)
+		return atomfs_enomem();
 	if (strcmp(d, digest) || (size >= 0 && (int64_t)len != size))
 		return atomfs_err(
 			EILSEQ,
 			"blob %s does not match its descriptor (digest or size differ): it is damaged; rebuild or re-copy the image",
 			path);
 	*out = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!*out && json_error_code(&jerr) == json_error_out_of_memory)
+		return atomfs_enomem();
 	if (!*out)
 		return atomfs_err(EBADMSG, "%s is not valid JSON (%s)", path,
 				  jerr.text);
@@ -845,6 +904,8 @@ int atomfs_layout_import_blob(struct atomfs_layout *l,
 	if (!atomfs_digest_valid(digest))
 		return atomfs_err(EBADMSG, "malformed digest '%s' in %s",
 				  digest, src->dir);
+	if (!from)
+		return atomfs_enomem();
 	if (faccessat(l->blobfd, digest + 7, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
 	/* hash the very file that is linked or copied */
@@ -869,10 +930,14 @@ int atomfs_layout_import_blob(struct atomfs_layout *l,
 	free(got);
 	got = NULL;
 	/* same owner, same filesystem: share the inode, no copy, no second hash */
-	proc = xasprintf("/proc/self/fd/%d", fd);
+	proc = atomfs_asprintf("/proc/self/fd/%d", fd);
+	if (!proc) {
+		err = atomfs_enomem();
+		goto out;
+	}
 	if (may_share(l, &st) && linkat(AT_FDCWD, proc, l->blobfd, digest + 7,
 					AT_SYMLINK_FOLLOW) == 0) {
-		note_added(l, digest + 7);
+		err = note_added(l, digest + 7);
 		goto out;
 	}
 	err = atomfs_layout_tmp_create(l, &tmp);

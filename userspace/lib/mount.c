@@ -22,8 +22,11 @@ static int enter_ns(const char *ns)
 	cleanup_free char *path = NULL;
 	int fd, err = 0;
 
-	path = ns[strspn(ns, "0123456789")] ? xstrdup(ns) :
-					      xasprintf("/proc/%s/ns/mnt", ns);
+	path = ns[strspn(ns, "0123456789")] ?
+		       strdup(ns) :
+		       atomfs_asprintf("/proc/%s/ns/mnt", ns);
+	if (!path)
+		return atomfs_enomem();
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return atomfs_err(-errno, "-N %s: cannot open %s: %s", ns, path,
@@ -92,8 +95,11 @@ int atomfs_mount(const char *ref, const char *target,
 	if (o->writable) {
 		err = atomfs_mount_writable(stack, ref, target, o, flags);
 	} else if (!o->fake) {
-		opt = xasprintf("stack=%d", stack);
-		if (mount("none", target, "atomfs", flags | MS_RDONLY, opt))
+		opt = atomfs_asprintf("stack=%d", stack);
+		if (!opt)
+			err = atomfs_enomem();
+		else if (mount("none", target, "atomfs", flags | MS_RDONLY,
+			       opt))
 			err = atomfs_err(-errno,
 					 "%s: mounting atomfs on %s failed: %s",
 					 ref, target, strerror(errno));

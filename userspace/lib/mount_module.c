@@ -8,6 +8,18 @@
 #include "internal.h"
 #include "mount-int.h"
 
+static void kmod_quiet(void *data, int priority, const char *file, int line,
+		       const char *fn, const char *format, va_list args)
+{
+	(void)data;
+	(void)priority;
+	(void)file;
+	(void)line;
+	(void)fn;
+	(void)format;
+	(void)args;
+}
+
 int atomfs_mount_load_module(void)
 {
 	struct kmod_module *mod = NULL;
@@ -19,6 +31,8 @@ int atomfs_mount_load_module(void)
 	ctx = kmod_new(NULL, NULL);
 	if (!ctx)
 		return atomfs_err(-ENOMEM, "cannot start libkmod");
+	/* libkmod logs to stderr by default: the library never prints */
+	kmod_set_log_fn(ctx, kmod_quiet, NULL);
 	err = kmod_module_new_from_name(ctx, "atomfs", &mod);
 	if (!err)
 		err = kmod_module_probe_insert_module(mod, 0, NULL, NULL, NULL,

@@ -45,8 +45,8 @@ static int set_string(char **dst, const char *val, const char *name)
 	if (!*val)
 		return atomfs_err(-EINVAL, "option %s= needs a value", name);
 	free(*dst);
-	*dst = xstrdup(val);
-	return 0;
+	*dst = strdup(val);
+	return *dst ? 0 : atomfs_enomem();
 }
 
 static int parse_one(struct atomfs_mount_opts *o, const char *opt)
@@ -100,10 +100,12 @@ static int parse_one(struct atomfs_mount_opts *o, const char *opt)
 
 int atomfs_mount_opts_parse(struct atomfs_mount_opts *o, const char *opts)
 {
-	cleanup_free char *copy = xstrdup(opts);
+	cleanup_free char *copy = strdup(opts);
 	char *save = NULL, *tok;
 	int err;
 
+	if (!copy)
+		return atomfs_enomem();
 	for (tok = strtok_r(copy, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		err = parse_one(o, tok);

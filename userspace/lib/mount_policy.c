@@ -86,10 +86,14 @@ static int read_policy(const char *file, char **data, size_t *len)
 	return 0;
 }
 
+/* fail closed even when the message cannot be built */
+#define WHY(s) ((s) ? (s) : "is invalid (and memory ran out describing it)")
+
 static int load_policy(const char *file, struct policy *p)
 {
 	cleanup_free char *data = NULL;
 	cleanup_free char *why = NULL;
+	bool bad = false;
 	json_error_t jerr;
 	json_t *j, *v;
 	const char *k;
@@ -104,10 +108,12 @@ static int load_policy(const char *file, struct policy *p)
 	if (err)
 		return err;
 	j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j && json_error_code(&jerr) == json_error_out_of_memory)
+		return atomfs_enomem();
 	if (!j) {
-		why = xasprintf("is not valid JSON (line %d: %s)", jerr.line,
-				jerr.text);
-		return bad_policy(file, why);
+		why = atomfs_asprintf("is not valid JSON (line %d: %s)",
+				      jerr.line, jerr.text);
+		return bad_policy(file, WHY(why));
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
@@ -117,7 +123,8 @@ static int load_policy(const char *file, struct policy *p)
 	{
 		if (!strcmp(k, "require_signature")) {
 			if (!json_is_boolean(v)) {
-				why = xasprintf(
+				bad = true;
+				why = atomfs_asprintf(
 					"has \"require_signature\" that is not true or false (a %s)",
 					json_is_string(v) ? "string" :
 							    "non-boolean");
@@ -128,7 +135,8 @@ static int load_policy(const char *file, struct policy *p)
 			json_t *e;
 
 			if (!json_is_array(v)) {
-				why = xstrdup(
+				bad = true;
+				why = strdup(
 					"has \"trusted_keys\" that is not an array of key file names");
 				break;
 			}
@@ -136,30 +144,34 @@ static int load_policy(const char *file, struct policy *p)
 			{
 				if (!json_is_string(e) ||
 				    !*json_string_value(e)) {
-					why = xasprintf(
+					bad = true;
+					why = atomfs_asprintf(
 						"has \"trusted_keys\" entry %zu that is not a key file name",
 						i);
 					break;
 				}
 			}
-			if (why)
+			if (bad)
 				break;
 			p->keys = json_incref(v);
 		} else {
-			why = xasprintf(
+			bad = true;
+			why = atomfs_asprintf(
 				"has the unknown key \"%s\" (known: require_signature, trusted_keys)",
 				k);
 			break;
 		}
 	}
 	json_decref(j);
-	if (!why && p->require && !json_array_size(p->keys))
-		why = xstrdup(
+	if (!bad && p->require && !json_array_size(p->keys)) {
+		bad = true;
+		why = strdup(
 			"requires a signature (\"require_signature\": true) but names no \"trusted_keys\"");
-	if (why) {
+	}
+	if (bad) {
 		json_decref(p->keys);
 		p->keys = NULL;
-		return bad_policy(file, why);
+		return bad_policy(file, WHY(why));
 	}
 	return 0;
 }

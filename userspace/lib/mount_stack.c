@@ -101,11 +101,13 @@ static int check_owner(const char *path, const struct stat *st)
 static int open_blobdir(const struct atomfs_image_info *info)
 {
 	static const char *const names[] = { "blobs", "sha256" };
-	cleanup_free char *shown = xstrdup(info->dir);
+	cleanup_free char *shown = strdup(info->dir);
 	struct stat st;
 	int fd, next, err;
 	size_t i;
 
+	if (!shown)
+		return atomfs_enomem();
 	fd = open(info->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (i = 0;; i++) {
 		if (fd < 0)
@@ -128,8 +130,13 @@ static int open_blobdir(const struct atomfs_image_info *info)
 		close(fd);
 		fd = next;
 		free(shown);
-		shown = xasprintf("%s/%s", info->dir,
-				  i ? "blobs/sha256" : "blobs");
+		shown = atomfs_asprintf("%s/%s", info->dir,
+					i ? "blobs/sha256" : "blobs");
+		if (!shown) {
+			if (fd >= 0)
+				close(fd);
+			return atomfs_enomem();
+		}
 	}
 }
 
@@ -201,8 +208,8 @@ static int prepare_layers(int ctl, const struct atomfs_image_info *info,
 
 static char *make_label(const char *ref, const char *manifest)
 {
-	char *label = xasprintf("%s@%s", ref, manifest);
-	size_t len = strlen(label);
+	char *label = atomfs_asprintf("%s@%s", ref, manifest);
+	size_t len = label ? strlen(label) : 0;
 
 	/* Keep the digest whole; shorten the reference from the left. */
 	if (len >= ATOMFS_LABEL_MAX)
@@ -234,12 +241,16 @@ int atomfs_mount_create_stack(const char *ref,
 	if (ctl < 0)
 		return atomfs_err(-errno, "%s: %s", ATOMFS_CTL_DEVICE,
 				  strerror(errno));
-	l = xcalloc(info->nlayers, sizeof(*l));
+	l = calloc(info->nlayers, sizeof(*l));
+	label = make_label(ref, info->manifest_digest);
+	if (!l || !label) {
+		close(ctl);
+		return atomfs_enomem();
+	}
 	err = prepare_layers(ctl, info, l);
 	if (err)
 		goto out;
 
-	label = make_label(ref, info->manifest_digest);
 	cs.whiteout = o->whiteout;
 	cs.nr_layers = (uint32_t)info->nlayers;
 	cs.layers = (uintptr_t)l;

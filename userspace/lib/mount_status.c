@@ -25,7 +25,8 @@ int atomfs_umount(const char *target)
 	if (umount2(target, 0))
 		return atomfs_err(-errno, "%s: cannot unmount: %s", target,
 				  strerror(errno));
-	unlink(rec);
+	if (rec)
+		unlink(rec);
 	return 0;
 }
 
@@ -40,31 +41,42 @@ struct status_layer {
 static int status_from_proc(uint64_t id, char **label,
 			    struct status_layer **layers, size_t *n)
 {
-	cleanup_free char *path = xasprintf("/proc/fs/atomfs/%llu/layers",
-					    (unsigned long long)id);
+	cleanup_free char *path = atomfs_asprintf("/proc/fs/atomfs/%llu/layers",
+						  (unsigned long long)id);
 	char line[512], ver[16], sh[16];
-	FILE *f = fopen(path, "re");
-	struct status_layer sl;
+	FILE *f = path ? fopen(path, "re") : NULL;
+	struct status_layer sl, *more;
+	int err = 0;
 
+	if (!path)
+		return atomfs_enomem();
 	if (!f)
 		return atomfs_err(-errno, "%s: %s (is the mount still there?)",
 				  path, strerror(errno));
 	*n = 0;
 	*layers = NULL;
-	while (fgets(line, sizeof(line), f)) {
+	while (!err && fgets(line, sizeof(line), f)) {
 		if (!strncmp(line, "label ", 6)) {
 			line[strcspn(line, "\n")] = 0;
-			*label = xstrdup(line + 6);
+			free(*label);
+			*label = strdup(line + 6);
+			if (!*label)
+				err = atomfs_enomem();
 		} else if (sscanf(line, "%u %79s %15s %15s %llu", &sl.index,
 				  sl.digest, ver, sh, &sl.size) == 5) {
 			sl.verified = !strcmp(ver, "verified");
 			sl.shared = !strcmp(sh, "shared");
-			*layers = xrealloc(*layers, (*n + 1) * sizeof(sl));
+			more = realloc(*layers, (*n + 1) * sizeof(sl));
+			if (!more) {
+				err = atomfs_enomem();
+				break;
+			}
+			*layers = more;
 			(*layers)[(*n)++] = sl;
 		}
 	}
 	fclose(f);
-	return 0;
+	return err;
 }
 
 /* ATOMFS_IOC_GET_INFO, count then fill. */
@@ -79,8 +91,12 @@ static int status_from_ioctl(int fd, uint64_t *id, char **label,
 	if (ioctl(fd, ATOMFS_IOC_GET_INFO, &info) && errno != E2BIG)
 		return atomfs_err(-errno, "ATOMFS_IOC_GET_INFO: %s",
 				  strerror(errno));
-	li = xcalloc(info.nr_layers, sizeof(*li));
-	*label = xcalloc(1, info.label_size);
+	li = calloc(info.nr_layers + 1, sizeof(*li));
+	*label = calloc(1, info.label_size + 1);
+	if (!li || !*label) {
+		free(li);
+		return atomfs_enomem();
+	}
 	info.layers = (uintptr_t)li;
 	info.label = (uintptr_t)*label;
 	if (ioctl(fd, ATOMFS_IOC_GET_INFO, &info)) {
@@ -90,7 +106,11 @@ static int status_from_ioctl(int fd, uint64_t *id, char **label,
 	}
 	*id = info.id;
 	*n = info.nr_layers;
-	*layers = xcalloc(*n, sizeof(**layers));
+	*layers = calloc(*n + 1, sizeof(**layers));
+	if (!*layers) {
+		free(li);
+		return atomfs_enomem();
+	}
 	for (i = 0; i < *n; i++) {
 		struct status_layer *sl = &(*layers)[i];
 
@@ -133,9 +153,15 @@ int atomfs_status(const char *target, json_t **out)
 	if (sfs.f_type == ATOMFS_SUPER_MAGIC) {
 		err = status_from_ioctl(fd, &id, &label, &layers, &n);
 	} else if (sfs.f_type == OVERLAYFS_SUPER_MAGIC &&
-		   !read_file(rec = atomfs_mount_record_path(target), &data,
-			      NULL, 65536)) {
-		rj = json_loads(data, JSON_REJECT_DUPLICATES, NULL);
+		   (rec = atomfs_mount_record_path(target)) &&
+		   !atomfs_read_at(AT_FDCWD, rec, rec, 65536, &data, NULL)) {
+		json_error_t jerr;
+
+		rj = json_loads(data, JSON_REJECT_DUPLICATES, &jerr);
+		if (!rj && json_error_code(&jerr) == json_error_out_of_memory) {
+			close(fd);
+			return atomfs_enomem();
+		}
 		id = (uint64_t)json_integer_value(
 			json_object_get(rj, "stack_id"));
 		if (!json_is_integer(json_object_get(rj, "stack_id")) || !id) {

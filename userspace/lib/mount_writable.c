@@ -28,10 +28,13 @@ char *atomfs_mount_record_path(const char *target)
 {
 	char real[PATH_MAX];
 	const char *t = realpath(target, real) ? real : target;
-	char *p = xcalloc(1, sizeof(ATOMFS_RUN_DIR "/mounts/") + 2 * strlen(t) +
-				     8);
-	size_t i, n = strlen(strcpy(p, ATOMFS_RUN_DIR "/mounts/"));
+	char *p = calloc(1,
+			 sizeof(ATOMFS_RUN_DIR "/mounts/") + 2 * strlen(t) + 8);
+	size_t i, n;
 
+	if (!p)
+		return NULL;
+	n = strlen(strcpy(p, ATOMFS_RUN_DIR "/mounts/"));
 	for (i = 0; t[i]; i++)
 		n += (size_t)sprintf(p + n, "%02x", (unsigned char)t[i]);
 	strcpy(p + n, ".json");
@@ -56,10 +59,12 @@ static int write_record(const char *target, uint64_t id, bool persist)
 {
 	cleanup_free char *rec = atomfs_mount_record_path(target);
 	cleanup_free char *s = NULL;
-	char *slash = strrchr(rec, '/');
+	char *slash = rec ? strrchr(rec, '/') : NULL;
 	json_t *j;
 	int dir, err;
 
+	if (!rec)
+		return atomfs_enomem();
 	j = json_pack("{s:s, s:I, s:b}", "target", target, "stack_id",
 		      (json_int_t)id, "persist", persist);
 	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -103,9 +108,13 @@ int atomfs_mount_writable(int stack, const char *ref, const char *target,
 				 stage, strerror(errno));
 		goto out;
 	}
-	lower = path_join(stage, "lower");
-	rw = path_join(stage, "rw");
-	opt = xasprintf("stack=%d", stack);
+	lower = atomfs_join(stage, "lower");
+	rw = atomfs_join(stage, "rw");
+	opt = atomfs_asprintf("stack=%d", stack);
+	if (!lower || !rw || !opt) {
+		err = atomfs_enomem();
+		goto out;
+	}
 	if (mkdir(lower, 0700) ||
 	    mount("none", lower, "atomfs", MS_RDONLY, opt)) {
 		err = atomfs_err(-errno, "%s: mounting atomfs failed: %s", ref,
@@ -114,8 +123,8 @@ int atomfs_mount_writable(int stack, const char *ref, const char *target,
 	}
 	id = stack_id_of(lower);
 	if (o->persist) {
-		up = path_join(o->persist, "upper");
-		work = path_join(o->persist, "work");
+		up = atomfs_join(o->persist, "upper");
+		work = atomfs_join(o->persist, "work");
 	} else {
 		if (mkdir(rw, 0755) ||
 		    mount("tmpfs", rw, "tmpfs", 0, "mode=0755")) {
@@ -124,8 +133,12 @@ int atomfs_mount_writable(int stack, const char *ref, const char *target,
 					 strerror(errno));
 			goto out;
 		}
-		up = path_join(rw, "upper");
-		work = path_join(rw, "work");
+		up = atomfs_join(rw, "upper");
+		work = atomfs_join(rw, "work");
+	}
+	if (!up || !work) {
+		err = atomfs_enomem();
+		goto out;
 	}
 	if ((err = mkdir_p(up, 0755)) || (err = mkdir_p(work, 0755))) {
 		atomfs_err(
@@ -134,7 +147,12 @@ int atomfs_mount_writable(int stack, const char *ref, const char *target,
 			o->persist ? o->persist : rw, strerror(-err));
 		goto out;
 	}
-	ovl = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, up, work);
+	ovl = atomfs_asprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, up,
+			      work);
+	if (!ovl) {
+		err = atomfs_enomem();
+		goto out;
+	}
 	if (!o->fake &&
 	    mount("overlay", target, "overlay", ms_flags & ~MS_RDONLY, ovl)) {
 		err = atomfs_err(-errno,
@@ -150,8 +168,10 @@ int atomfs_mount_writable(int stack, const char *ref, const char *target,
 out:
 	if (island)
 		umount2(stage, MNT_DETACH); /* the staging tree, all of it */
-	rmdir(rw);
-	rmdir(lower);
+	if (rw)
+		rmdir(rw);
+	if (lower)
+		rmdir(lower);
 	rmdir(stage);
 	return err;
 }

@@ -217,13 +217,21 @@ int atomfs_sign_manifest(struct atomfs_layout *l, const char *digest,
 		err = key_err(keyfile, "cannot sign with it");
 		goto out;
 	}
-	sig = xcalloc(1, siglen);
+	sig = calloc(1, siglen);
+	if (!sig) {
+		err = atomfs_enomem();
+		goto out;
+	}
 	if (EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)msg,
 			   strlen(msg)) != 1) {
 		err = key_err(keyfile, "signing failed");
 		goto out;
 	}
-	b64 = xcalloc(1, 4 * ((siglen + 2) / 3) + 1);
+	b64 = calloc(1, 4 * ((siglen + 2) / 3) + 1);
+	if (!b64) {
+		err = atomfs_enomem();
+		goto out;
+	}
 	EVP_EncodeBlock((unsigned char *)b64, sig, (int)siglen);
 
 	payload = json_pack("{s:s, s:s, s:s, s:s}", "payload", msg, "algorithm",
@@ -271,10 +279,13 @@ out:
 static int check_payload(const char *msg, const char *sigdig,
 			 const char *digest, const char *tag, char **signed_tag)
 {
-	json_t *p = json_loads(msg, JSON_REJECT_DUPLICATES, NULL), *c;
+	json_error_t jerr;
+	json_t *p = json_loads(msg, JSON_REJECT_DUPLICATES, &jerr), *c;
 	const char *type, *d, *t;
 	int err = 0;
 
+	if (!p && json_error_code(&jerr) == json_error_out_of_memory)
+		return atomfs_enomem();
 	c = json_object_get(p, "critical");
 	type = json_string_value(json_object_get(c, "type"));
 	d = json_string_value(json_object_get(json_object_get(c, "image"),
@@ -290,8 +301,8 @@ static int check_payload(const char *msg, const char *sigdig,
 				 "signature %s is not for manifest %s", sigdig,
 				 digest);
 	else if (strcmp(t, tag)) {
-		*signed_tag = xstrdup(t);
-		err = -EKEYREJECTED;
+		*signed_tag = strdup(t);
+		err = *signed_tag ? -EKEYREJECTED : atomfs_enomem();
 	}
 	json_decref(p);
 	return err;
@@ -341,7 +352,11 @@ static int check_one(const struct atomfs_layout *l, const json_t *ref,
 		goto out;
 	}
 	b64len = strlen(b64);
-	sig = xcalloc(1, b64len);
+	sig = calloc(1, b64len + 1);
+	if (!sig) {
+		err = atomfs_enomem();
+		goto out;
+	}
 	siglen = EVP_DecodeBlock(sig, (const unsigned char *)b64, (int)b64len);
 	if (siglen < 0) {
 		err = atomfs_err(EKEYREJECTED,
@@ -397,7 +412,11 @@ int atomfs_verify_manifest(const struct atomfs_layout *l, const char *digest,
 	if (err)
 		return err;
 	fp = fingerprint(k);
-	refs = atomfs_image_referrers(l, digest);
+	refs = fp ? atomfs_image_referrers(l, digest) : NULL;
+	if (!refs) {
+		EVP_PKEY_free(k);
+		return fp ? -ENOMEM : atomfs_enomem();
+	}
 	json_array_foreach(refs, i, r)
 	{
 		char *signed_tag = NULL;

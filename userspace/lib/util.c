@@ -99,6 +99,31 @@ void *xrealloc(void *p, size_t sz)
 	return r;
 }
 
+char *atomfs_asprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *r;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&r, fmt, ap);
+	va_end(ap);
+	return n < 0 ? NULL : r;
+}
+
+char *atomfs_join(const char *a, const char *b)
+{
+	size_t la = strlen(a);
+
+	return atomfs_asprintf("%s%s%s", a, la && a[la - 1] == '/' ? "" : "/",
+			       b);
+}
+
+int atomfs_enomem(void)
+{
+	return atomfs_err(ENOMEM, "out of memory");
+}
+
 bool str_has_prefix(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;
@@ -312,7 +337,10 @@ int atomfs_create_tmp_at(int dirfd, const char *prefix, char **name)
 		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 			rnd = (unsigned int)getpid() * 2654435761u +
 			      (unsigned int)i;
-		*name = xasprintf("%s%d-%08x", prefix, (int)getpid(), rnd);
+		*name = atomfs_asprintf("%s%d-%08x", prefix, (int)getpid(),
+					rnd);
+		if (!*name)
+			return -ENOMEM;
 		fd = openat(dirfd, *name,
 			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 				    O_CLOEXEC,
@@ -337,10 +365,12 @@ int atomfs_create_tmp_at(int dirfd, const char *prefix, char **name)
 int atomfs_write_at_atomic(int dirfd, const char *name, const void *data,
 			   size_t len, int syncfd)
 {
-	cleanup_free char *prefix = xasprintf(".%s.tmp-", name);
+	cleanup_free char *prefix = atomfs_asprintf(".%s.tmp-", name);
 	cleanup_free char *tmp = NULL;
 	int fd, err;
 
+	if (!prefix)
+		return -ENOMEM;
 	fd = atomfs_create_tmp_at(dirfd, prefix, &tmp);
 	if (fd < 0)
 		return fd;
@@ -362,9 +392,11 @@ int atomfs_write_at_atomic(int dirfd, const char *name, const void *data,
 
 int mkdir_p(const char *path, mode_t mode)
 {
-	cleanup_free char *p = xstrdup(path);
+	cleanup_free char *p = strdup(path);
 	char *s;
 
+	if (!p)
+		return -ENOMEM;
 	for (s = p + 1; *s; s++) {
 		if (*s != '/')
 			continue;

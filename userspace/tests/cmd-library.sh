@@ -2,6 +2,7 @@
 # library manners: only atomfs_ symbols leave libatomfs, and the library
 # neither prints, nor reads the environment, nor installs signal handlers
 . "$ATOMFS_TESTS/lib.sh"
+cd "$T"
 so="$ATOMFS_BUILD/libatomfs.so.0"
 a="$ATOMFS_BUILD/libatomfs.a"
 map="$ATOMFS_TESTS/../lib/libatomfs.map"

@@ -15,12 +15,13 @@ atomfs build -q --mtime 2 --layer in Y:t
 # A command that holds X and then reads Y (what 'build --from Y:t X:u'
 # does) beside 'build --from X:t Y:u': the build must not hold Y while it
 # waits for X, or both wait for ever (the holder gives up after 10 s).
-flock -o X sh -c 'sleep 2; flock -s -w 10 Y true' & holder=$!
+flock -o X sh -c 'sleep 4; flock -s -w 10 Y true' & holder=$!
 sleep 0.5
 atomfs build --from X:t Y:u 2>a.err & a=$!
-sleep 1
-check "locks: a build waiting for its source holds no lock on its destination" flock -n Y true
+i=0 # a loaded machine can be slow to get there
+until grep -q "waiting for the lock on X" a.err || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
 check "locks: ... and says what it waits for" grep -q "waiting for the lock on X" a.err
+check "locks: a build waiting for its source holds no lock on its destination" flock -n Y true
 wait $holder; rh=$?
 wait $a; ra=$?
 check "locks: the crossing command gets its lock (no deadlock)" test $rh = 0
