@@ -74,22 +74,24 @@ char *atomfs_ref_canonical(const char *dir, const char *tag)
 	char *slash;
 
 	if (realpath(dir, abs))
-		return xasprintf("%s:%s", abs, tag);
+		return atomfs_asprintf("%s:%s", abs, tag);
 	/* a layout that is gone (update of a removed dependency): resolve its parent */
-	copy = xstrdup(dir);
+	copy = strdup(dir);
+	if (!copy)
+		return NULL;
 	while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
 		copy[strlen(copy) - 1] = '\0';
 	slash = strrchr(copy, '/');
 	if (slash) {
 		*slash = '\0';
 		if (realpath(*copy ? copy : "/", abs))
-			return xasprintf("%s/%s:%s",
-					 strcmp(abs, "/") ? abs : "", slash + 1,
-					 tag);
+			return atomfs_asprintf("%s/%s:%s",
+					       strcmp(abs, "/") ? abs : "",
+					       slash + 1, tag);
 	} else if (getcwd(abs, sizeof(abs))) {
-		return xasprintf("%s/%s:%s", abs, copy, tag);
+		return atomfs_asprintf("%s/%s:%s", abs, copy, tag);
 	}
-	return xasprintf("%s:%s", dir, tag);
+	return atomfs_asprintf("%s:%s", dir, tag);
 }
 
 /* An image index (multi-platform): take this host's linux manifest. */
@@ -115,21 +117,27 @@ static json_t *pick_platform(const json_t *index)
 static char *list_tags(const struct atomfs_layout *l)
 {
 	json_t *m = json_object_get(l->index, "manifests"), *d;
-	char *out = xstrdup(""), *n;
+	char *out = strdup(""), *n;
 	size_t i;
 
+	/* for a message: out of memory, it just lists fewer */
 	json_array_foreach(m, i, d)
 	{
 		const char *t = atomfs_desc_annotation(d, ANN_REF_NAME);
 
-		if (!t)
+		if (!t || !out)
 			continue;
 		if (strlen(out) > 400) {
-			n = xasprintf("%s, ...", out);
-			free(out);
-			return n;
+			n = atomfs_asprintf("%s, ...", out);
+			if (n) {
+				free(out);
+				out = n;
+			}
+			return out;
 		}
-		n = xasprintf("%s%s%s", out, *out ? ", " : "", t);
+		n = atomfs_asprintf("%s%s%s", out, *out ? ", " : "", t);
+		if (!n)
+			return out;
 		free(out);
 		out = n;
 	}
@@ -150,21 +158,29 @@ void atomfs_image_free(struct atomfs_image *img)
 int atomfs_image_load(const struct atomfs_layout *l, const char *tag,
 		      struct atomfs_image *img)
 {
-	json_t *desc = atomfs_layout_find_tag(l, tag), *cfg;
+	json_t *desc = NULL, *cfg;
 	const char *mt;
 	int err, depth = 0;
 
 	memset(img, 0, sizeof(*img));
-	img->ref = xasprintf("%s:%s", l->dir, tag);
-	img->tag = xstrdup(tag);
-	if (!desc) {
+	img->ref = atomfs_asprintf("%s:%s", l->dir, tag);
+	img->tag = strdup(tag);
+	if (!img->ref || !img->tag) {
+		err = atomfs_enomem();
+		goto fail;
+	}
+	err = atomfs_layout_get_tag(l, tag, &desc);
+	if (err == -EBADMSG)
+		goto fail;
+	if (err) {
 		cleanup_free char *tags = list_tags(l);
 
 		err = atomfs_err(
 			ENOENT,
 			"no image tagged '%s' in %s (%s%s); check the reference",
-			tag, l->dir, *tags ? "its tags: " : "it has no tags",
-			tags);
+			tag, l->dir,
+			tags && *tags ? "its tags: " : "it has no tags",
+			tags ? tags : "");
 		goto fail;
 	}
 	for (;;) {
@@ -197,6 +213,10 @@ int atomfs_image_load(const struct atomfs_layout *l, const char *tag,
 			json_decref(doc);
 			json_decref(img->desc);
 			img->desc = desc;
+			if (!desc) {
+				err = atomfs_enomem();
+				goto fail;
+			}
 			continue;
 		}
 		if (strcmp(mt, MT_OCI_MANIFEST) &&
@@ -213,7 +233,11 @@ int atomfs_image_load(const struct atomfs_layout *l, const char *tag,
 	}
 	if (!img->desc)
 		img->desc = json_deep_copy(desc);
-	img->digest = xstrdup(atomfs_desc_str(desc, "digest"));
+	img->digest = strdup(atomfs_desc_str(desc, "digest"));
+	if (!img->desc || !img->digest) {
+		err = atomfs_enomem();
+		goto fail;
+	}
 	img->layers = json_object_get(img->manifest, "layers");
 	cfg = json_object_get(img->manifest, "config");
 	if (!json_is_array(img->layers) || !json_is_object(cfg)) {
@@ -287,19 +311,26 @@ json_t *atomfs_image_referrers(const struct atomfs_layout *l,
 	json_t *out = json_array(), *m = json_object_get(l->index, "manifests"),
 	       *d;
 	size_t i;
+	int err;
 
+	if (!out) {
+		atomfs_enomem();
+		return NULL;
+	}
 	json_array_foreach(m, i, d)
 	{
-		const char *at = atomfs_desc_str(d, "artifactType");
-
-		if (!at || strcmp(at, MT_SIGNATURE))
+		if (!atomfs_is_signature(d))
 			continue;
 		json_t *man = NULL;
 
-		if (atomfs_layout_read_json(
-			    l, atomfs_desc_str(d, "digest"),
-			    json_integer_value(json_object_get(d, "size")),
-			    &man) < 0) {
+		err = atomfs_layout_read_json(
+			l, atomfs_desc_str(d, "digest"),
+			json_integer_value(json_object_get(d, "size")), &man);
+		if (err == -ENOMEM) { /* not "no signature": a failure */
+			json_decref(out);
+			return NULL;
+		}
+		if (err < 0) { /* a damaged referrer signs nothing */
 			atomfs_clear_error();
 			continue;
 		}

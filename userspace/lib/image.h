@@ -34,17 +34,26 @@ const char *atomfs_host_arch(void);
 /* Manifest + config -> new blobs; returns the manifest descriptor. */
 int atomfs_image_write(struct atomfs_layout *l, json_t *config, json_t *layers,
 		       json_t *annotations, json_t **manifest_desc);
-/* Signature referrers in l whose subject is digest (array, new reference). */
+/* Signature referrers in l whose subject is digest (array, new reference);
+ * NULL when out of memory. */
 json_t *atomfs_image_referrers(const struct atomfs_layout *l,
 			       const char *digest);
 
 /* sign.c */
+/* true for a signature referrer descriptor (either format) */
+bool atomfs_is_signature(const json_t *desc);
+/* Sign manifest digest + tag (the signed payload binds both). */
 int atomfs_sign_manifest(struct atomfs_layout *l, const char *manifest_digest,
-			 int64_t manifest_size, const char *keyfile);
-/* 0 if a referrer in l carries a valid signature of digest by pubfile;
- * -ENOKEY if none signed by that key; -EKEYREJECTED if one is invalid. */
+			 int64_t manifest_size, const char *tag,
+			 const char *keyfile);
+/*
+ * 0 if a referrer in l carries a valid signature by pubfile of digest under
+ * tag; -ENOKEY if none signed by that key; -EKEYREJECTED if one is invalid,
+ * signed another tag, or is of the old format (which must be re-signed).
+ */
 int atomfs_verify_manifest(const struct atomfs_layout *l,
-			   const char *manifest_digest, const char *pubfile);
+			   const char *manifest_digest, const char *tag,
+			   const char *pubfile);
 /* sha256 of the DER public key, "sha256:<hex>" */
 int atomfs_key_fingerprint(const char *keyfile, bool private_key, char **out);
 

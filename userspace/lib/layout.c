@@ -2,14 +2,24 @@
 /*
  * layout.c: an OCI image layout directory.
  *
- * Crash safety: blobs are written under blobs/sha256/.tmp-*, hashed and
- * renamed to their digest; index.json is replaced with rename().  So an
- * interrupted command leaves at worst a stray temporary file (gc removes
- * it) and never a blob whose name lies.  Processes serialise on flock()
- * of the layout directory: exclusive to write, shared to read.
+ * The layout may belong to someone else, so every file is reached relative
+ * to the layout's directory fd and the fd of blobs/sha256, opened with
+ * O_NOFOLLOW; only regular files are read.
+ *
+ * Crash safety: blobs are written to an unnamed O_TMPFILE (or, where the
+ * filesystem has none, an O_EXCL name .tmp-PID-RANDOM), hashed, then linked
+ * or renamed to their digest; blobs/sha256 is synced before index.json is
+ * replaced with renameat().  So an interrupted command leaves at worst a
+ * stray temporary file (gc removes it) and never a blob whose name lies.
+ * Processes serialise on flock() of the layout directory: exclusive to
+ * write, shared to read; a source layout's lock is dropped once its
+ * documents are read (atomfs_layout_unlock), so no command holds one lock
+ * while waiting for another.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +28,8 @@
 #include "oci.h"
 
 #define MAX_JSON (64u << 20)
+/* index.json: thousands of tags fit in far less */
+#define MAX_INDEX (16u << 20)
 
 static const char oci_layout_json[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 
@@ -98,49 +110,122 @@ static int check_index(json_t *idx, const char *path)
 
 static int read_index(struct atomfs_layout *l)
 {
-	cleanup_free char *path = path_join(l->dir, "index.json");
+	cleanup_free char *path = atomfs_join(l->dir, "index.json");
+	cleanup_free char *data = NULL;
 	json_error_t jerr;
+	size_t len;
+	int err;
 
-	l->index = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!l->index) {
-		if (access(path, F_OK) < 0)
-			return atomfs_err(
-				ENOENT,
-				"%s has no index.json: it is not an OCI image layout",
-				l->dir);
+	if (!path)
+		return atomfs_enomem();
+	err = atomfs_read_at(l->dirfd, "index.json", path, MAX_INDEX, &data,
+			     &len);
+	if (err == -ENOENT)
+		return atomfs_err(
+			ENOENT,
+			"%s has no index.json: it is not an OCI image layout",
+			l->dir);
+	if (err)
+		return err;
+	l->index = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!l->index && json_error_code(&jerr) == json_error_out_of_memory)
+		return atomfs_enomem();
+	if (!l->index)
 		return atomfs_err(
 			EBADMSG,
 			"%s is malformed (line %d: %s); restore it or re-create the layout",
 			path, jerr.line, jerr.text);
-	}
 	return check_index(l->index, path);
+}
+
+/* blobs/sha256, never through a symlink */
+static int open_blobdir(struct atomfs_layout *l, bool create)
+{
+	int b, fd, err;
+
+	if (create && mkdirat(l->dirfd, "blobs", 0755) < 0 && errno != EEXIST)
+		return -errno;
+	b = openat(l->dirfd, "blobs",
+		   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (b < 0)
+		return -errno;
+	if (create && mkdirat(b, "sha256", 0755) < 0 && errno != EEXIST) {
+		err = -errno;
+		close(b);
+		return err;
+	}
+	fd = openat(b, "sha256",
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	err = fd < 0 ? -errno : fd;
+	close(b);
+	return err;
+}
+
+static int blobdir_err(const struct atomfs_layout *l, int err)
+{
+	if (err == -ELOOP || err == -ENOTDIR)
+		return atomfs_err(
+			EBADMSG,
+			"%s/blobs/sha256 is a symbolic link or not a directory; refusing to use the layout (it must be a plain directory)",
+			l->dir);
+	return atomfs_err(err, "cannot open %s/blobs/sha256: %s", l->dir,
+			  strerror(-err));
 }
 
 static int create_layout(struct atomfs_layout *l)
 {
-	cleanup_free char *lay = path_join(l->dir, "oci-layout");
-	cleanup_free char *idx = path_join(l->dir, "index.json");
-	cleanup_free char *blobs = path_join(l->dir, "blobs/sha256");
 	static const char empty_index[] =
 		"{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX
 		"\",\"manifests\":[]}";
 	int err;
 
-	err = mkdir_p(blobs, 0755);
-	if (!err && access(idx, F_OK) < 0)
-		err = write_file_atomic(idx, empty_index, strlen(empty_index));
+	err = open_blobdir(l, true);
+	if (err < 0)
+		return blobdir_err(l, err);
+	l->blobfd = err;
+	err = 0;
+	if (faccessat(l->dirfd, "index.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		err = atomfs_write_at_atomic(l->dirfd, "index.json",
+					     empty_index, strlen(empty_index),
+					     -1);
 	if (!err)
-		err = write_file_atomic(lay, oci_layout_json,
-					strlen(oci_layout_json));
+		err = atomfs_write_at_atomic(l->dirfd, "oci-layout",
+					     oci_layout_json,
+					     strlen(oci_layout_json), -1);
 	if (err)
 		return atomfs_err(err, "cannot create an OCI layout in %s: %s",
 				  l->dir, strerror(-err));
 	return 0;
 }
 
+/* Wait for the lock, saying so when another command holds it. */
+static int lock_layout(struct atomfs_layout *l)
+{
+	int how = l->writable ? LOCK_EX : LOCK_SH;
+
+	if (flock(l->dirfd, how | LOCK_NB) == 0)
+		goto locked;
+	if (errno != EWOULDBLOCK)
+		return atomfs_err(errno, "cannot lock image layout %s: %m",
+				  l->dir);
+	atomfs_warn(
+		"waiting for the lock on %s (another atomfs command is using it)",
+		l->dir);
+	while (flock(l->dirfd, how) < 0) {
+		if (errno != EINTR)
+			return atomfs_err(errno,
+					  "cannot lock image layout %s: %m",
+					  l->dir);
+	}
+locked:
+	l->locked = true;
+	return 0;
+}
+
 int atomfs_layout_open(const char *dir, unsigned int flags,
 		       struct atomfs_layout **out)
 {
+	json_error_t jerr;
 	struct atomfs_layout *l;
 	cleanup_free char *lay = NULL;
 	cleanup_free char *layout_json = NULL;
@@ -149,23 +234,26 @@ int atomfs_layout_open(const char *dir, unsigned int flags,
 
 	if ((flags & ATOMFS_LAYOUT_CREATE) && mkdir_p(dir, 0755) < 0)
 		return atomfs_err(errno, "cannot create directory %s: %m", dir);
-	l = xcalloc(1, sizeof(*l));
-	l->dir = xstrdup(dir);
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return atomfs_enomem();
+	l->dirfd = l->blobfd = -1;
+	l->dir = strdup(dir);
+	lay = atomfs_join(dir, "oci-layout");
+	if (!l->dir || !lay) {
+		err = atomfs_enomem();
+		goto fail;
+	}
 	l->writable = flags & ATOMFS_LAYOUT_WRITE;
 	l->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (l->dirfd < 0) {
 		err = atomfs_err(errno, "cannot open image layout %s: %m", dir);
 		goto fail;
 	}
-	while (flock(l->dirfd, l->writable ? LOCK_EX : LOCK_SH) < 0) {
-		if (errno != EINTR) {
-			err = atomfs_err(
-				errno, "cannot lock image layout %s: %m", dir);
-			goto fail;
-		}
-	}
-	lay = path_join(dir, "oci-layout");
-	if (access(lay, F_OK) < 0) {
+	err = lock_layout(l);
+	if (err)
+		goto fail;
+	if (faccessat(l->dirfd, "oci-layout", F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (!(flags & ATOMFS_LAYOUT_CREATE)) {
 			err = atomfs_err(
 				ENOENT,
@@ -178,8 +266,15 @@ int atomfs_layout_open(const char *dir, unsigned int flags,
 			goto fail;
 		l->created = true;
 	}
-	err = read_file(lay, &layout_json, NULL, 4096);
-	j = err ? NULL : json_loads(layout_json, 0, NULL);
+	err = atomfs_read_at(l->dirfd, "oci-layout", lay, 4096, &layout_json,
+			     NULL);
+	if (err)
+		goto fail;
+	j = json_loads(layout_json, 0, &jerr);
+	if (!j && json_error_code(&jerr) == json_error_out_of_memory) {
+		err = atomfs_enomem();
+		goto fail;
+	}
 	if (!j || !json_is_string(json_object_get(j, "imageLayoutVersion"))) {
 		json_decref(j);
 		err = atomfs_err(
@@ -189,6 +284,15 @@ int atomfs_layout_open(const char *dir, unsigned int flags,
 		goto fail;
 	}
 	json_decref(j);
+	if (l->blobfd < 0) {
+		err = open_blobdir(l, l->writable);
+		if (err >= 0) {
+			l->blobfd = err;
+		} else if (err != -ENOENT || l->writable) {
+			err = blobdir_err(l, err);
+			goto fail;
+		}
+	}
 	err = read_index(l);
 	if (err)
 		goto fail;
@@ -199,65 +303,116 @@ fail:
 	return err;
 }
 
+void atomfs_layout_unlock(struct atomfs_layout *l)
+{
+	if (l && l->locked && !l->writable) {
+		flock(l->dirfd, LOCK_UN);
+		l->locked = false;
+	}
+}
+
 /*
  * Files to remove if the process is killed by SIGINT/SIGTERM/SIGHUP: the
- * temporary blob being written and the blobs this command added.  The
- * handler may only unlink(), so the paths live in a fixed table.
+ * named temporary blobs being written and the blobs this command added, as
+ * (directory fd, name) pairs so that the handler needs only unlinkat().
+ * The table is a list of fixed chunks that only grows: the handler walks
+ * it while the program may be adding to it, so an entry is published with
+ * an atomic store after it is complete, and a chunk is linked in only once
+ * it is initialised.  Changes are serialised by a mutex.
  */
-#define MAX_DOOMED 256
-static char *doomed[MAX_DOOMED];
-static volatile sig_atomic_t ndoomed;
+#define DOOM_CHUNK 128
+struct doom_chunk {
+	struct doom_chunk *next;
+	int dirfd[DOOM_CHUNK];
+	char *name[DOOM_CHUNK];
+};
+static struct doom_chunk doom_first;
+static pthread_mutex_t doom_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void doom(const char *path)
+static int doom(int dirfd, const char *name)
 {
-	if (ndoomed < MAX_DOOMED) {
-		doomed[ndoomed] = xstrdup(path);
-		ndoomed = ndoomed + 1;
-	}
-}
+	struct doom_chunk *c, *last = NULL;
+	char *copy = strdup(name);
+	int i, err = 0;
 
-static void undoom(const char *path)
-{
-	int i;
-
-	for (i = 0; i < ndoomed; i++) {
-		if (doomed[i] && !strcmp(doomed[i], path)) {
-			char *p = doomed[i];
-
-			doomed[i] = NULL;
-			free(p);
+	if (!copy)
+		return -ENOMEM;
+	pthread_mutex_lock(&doom_lock);
+	for (c = &doom_first; c; last = c, c = c->next) {
+		for (i = 0; i < DOOM_CHUNK; i++) {
+			if (c->name[i])
+				continue;
+			c->dirfd[i] = dirfd;
+			__atomic_store_n(&c->name[i], copy, __ATOMIC_RELEASE);
+			goto out;
 		}
 	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		free(copy);
+		err = -ENOMEM;
+		goto out;
+	}
+	c->dirfd[0] = dirfd;
+	c->name[0] = copy;
+	__atomic_store_n(&last->next, c, __ATOMIC_RELEASE);
+out:
+	pthread_mutex_unlock(&doom_lock);
+	return err;
 }
 
-static void on_fatal_signal(int sig)
+static void undoom(int dirfd, const char *name)
 {
+	struct doom_chunk *c;
 	int i;
 
-	for (i = 0; i < ndoomed; i++)
-		if (doomed[i])
-			unlink(doomed[i]);
-	signal(sig, SIG_DFL);
-	raise(sig);
+	pthread_mutex_lock(&doom_lock);
+	for (c = &doom_first; c; c = c->next) {
+		for (i = 0; i < DOOM_CHUNK; i++) {
+			char *p = c->name[i];
+
+			if (p && c->dirfd[i] == dirfd && !strcmp(p, name)) {
+				__atomic_store_n(&c->name[i], NULL,
+						 __ATOMIC_RELEASE);
+				/* a handler running now may still read it */
+				free(p);
+			}
+		}
+	}
+	pthread_mutex_unlock(&doom_lock);
 }
 
-void atomfs_cleanup_on_signals(void)
+void atomfs_layout_cleanup_signal_safe(void)
 {
-	struct sigaction sa;
+	struct doom_chunk *c;
+	int i;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_fatal_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	for (c = &doom_first; c;
+	     c = __atomic_load_n(&c->next, __ATOMIC_ACQUIRE))
+		for (i = 0; i < DOOM_CHUNK; i++) {
+			char *p =
+				__atomic_load_n(&c->name[i], __ATOMIC_ACQUIRE);
+
+			if (p)
+				unlinkat(c->dirfd[i], p, 0);
+		}
 }
 
-static void note_added(struct atomfs_layout *l, const char *path)
+/* a new blob: rollback and the signal clean-up remove it */
+static int note_added(struct atomfs_layout *l, const char *name)
 {
-	doom(path);
-	l->added = xrealloc(l->added, (l->nadded + 1) * sizeof(*l->added));
-	l->added[l->nadded++] = xstrdup(path);
+	char **v = realloc(l->added, (l->nadded + 1) * sizeof(*l->added));
+	char *copy = strdup(name);
+
+	if (v)
+		l->added = v;
+	if (!v || !copy || doom(l->blobfd, name)) {
+		free(copy);
+		unlinkat(l->blobfd, name, 0);
+		return atomfs_enomem();
+	}
+	l->added[l->nadded++] = copy;
+	return 0;
 }
 
 static void forget_added(struct atomfs_layout *l)
@@ -265,7 +420,7 @@ static void forget_added(struct atomfs_layout *l)
 	size_t i;
 
 	for (i = 0; i < l->nadded; i++) {
-		undoom(l->added[i]);
+		undoom(l->blobfd, l->added[i]);
 		free(l->added[i]);
 	}
 	free(l->added);
@@ -273,23 +428,40 @@ static void forget_added(struct atomfs_layout *l)
 	l->nadded = 0;
 }
 
+static void tmp_drop(struct atomfs_layout *l, size_t i)
+{
+	struct atomfs_tmpblob *t = &l->tmps[i];
+
+	if (t->name) {
+		unlinkat(l->blobfd, t->name, 0);
+		undoom(l->blobfd, t->name);
+		free(t->name);
+	}
+	close(t->fd);
+	free(t->path);
+	l->tmps[i] = l->tmps[--l->ntmps];
+}
+
 void atomfs_layout_rollback(struct atomfs_layout *l)
 {
 	size_t i;
 
+	while (l->ntmps)
+		tmp_drop(l, 0);
 	for (i = 0; i < l->nadded; i++)
-		unlink(l->added[i]);
+		unlinkat(l->blobfd, l->added[i], 0);
 	forget_added(l);
 	if (l->created) {
-		cleanup_free char *a = path_join(l->dir, "index.json");
-		cleanup_free char *b = path_join(l->dir, "oci-layout");
-		cleanup_free char *c = path_join(l->dir, "blobs/sha256");
-		cleanup_free char *d = path_join(l->dir, "blobs");
+		int b = openat(l->dirfd, "blobs",
+			       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-		unlink(a);
-		unlink(b);
-		rmdir(c);
-		rmdir(d);
+		if (b >= 0) {
+			unlinkat(b, "sha256", AT_REMOVEDIR);
+			close(b);
+		}
+		unlinkat(l->dirfd, "blobs", AT_REMOVEDIR);
+		unlinkat(l->dirfd, "index.json", 0);
+		unlinkat(l->dirfd, "oci-layout", 0);
 		rmdir(l->dir);
 	}
 }
@@ -298,10 +470,15 @@ void atomfs_layout_close(struct atomfs_layout *l)
 {
 	if (!l)
 		return;
+	while (l->ntmps)
+		tmp_drop(l, 0);
 	forget_added(l);
+	if (l->blobfd >= 0)
+		close(l->blobfd);
 	if (l->dirfd >= 0)
 		close(l->dirfd); /* drops the lock */
 	json_decref(l->index);
+	free(l->tmps);
 	free(l->dir);
 	free(l);
 }
@@ -316,23 +493,60 @@ bool atomfs_layout_same(struct atomfs_layout *l, const char *dir)
 
 char *atomfs_layout_blob_path(const struct atomfs_layout *l, const char *digest)
 {
-	return xasprintf("%s/blobs/sha256/%s", l->dir, digest + 7);
+	return atomfs_asprintf("%s/blobs/sha256/%s", l->dir, digest + 7);
 }
 
-json_t *atomfs_layout_find_tag(const struct atomfs_layout *l, const char *tag)
+int atomfs_layout_get_tag(const struct atomfs_layout *l, const char *tag,
+			  json_t **out)
 {
 	json_t *m = json_object_get(l->index, "manifests"), *d, *found = NULL;
-	size_t i;
+	size_t i, n = 0;
 
-	/* the last entry wins, as in containers/image */
 	json_array_foreach(m, i, d)
 	{
 		const char *name = atomfs_desc_annotation(d, ANN_REF_NAME);
 
-		if (name && !strcmp(name, tag))
+		if (name && !strcmp(name, tag)) {
 			found = d;
+			n++;
+		}
 	}
-	return found;
+	if (!found)
+		return -ENOENT;
+	/* tools disagree on which one wins (containers/image: the first) */
+	if (n > 1)
+		return atomfs_err(
+			EBADMSG,
+			"%s/index.json lists tag '%s' %zu times, so which image it names is ambiguous; refusing it (retag it with atomfs build or remove the extra entries; 'atomfs fsck %s' lists them)",
+			l->dir, tag, n, l->dir);
+	*out = found;
+	return 0;
+}
+
+json_t *atomfs_layout_duplicate_tags(const struct atomfs_layout *l)
+{
+	json_t *m = json_object_get(l->index, "manifests"), *d, *seen, *dup, *v;
+	const char *k;
+	size_t i;
+
+	seen = json_object();
+	json_array_foreach(m, i, d)
+	{
+		const char *name = atomfs_desc_annotation(d, ANN_REF_NAME);
+
+		if (!name)
+			continue;
+		json_object_set_new(
+			seen, name,
+			json_integer(json_integer_value(
+					     json_object_get(seen, name)) +
+				     1));
+	}
+	dup = json_object();
+	json_object_foreach(seen, k, v) if (json_integer_value(v) > 1)
+		json_object_set(dup, k, v);
+	json_decref(seen);
+	return dup;
 }
 
 int atomfs_layout_set_tag(struct atomfs_layout *l, const char *tag,
@@ -362,14 +576,16 @@ void atomfs_layout_add_entry(struct atomfs_layout *l, json_t *desc)
 
 int atomfs_layout_write_index(struct atomfs_layout *l)
 {
-	cleanup_free char *path = path_join(l->dir, "index.json");
+	cleanup_free char *path = atomfs_join(l->dir, "index.json");
 	cleanup_free char *s =
 		json_dumps(l->index, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	int err;
 
-	if (!s)
+	if (!s || !path)
 		return atomfs_err(ENOMEM, "out of memory");
-	err = write_file_atomic(path, s, strlen(s));
+	/* the blobs it names (hard links and renames included) reach the disk first */
+	err = atomfs_write_at_atomic(l->dirfd, "index.json", s, strlen(s),
+				     l->blobfd);
 	if (err)
 		return atomfs_err(err, "cannot write %s: %s", path,
 				  strerror(-err));
@@ -378,59 +594,124 @@ int atomfs_layout_write_index(struct atomfs_layout *l)
 	return 0;
 }
 
-char *atomfs_layout_tmp_path(const struct atomfs_layout *l)
+int atomfs_layout_tmp_create(struct atomfs_layout *l, char **path)
 {
-	static unsigned int seq;
-	char *p = xasprintf("%s/blobs/sha256/.tmp-%d-%u", l->dir, (int)getpid(),
-			    __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
+	struct atomfs_tmpblob t = { 0 }, *tmps = NULL;
 
-	doom(p);
-	return p;
+	if (!l->writable || l->blobfd < 0)
+		return atomfs_err(EBADF, "%s is not open for writing", l->dir);
+	t.fd = openat(l->blobfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+	if (t.fd < 0) {
+		/* no O_TMPFILE here (9p, NFS...): a fresh O_EXCL name */
+		t.fd = atomfs_create_tmp_at(l->blobfd, ".tmp-", &t.name);
+		if (t.fd < 0)
+			return atomfs_err(
+				t.fd,
+				"cannot create a temporary file in %s/blobs/sha256: %s",
+				l->dir, strerror(-t.fd));
+		if (doom(l->blobfd, t.name))
+			goto nomem;
+	}
+	t.path = atomfs_asprintf("/proc/self/fd/%d", t.fd);
+	*path = t.path ? strdup(t.path) : NULL;
+	tmps = realloc(l->tmps, (l->ntmps + 1) * sizeof(*l->tmps));
+	if (!t.path || !*path || !tmps)
+		goto nomem;
+	l->tmps = tmps;
+	l->tmps[l->ntmps++] = t;
+	return 0;
+nomem:
+	if (tmps)
+		l->tmps = tmps;
+	free(*path);
+	*path = NULL;
+	free(t.path);
+	if (t.name) {
+		unlinkat(l->blobfd, t.name, 0);
+		undoom(l->blobfd, t.name);
+		free(t.name);
+	}
+	close(t.fd);
+	return atomfs_enomem();
 }
 
-static int fsync_path(const char *path)
+char *atomfs_layout_tmp_path(struct atomfs_layout *l)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+	char *p = NULL;
 
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		err = -errno;
-	close(fd);
-	return err;
+	return atomfs_layout_tmp_create(l, &p) ? strdup("") : p;
+}
+
+/* Give a temporary blob the name @hex; 1 if it was new, 0 if present. */
+static int tmp_place(struct atomfs_layout *l, struct atomfs_tmpblob *t,
+		     const char *hex)
+{
+	if (t->name) {
+		bool present = faccessat(l->blobfd, hex, F_OK,
+					 AT_SYMLINK_NOFOLLOW) == 0;
+
+		if (renameat(l->blobfd, t->name, l->blobfd, hex) < 0)
+			return -errno;
+		undoom(l->blobfd, t->name);
+		free(t->name);
+		t->name = NULL;
+		return !present;
+	}
+	if (linkat(AT_FDCWD, t->path, l->blobfd, hex, AT_SYMLINK_FOLLOW) == 0 ||
+	    linkat(t->fd, "", l->blobfd, hex, AT_EMPTY_PATH) == 0)
+		return 1;
+	return errno == EEXIST ? 0 : -errno;
 }
 
 int atomfs_layout_commit_blob(struct atomfs_layout *l, const char *tmp,
 			      char **digest, uint64_t *size)
 {
 	cleanup_free char *d = NULL;
-	cleanup_free char *dst = NULL;
-	cleanup_free char *blobdir = path_join(l->dir, "blobs/sha256");
+	struct atomfs_tmpblob *t = NULL;
+	size_t i;
 	int err;
 
-	err = atomfs_digest_file(tmp, &d, size);
+	for (i = 0; i < l->ntmps; i++)
+		if (!strcmp(l->tmps[i].path, tmp))
+			t = &l->tmps[i];
+	if (!t)
+		return atomfs_err(EINVAL, "%s is no temporary blob of %s", tmp,
+				  l->dir);
+	err = atomfs_digest_fd(t->fd, tmp, &d, size);
 	if (err)
-		goto fail;
-	err = fsync_path(tmp);
-	if (err) {
-		err = atomfs_err(err, "cannot sync %s: %s", tmp,
-				 strerror(-err));
-		goto fail;
+		goto out;
+	if (fsync(t->fd) < 0) {
+		err = atomfs_err(errno, "cannot sync a new blob of %s: %m",
+				 l->dir);
+		goto out;
 	}
-	dst = atomfs_layout_blob_path(l, d);
-	if (access(dst, F_OK) < 0)
-		note_added(l, dst);
-	if (rename(tmp, dst) < 0) {
-		err = atomfs_err(errno, "cannot store blob %s: %m", dst);
-		goto fail;
+	err = tmp_place(l, t, d + 7);
+	if (err < 0) {
+		err = atomfs_err(err, "cannot store blob %s in %s: %s", d,
+				 l->dir, strerror(-err));
+		goto out;
 	}
-	undoom(tmp);
-	fsync_dir(blobdir);
-	*digest = steal_pointer(&d);
-	return 0;
-fail:
-	unlink(tmp);
+	err = err == 1 ? note_added(l, d + 7) : 0;
+	if (!err)
+		*digest = steal_pointer(&d);
+out:
+	tmp_drop(l, (size_t)(t - l->tmps));
 	return err;
+}
+
+static int write_all_fd(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 int atomfs_layout_put_json(struct atomfs_layout *l, const json_t *j,
@@ -438,25 +719,60 @@ int atomfs_layout_put_json(struct atomfs_layout *l, const json_t *j,
 {
 	cleanup_free char *s =
 		json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	cleanup_free char *d = NULL;
-	cleanup_free char *dst = NULL;
+	cleanup_free char *tmp = NULL;
 	int err;
 
 	if (!s)
 		return atomfs_err(ENOMEM, "out of memory");
-	d = atomfs_digest_buf(s, strlen(s));
-	dst = atomfs_layout_blob_path(l, d);
-	if (access(dst, F_OK) < 0) {
-		err = write_file_atomic(dst, s, strlen(s));
-		if (err)
-			return atomfs_err(err, "cannot write blob %s: %s", dst,
-					  strerror(-err));
-		note_added(l, dst);
+	err = atomfs_layout_tmp_create(l, &tmp);
+	if (err)
+		return err;
+	err = write_all_fd(l->tmps[l->ntmps - 1].fd, s, strlen(s));
+	if (err) {
+		tmp_drop(l, l->ntmps - 1);
+		return atomfs_err(err, "cannot write a blob in %s: %s", l->dir,
+				  strerror(-err));
 	}
-	*digest = steal_pointer(&d);
-	if (size)
-		*size = strlen(s);
-	return 0;
+	return atomfs_layout_commit_blob(l, tmp, digest, size);
+}
+
+int atomfs_layout_open_blob(const struct atomfs_layout *l, const char *digest,
+			    struct stat *st)
+{
+	struct stat buf;
+	int fd, err;
+
+	if (!atomfs_digest_valid(digest))
+		return atomfs_err(EBADMSG, "malformed digest '%s' in %s",
+				  digest, l->dir);
+	if (!st)
+		st = &buf;
+	fd = l->blobfd < 0 ?
+		     -1 :
+		     openat(l->blobfd, digest + 7,
+			    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && (l->blobfd < 0 || errno == ENOENT))
+		return atomfs_err(
+			ENOENT,
+			"blob %s is missing from %s; copy the image again (skopeo copy) or rebuild it",
+			digest, l->dir);
+	if (fd < 0 && errno == ELOOP)
+		return atomfs_err(
+			EBADMSG,
+			"blob %s in %s is a symbolic link; refusing to follow it",
+			digest, l->dir);
+	if (fd < 0)
+		return atomfs_err(errno, "cannot open blob %s in %s: %m",
+				  digest, l->dir);
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		err = atomfs_err(
+			EBADMSG,
+			"blob %s in %s is not a regular file; refusing to read it",
+			digest, l->dir);
+		close(fd);
+		return err;
+	}
+	return fd;
 }
 
 int atomfs_layout_check_blob(const struct atomfs_layout *l, const char *digest,
@@ -465,32 +781,32 @@ int atomfs_layout_check_blob(const struct atomfs_layout *l, const char *digest,
 	cleanup_free char *path = NULL;
 	cleanup_free char *d = NULL;
 	struct stat st;
-	uint64_t got;
-	int err;
+	int fd, err;
 
-	if (!atomfs_digest_valid(digest))
-		return atomfs_err(EBADMSG, "malformed digest '%s' in %s",
-				  digest, l->dir);
+	fd = atomfs_layout_open_blob(l, digest, &st);
+	if (fd < 0)
+		return fd;
 	path = atomfs_layout_blob_path(l, digest);
-	if (stat(path, &st) < 0)
-		return atomfs_err(
-			ENOENT,
-			"blob %s is missing from %s; copy the image again (skopeo copy) or rebuild it",
-			digest, l->dir);
-	if (size >= 0 && st.st_size != size)
-		return atomfs_err(
+	if (!path) {
+		err = atomfs_enomem();
+		goto out;
+	}
+	if (size >= 0 && st.st_size != size) {
+		err = atomfs_err(
 			EILSEQ,
 			"blob %s has %lld bytes but its descriptor says %lld: it is damaged; rebuild or re-copy the image",
 			path, (long long)st.st_size, (long long)size);
-	err = atomfs_digest_file(path, &d, &got);
-	if (err)
-		return err;
-	if (strcmp(d, digest))
-		return atomfs_err(
+		goto out;
+	}
+	err = atomfs_digest_fd(fd, path, &d, NULL);
+	if (!err && strcmp(d, digest))
+		err = atomfs_err(
 			EILSEQ,
 			"blob %s does not match its digest (content hashes to %s): it is damaged; rebuild or re-copy the image",
 			path, d);
-	return 0;
+out:
+	close(fd);
+	return err;
 }
 
 int atomfs_layout_read_json(const struct atomfs_layout *l, const char *digest,
@@ -507,65 +823,71 @@ int atomfs_layout_read_json(const struct atomfs_layout *l, const char *digest,
 		return atomfs_err(EBADMSG, "malformed digest '%s' in %s",
 				  digest, l->dir);
 	path = atomfs_layout_blob_path(l, digest);
-	err = read_file(path, &data, &len, MAX_JSON);
+	if (!path)
+		return atomfs_enomem();
+	if (l->blobfd < 0)
+		err = -ENOENT;
+	else
+		err = atomfs_read_at(l->blobfd, digest + 7, path, MAX_JSON,
+				     &data, &len);
 	if (err == -ENOENT)
 		return atomfs_err(
 			ENOENT,
 			"blob %s is missing from %s; copy the image again or rebuild it",
 			digest, l->dir);
 	if (err)
-		return atomfs_err(err, "cannot read %s: %s", path,
-				  strerror(-err));
+		return err;
 	d = atomfs_digest_buf(data, len);
+	if (!d)
+		return atomfs_enomem();
 	if (strcmp(d, digest) || (size >= 0 && (int64_t)len != size))
 		return atomfs_err(
 			EILSEQ,
 			"blob %s does not match its descriptor (digest or size differ): it is damaged; rebuild or re-copy the image",
 			path);
 	*out = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!*out && json_error_code(&jerr) == json_error_out_of_memory)
+		return atomfs_enomem();
 	if (!*out)
 		return atomfs_err(EBADMSG, "%s is not valid JSON (%s)", path,
 				  jerr.text);
 	return 0;
 }
 
-static int copy_file(const char *src, const char *dst)
+static int copy_fd(int in, int out)
 {
 	size_t bufsz = 1 << 20;
-	cleanup_free char *buf = xcalloc(1, bufsz);
-	int in, out, err = 0;
+	cleanup_free char *buf = malloc(bufsz);
+	off_t off = 0;
+	int err;
 
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return -errno;
-	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (out < 0) {
-		err = -errno;
-		close(in);
-		return err;
-	}
+	if (!buf)
+		return -ENOMEM;
 	for (;;) {
-		ssize_t n = read(in, buf, bufsz), w;
+		ssize_t n = pread(in, buf, bufsz, off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			err = n < 0 ? -errno : 0;
-			break;
-		}
-		for (ssize_t off = 0; off < n; off += w) {
-			w = write(out, buf + off, (size_t)(n - off));
-			if (w < 0) {
-				err = -errno;
-				goto out;
-			}
-		}
+		if (n <= 0)
+			return n < 0 ? -errno : 0;
+		err = write_all_fd(out, buf, (size_t)n);
+		if (err)
+			return err;
+		off += n;
 	}
-out:
-	close(in);
-	if (close(out) < 0 && !err)
-		err = -errno;
-	return err;
+}
+
+/*
+ * Link only a file whose owner owns the destination too and which nobody
+ * else may write: otherwise root's layout would share an inode that a user
+ * can rewrite after it was verified.  Anything else is copied.
+ */
+static bool may_share(const struct atomfs_layout *l, const struct stat *st)
+{
+	struct stat dir;
+
+	return fstat(l->blobfd, &dir) == 0 && st->st_uid == dir.st_uid &&
+	       !(st->st_mode & (S_IWGRP | S_IWOTH)) && st->st_dev == dir.st_dev;
 }
 
 int atomfs_layout_import_blob(struct atomfs_layout *l,
@@ -573,39 +895,72 @@ int atomfs_layout_import_blob(struct atomfs_layout *l,
 			      const char *digest, int64_t size)
 {
 	cleanup_free char *from = atomfs_layout_blob_path(src, digest);
-	cleanup_free char *to = atomfs_layout_blob_path(l, digest);
 	cleanup_free char *tmp = NULL;
 	cleanup_free char *got = NULL;
-	int err;
+	cleanup_free char *proc = NULL;
+	struct stat st;
+	int fd, err;
 
-	err = atomfs_layout_check_blob(src, digest, size);
-	if (err)
-		return err;
-	if (access(to, F_OK) == 0)
+	if (!atomfs_digest_valid(digest))
+		return atomfs_err(EBADMSG, "malformed digest '%s' in %s",
+				  digest, src->dir);
+	if (!from)
+		return atomfs_enomem();
+	if (faccessat(l->blobfd, digest + 7, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
-	/* same filesystem: share the inode (just verified), no copy, no second hash */
-	if (link(from, to) == 0) {
-		note_added(l, to);
-		return 0;
+	/* hash the very file that is linked or copied */
+	fd = atomfs_layout_open_blob(src, digest, &st);
+	if (fd < 0)
+		return fd;
+	if (size >= 0 && st.st_size != size) {
+		err = atomfs_err(
+			EILSEQ,
+			"blob %s has %lld bytes but its descriptor says %lld: it is damaged; rebuild or re-copy the image",
+			from, (long long)st.st_size, (long long)size);
+		goto out;
 	}
-	tmp = atomfs_layout_tmp_path(l);
-	err = copy_file(from, tmp);
+	err = atomfs_digest_fd(fd, from, &got, NULL);
+	if (!err && strcmp(got, digest))
+		err = atomfs_err(
+			EILSEQ,
+			"blob %s does not match its digest (content hashes to %s): it is damaged; rebuild or re-copy the image",
+			from, got);
+	if (err)
+		goto out;
+	free(got);
+	got = NULL;
+	/* same owner, same filesystem: share the inode, no copy, no second hash */
+	proc = atomfs_asprintf("/proc/self/fd/%d", fd);
+	if (!proc) {
+		err = atomfs_enomem();
+		goto out;
+	}
+	if (may_share(l, &st) && linkat(AT_FDCWD, proc, l->blobfd, digest + 7,
+					AT_SYMLINK_FOLLOW) == 0) {
+		err = note_added(l, digest + 7);
+		goto out;
+	}
+	err = atomfs_layout_tmp_create(l, &tmp);
+	if (err)
+		goto out;
+	err = copy_fd(fd, l->tmps[l->ntmps - 1].fd);
 	if (err) {
-		unlink(tmp);
-		return atomfs_err(err, "cannot copy blob %s into %s: %s",
-				  digest, l->dir, strerror(-err));
+		tmp_drop(l, l->ntmps - 1);
+		err = atomfs_err(err, "cannot copy blob %s into %s: %s", digest,
+				 l->dir, strerror(-err));
+		goto out;
 	}
 	err = atomfs_layout_commit_blob(l, tmp, &got, NULL);
 	if (err)
-		return err;
+		goto out;
 	if (strcmp(got, digest)) {
 		/* changed under us between check and copy */
-		cleanup_free char *bad = atomfs_layout_blob_path(l, got);
-
-		unlink(bad);
-		return atomfs_err(EILSEQ,
-				  "blob %s changed while it was copied from %s",
-				  digest, src->dir);
+		unlinkat(l->blobfd, got + 7, 0);
+		err = atomfs_err(EILSEQ,
+				 "blob %s changed while it was copied from %s",
+				 digest, src->dir);
 	}
-	return 0;
+out:
+	close(fd);
+	return err;
 }

@@ -18,11 +18,19 @@
 extern "C" {
 #endif
 
+/* What libatomfs.so exports (the rest is hidden; see libatomfs.map). */
+#define ATOMFS_EXPORT __attribute__((visibility("default")))
+
 /* Last error message of this thread ("" when none). */
-const char *atomfs_last_error(void);
-void atomfs_clear_error(void);
-/* non-zero: no warnings on stderr */
-extern int atomfs_quiet;
+ATOMFS_EXPORT const char *atomfs_last_error(void);
+ATOMFS_EXPORT void atomfs_clear_error(void);
+/*
+ * The library never prints: warnings (and anything else worth telling)
+ * go to this function, by default nowhere.  @priority is a syslog level
+ * (LOG_WARNING for warnings); @msg has no trailing newline.
+ */
+typedef void (*atomfs_log_fn)(void *data, int priority, const char *msg);
+ATOMFS_EXPORT void atomfs_set_log_fn(atomfs_log_fn fn, void *data);
 
 /* ---- references: [oci:]DIR:TAG ---- */
 
@@ -36,10 +44,10 @@ struct atomfs_ref {
  * dropped only when what follows still holds a colon, so "oci:latest"
  * means directory "oci", tag "latest".  Returns 0 or -EINVAL.
  */
-int atomfs_ref_parse(const char *s, struct atomfs_ref *ref);
-void atomfs_ref_free(struct atomfs_ref *ref);
+ATOMFS_EXPORT int atomfs_ref_parse(const char *s, struct atomfs_ref *ref);
+ATOMFS_EXPORT void atomfs_ref_free(struct atomfs_ref *ref);
 /* OCI tag grammar: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} */
-bool atomfs_tag_valid(const char *tag);
+ATOMFS_EXPORT bool atomfs_tag_valid(const char *tag);
 
 /* ---- resolving an image for mounting (mount.atomfs) ---- */
 
@@ -66,23 +74,24 @@ struct atomfs_image_info {
  * them), only their presence (-ENOENT).  Takes DIR's lock only while
  * reading.  Free with atomfs_image_info_free().
  */
-int atomfs_resolve(const char *ref, struct atomfs_image_info **out);
-void atomfs_image_info_free(struct atomfs_image_info *info);
+ATOMFS_EXPORT int atomfs_resolve(const char *ref,
+				 struct atomfs_image_info **out);
+ATOMFS_EXPORT void atomfs_image_info_free(struct atomfs_image_info *info);
 
 /*
  * Check a layer blob is a sane squashfs: super block readable, tables
  * inside the file, size a multiple of 4096.  0 or -EBADMSG (with a
  * message); the digest is not computed.
  */
-int atomfs_layer_check(const struct atomfs_image_layer *layer);
+ATOMFS_EXPORT int atomfs_layer_check(const struct atomfs_image_layer *layer);
 
 /*
  * 0 if info's manifest carries a valid signature by the PEM public key
  * pubkey; -ENOKEY if none by that key, -EKEYREJECTED if invalid, other
  * -errno if the key or a signature cannot be read.
  */
-int atomfs_verify_signature(const struct atomfs_image_info *info,
-			    const char *pubkey);
+ATOMFS_EXPORT int atomfs_verify_signature(const struct atomfs_image_info *info,
+					  const char *pubkey);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -20,7 +21,9 @@
 #define MT_DOCKER_LIST \
 	"application/vnd.docker.distribution.manifest.list.v2+json"
 #define MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
-#define MT_SIGNATURE "application/vnd.atomfs.signature.v1+json"
+/* v2 binds manifest digest and tag; v1 (digest only) is refused: re-sign */
+#define MT_SIGNATURE "application/vnd.atomfs.signature.v2+json"
+#define MT_SIGNATURE_V1 "application/vnd.atomfs.signature.v1+json"
 #define EMPTY_DIGEST \
 	"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 
@@ -34,21 +37,39 @@
 #define ANN_SRC_INPUT "org.atomfs.layer.input" /* --layer PATH as given */
 #define ANN_SIG_KEY \
 	"org.atomfs.signature.key" /* sha256 of the public key (DER) */
+#define ANN_SIG_TAG \
+	"org.atomfs.signature.tag" /* the tag signed (a hint: not verified) */
 
 /* digest.c */
 bool atomfs_digest_valid(const char *digest);
 /* "sha256:<hex>" of a buffer or a file (and its size) */
 char *atomfs_digest_buf(const void *data, size_t len);
 int atomfs_digest_file(const char *path, char **digest, uint64_t *size);
+int atomfs_digest_fd(int fd, const char *shown, char **digest, uint64_t *size);
 
+/* a blob being written: a file in blobs/sha256 without a final name yet */
+struct atomfs_tmpblob {
+	char *path; /* /proc/self/fd/N: what the writer opens */
+	int fd;
+	char *name; /* its temporary name, NULL for an O_TMPFILE */
+};
+
+/*
+ * Every file of a layout is reached relative to dirfd and blobfd, never
+ * through a symlink: the layout may belong to someone else.
+ */
 struct atomfs_layout {
 	char *dir;
 	int dirfd; /* the layout directory, also the flock()ed object */
+	int blobfd; /* blobs/sha256 (opened with O_NOFOLLOW), -1 if absent */
 	json_t *index; /* index.json as read, changed in memory until written */
 	bool writable;
+	bool locked;
 	bool created; /* this open made the layout: rollback removes it */
-	char **added; /* blobs this command added: rollback removes them */
+	char **added; /* blob names this command added: rollback removes them */
 	size_t nadded;
+	struct atomfs_tmpblob *tmps; /* blobs being written */
+	size_t ntmps;
 };
 
 enum {
@@ -58,17 +79,27 @@ enum {
 };
 
 /* layout.c */
-/* On SIGINT/SIGTERM/SIGHUP remove temporary and newly added blobs, then die. */
-void atomfs_cleanup_on_signals(void);
+/*
+ * Async-signal-safe: remove the temporary and newly added blobs of every
+ * open layout.  A tool's handler for SIGINT/SIGTERM/SIGHUP calls it (the
+ * library installs no handler).
+ */
+void atomfs_layout_cleanup_signal_safe(void);
 int atomfs_layout_open(const char *dir, unsigned int flags,
 		       struct atomfs_layout **out);
 void atomfs_layout_close(struct atomfs_layout *l);
+/* Drop the lock of a read-only layout once what it needs is read: never hold
+ * a source's lock while waiting for another (blobs are re-checked on use). */
+void atomfs_layout_unlock(struct atomfs_layout *l);
 bool atomfs_layout_same(struct atomfs_layout *l, const char *dir);
 char *atomfs_layout_blob_path(const struct atomfs_layout *l,
 			      const char *digest);
 /* index.json entries */
-json_t *atomfs_layout_find_tag(const struct atomfs_layout *l,
-			       const char *tag); /* borrowed */
+/* 0 and the entry (borrowed), -ENOENT, or -EBADMSG if tagged twice */
+int atomfs_layout_get_tag(const struct atomfs_layout *l, const char *tag,
+			  json_t **desc);
+/* tags listed more than once: {"tag": count, ...} (new reference) */
+json_t *atomfs_layout_duplicate_tags(const struct atomfs_layout *l);
 int atomfs_layout_set_tag(struct atomfs_layout *l, const char *tag,
 			  json_t *desc);
 void atomfs_layout_add_entry(struct atomfs_layout *l, json_t *desc);
@@ -76,12 +107,20 @@ void atomfs_layout_add_entry(struct atomfs_layout *l, json_t *desc);
 int atomfs_layout_write_index(struct atomfs_layout *l);
 /* undo a failed command: remove the blobs it added (and a layout it created) */
 void atomfs_layout_rollback(struct atomfs_layout *l);
-/* blobs: new ones are written to a temporary name, hashed, then renamed */
-char *atomfs_layout_tmp_path(const struct atomfs_layout *l);
+/*
+ * blobs: new ones are written to an unnamed (O_TMPFILE) or O_EXCL-created
+ * file, hashed, then given their digest name.  @path is /proc/self/fd/N.
+ */
+int atomfs_layout_tmp_create(struct atomfs_layout *l, char **path);
+/* the same, "" on failure (the writer then fails to open it) */
+char *atomfs_layout_tmp_path(struct atomfs_layout *l);
 int atomfs_layout_commit_blob(struct atomfs_layout *l, const char *tmp,
 			      char **digest, uint64_t *size);
 int atomfs_layout_put_json(struct atomfs_layout *l, const json_t *j,
 			   char **digest, uint64_t *size);
+/* open a blob for reading: regular file, no symlink; -ENOENT if absent */
+int atomfs_layout_open_blob(const struct atomfs_layout *l, const char *digest,
+			    struct stat *st);
 /* read a JSON blob, checking its digest and (if size >= 0) size */
 int atomfs_layout_read_json(const struct atomfs_layout *l, const char *digest,
 			    int64_t size, json_t **out);

@@ -1,78 +1,16 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* progress.c: a progress bar on a terminal, silent otherwise */
-#include <time.h>
-#include <unistd.h>
-
+/* progress.c: progress reports go to the caller's hooks; nothing is printed */
 #include "internal.h"
 #include "progress.h"
 
-struct atomfs_progress {
-	char *label;
-	uint64_t total, done;
-	struct timespec last;
-};
-
-struct atomfs_progress *atomfs_progress_new(const char *label, uint64_t total,
-					    int quiet)
+void atomfs_progress_add(struct atomfs_progress *p, uint64_t bytes)
 {
-	struct atomfs_progress *p;
-
-	if (quiet || !isatty(STDERR_FILENO))
-		return NULL;
-	p = xcalloc(1, sizeof(*p));
-	p->label = xstrdup(label);
-	p->total = total;
-	return p;
+	if (p && p->add)
+		p->add(p, bytes);
 }
 
 void atomfs_progress_set_total(struct atomfs_progress *p, uint64_t total)
 {
-	if (p)
-		p->total = total;
-}
-
-static void draw(struct atomfs_progress *p)
-{
-	char bar[31];
-	unsigned int pct = p->total ? (unsigned int)(p->done * 100 / p->total) :
-				      0;
-	size_t i, fill = pct > 100 ? 30 : pct * 30 / 100;
-
-	for (i = 0; i < 30; i++)
-		bar[i] = i < fill ? '#' : '-';
-	bar[30] = '\0';
-	if (p->total)
-		fprintf(stderr, "\r%s [%s] %3u%% %llu MiB", p->label, bar,
-			pct > 100 ? 100 : pct,
-			(unsigned long long)(p->done >> 20));
-	else
-		fprintf(stderr, "\r%s %llu MiB", p->label,
-			(unsigned long long)(p->done >> 20));
-}
-
-void atomfs_progress_add(struct atomfs_progress *p, uint64_t bytes)
-{
-	struct timespec now;
-
-	if (!p)
-		return;
-	p->done += bytes;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if ((now.tv_sec - p->last.tv_sec) * 1000000000L +
-		    (now.tv_nsec - p->last.tv_nsec) <
-	    100000000L)
-		return;
-	p->last = now;
-	draw(p);
-}
-
-void atomfs_progress_done(struct atomfs_progress *p)
-{
-	if (!p)
-		return;
-	p->done = p->total > p->done ? p->total : p->done;
-	draw(p);
-	fputc('\n', stderr);
-	free(p->label);
-	free(p);
+	if (p && p->set_total)
+		p->set_total(p, total);
 }

@@ -64,10 +64,11 @@ int atomfs_ref_parse(const char *s, struct atomfs_ref *ref)
 			"image reference '%s': tag '%s' is not a valid OCI tag (letters, digits, '_', then also '.' and '-', at most 128 characters)",
 			s, colon + 1);
 	ref->dir = strndup(body, dlen);
-	ref->tag = xstrdup(colon + 1);
-	if (!ref->dir) {
+	ref->tag = strdup(colon + 1);
+	if (!ref->dir || !ref->tag) {
+		free(ref->dir);
 		free(ref->tag);
-		ref->tag = NULL;
+		ref->dir = ref->tag = NULL;
 		return atomfs_err(ENOMEM, "out of memory");
 	}
 	return 0;

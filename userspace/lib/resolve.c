@@ -42,12 +42,17 @@ int atomfs_resolve(const char *refstr, struct atomfs_image_info **out)
 		err = atomfs_image_load(l, ref.tag, &img);
 	if (err)
 		goto out;
-	info = xcalloc(1, sizeof(*info));
-	info->dir = xstrdup(ref.dir);
-	info->tag = xstrdup(ref.tag);
-	info->manifest_digest = xstrdup(img.digest);
+	err = -ENOMEM;
+	info = calloc(1, sizeof(*info));
+	if (!info)
+		goto nomem;
+	info->dir = strdup(ref.dir);
+	info->tag = strdup(ref.tag);
+	info->manifest_digest = strdup(img.digest);
 	info->layers =
-		xcalloc(json_array_size(img.layers), sizeof(*info->layers));
+		calloc(json_array_size(img.layers) + 1, sizeof(*info->layers));
+	if (!info->dir || !info->tag || !info->manifest_digest || !info->layers)
+		goto nomem;
 	json_array_foreach(img.layers, i, d)
 	{
 		struct atomfs_image_layer *li = &info->layers[i];
@@ -61,12 +66,15 @@ int atomfs_resolve(const char *refstr, struct atomfs_image_info **out)
 				mt);
 			goto out;
 		}
-		li->digest = xstrdup(atomfs_desc_str(d, "digest"));
+		li->digest = strdup(atomfs_desc_str(d, "digest"));
 		li->size = (uint64_t)json_integer_value(
 			json_object_get(d, "size"));
-		li->media_type = xstrdup(mt);
-		li->path = atomfs_layout_blob_path(l, li->digest);
+		li->media_type = strdup(mt);
+		li->path = li->digest ? atomfs_layout_blob_path(l, li->digest) :
+					NULL;
 		info->nlayers++;
+		if (!li->digest || !li->media_type || !li->path)
+			goto nomem;
 		if (access(li->path, F_OK) < 0) {
 			err = atomfs_err(
 				ENOENT,
@@ -76,6 +84,10 @@ int atomfs_resolve(const char *refstr, struct atomfs_image_info **out)
 		}
 	}
 	*out = steal_pointer(&info);
+	err = 0;
+	goto out;
+nomem:
+	err = atomfs_enomem();
 out:
 	atomfs_image_info_free(info);
 	atomfs_image_free(&img);
@@ -93,7 +105,8 @@ int atomfs_verify_signature(const struct atomfs_image_info *info,
 	err = atomfs_layout_open(info->dir, 0, &l);
 	if (err)
 		return err;
-	err = atomfs_verify_manifest(l, info->manifest_digest, pubkey);
+	err = atomfs_verify_manifest(l, info->manifest_digest, info->tag,
+				     pubkey);
 	atomfs_layout_close(l);
 	return err;
 }

@@ -2,12 +2,24 @@
 /*
  * sign.c: manifest signatures as OCI 1.1 referrers.
  *
- * The signed message is "atomfs-signature-v1\n" followed by the manifest
- * digest string.  The signature blob (JSON: manifest, algorithm, key,
- * signature) is the single layer of an artifact manifest whose subject
- * is the signed manifest; index.json lists it without a tag, with its
- * artifactType, so other tools pass over it.
+ * Format v2 (Documentation/image-format.rst): the signed message is a JSON
+ * payload that binds the manifest digest and the tag it is signed under,
+ * as the simple-signing payload of containers/image binds the manifest
+ * digest and the docker reference:
+ *
+ *   {"critical": {"identity": {"tag": "prod"},
+ *                 "image": {"manifest-digest": "sha256:..."},
+ *                 "type": "atomfs image signature v2"},
+ *    "optional": {"creator": "atomfs 0.1.0"}}
+ *
+ * The signature blob (JSON: payload as the exact string signed, algorithm,
+ * key fingerprint, signature) is the single layer of an artifact manifest
+ * whose subject is the signed manifest; index.json lists it without a tag,
+ * with its artifactType, so other tools pass over it.  Format v1 signed
+ * the digest alone, so a retagged image still verified: v1 signatures are
+ * refused with a message saying to re-sign.
  */
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -16,7 +28,7 @@
 #include "image.h"
 #include "internal.h"
 
-#define SIG_PREFIX "atomfs-signature-v1\n"
+#define SIG_TYPE "atomfs image signature v2"
 
 static int key_err(const char *file, const char *what)
 {
@@ -32,10 +44,49 @@ static int key_err(const char *file, const char *what)
 		file, what, *buf ? ": " : "", buf);
 }
 
+/* Only RSA of 2048 bits or more, ECDSA on P-256/384/521 and Ed25519. */
+static int key_strong(EVP_PKEY *k, const char *file)
+{
+	static const char *const curves[] = { "prime256v1", "secp384r1",
+					      "secp521r1" };
+	char group[64] = "";
+	size_t i;
+
+	switch (EVP_PKEY_base_id(k)) {
+	case EVP_PKEY_ED25519:
+		return 0;
+	case EVP_PKEY_RSA:
+		if (EVP_PKEY_get_bits(k) >= 2048)
+			return 0;
+		return atomfs_err(
+			EINVAL,
+			"key %s is RSA with %d bits, which is too weak: use RSA of at least 2048 bits, ECDSA P-256/384/521 or Ed25519",
+			file, EVP_PKEY_get_bits(k));
+	case EVP_PKEY_EC:
+		if (!EVP_PKEY_get_utf8_string_param(k,
+						    OSSL_PKEY_PARAM_GROUP_NAME,
+						    group, sizeof(group), NULL))
+			ERR_clear_error();
+		for (i = 0; i < ARRAY_SIZE(curves); i++)
+			if (!strcmp(group, curves[i]))
+				return 0;
+		return atomfs_err(
+			EINVAL,
+			"key %s is ECDSA on curve %s, which is not accepted: use P-256, P-384 or P-521 (or Ed25519)",
+			file, *group ? group : "(unknown)");
+	default:
+		return atomfs_err(
+			ENOTSUP,
+			"key %s has an unsupported type: use Ed25519, ECDSA (P-256/384/521) or RSA (2048 bits or more)",
+			file);
+	}
+}
+
 static int load_key(const char *file, bool private_key, EVP_PKEY **out)
 {
 	EVP_PKEY *k = NULL;
 	BIO *b;
+	int err;
 
 	b = BIO_new_file(file, "r");
 	if (!b) {
@@ -59,17 +110,10 @@ static int load_key(const char *file, bool private_key, EVP_PKEY **out)
 	if (!k)
 		return key_err(file, private_key ? "not a PEM private key" :
 						   "not a PEM public key");
-	switch (EVP_PKEY_base_id(k)) {
-	case EVP_PKEY_ED25519:
-	case EVP_PKEY_EC:
-	case EVP_PKEY_RSA:
-		break;
-	default:
+	err = key_strong(k, file);
+	if (err) {
 		EVP_PKEY_free(k);
-		return atomfs_err(
-			ENOTSUP,
-			"key %s has an unsupported type: use Ed25519, ECDSA or RSA",
-			file);
+		return err;
 	}
 	*out = k;
 	return 0;
@@ -117,10 +161,31 @@ int atomfs_key_fingerprint(const char *keyfile, bool private_key, char **out)
 	return *out ? 0 : key_err(keyfile, "cannot encode the public key");
 }
 
-int atomfs_sign_manifest(struct atomfs_layout *l, const char *digest,
-			 int64_t msize, const char *keyfile)
+bool atomfs_is_signature(const json_t *d)
 {
-	cleanup_free char *msg = xasprintf(SIG_PREFIX "%s", digest);
+	const char *at = atomfs_desc_str(d, "artifactType");
+
+	return at &&
+	       (!strcmp(at, MT_SIGNATURE) || !strcmp(at, MT_SIGNATURE_V1));
+}
+
+/* The exact bytes signed: keys sorted, compact, so a re-sign is identical. */
+static char *sig_payload(const char *digest, const char *tag)
+{
+	json_t *p = json_pack("{s:{s:{s:s}, s:{s:s}, s:s}, s:{s:s}}",
+			      "critical", "identity", "tag", tag, "image",
+			      "manifest-digest", digest, "type", SIG_TYPE,
+			      "optional", "creator", "atomfs " ATOMFS_VERSION);
+	char *s = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	json_decref(p);
+	return s;
+}
+
+int atomfs_sign_manifest(struct atomfs_layout *l, const char *digest,
+			 int64_t msize, const char *tag, const char *keyfile)
+{
+	cleanup_free char *msg = NULL;
 	cleanup_free unsigned char *sig = NULL;
 	cleanup_free char *b64 = NULL;
 	cleanup_free char *fp = NULL;
@@ -134,6 +199,12 @@ int atomfs_sign_manifest(struct atomfs_layout *l, const char *digest,
 	size_t siglen = 0, i;
 	int err;
 
+	if (!atomfs_tag_valid(tag))
+		return atomfs_err(EINVAL, "cannot sign: '%s' is no valid tag",
+				  tag);
+	msg = sig_payload(digest, tag);
+	if (!msg)
+		return atomfs_err(ENOMEM, "out of memory");
 	err = load_key(keyfile, true, &k);
 	if (err)
 		return err;
@@ -146,18 +217,25 @@ int atomfs_sign_manifest(struct atomfs_layout *l, const char *digest,
 		err = key_err(keyfile, "cannot sign with it");
 		goto out;
 	}
-	sig = xcalloc(1, siglen);
+	sig = calloc(1, siglen);
+	if (!sig) {
+		err = atomfs_enomem();
+		goto out;
+	}
 	if (EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)msg,
 			   strlen(msg)) != 1) {
 		err = key_err(keyfile, "signing failed");
 		goto out;
 	}
-	b64 = xcalloc(1, 4 * ((siglen + 2) / 3) + 1);
+	b64 = calloc(1, 4 * ((siglen + 2) / 3) + 1);
+	if (!b64) {
+		err = atomfs_enomem();
+		goto out;
+	}
 	EVP_EncodeBlock((unsigned char *)b64, sig, (int)siglen);
 
-	payload = json_pack("{s:s, s:s, s:s, s:s}", "manifest", digest,
-			    "algorithm", alg_name(k), "key", fp, "signature",
-			    b64);
+	payload = json_pack("{s:s, s:s, s:s, s:s}", "payload", msg, "algorithm",
+			    alg_name(k), "key", fp, "signature", b64);
 	empty = json_object();
 	err = atomfs_layout_put_json(l, payload, &sdig, &ssize);
 	if (!err)
@@ -171,6 +249,8 @@ int atomfs_sign_manifest(struct atomfs_layout *l, const char *digest,
 		atomfs_desc_new(MT_SIGNATURE, sdig, ssize), "subject",
 		atomfs_desc_new(MT_OCI_MANIFEST, digest, (uint64_t)msize),
 		"annotations", ANN_SIG_KEY, fp);
+	json_object_set_new(json_object_get(man, "annotations"), ANN_SIG_TAG,
+			    json_string(tag));
 	err = atomfs_layout_put_json(l, man, &mdig, &rsize);
 	if (err)
 		goto out;
@@ -181,6 +261,7 @@ int atomfs_sign_manifest(struct atomfs_layout *l, const char *digest,
 	d = atomfs_desc_new(MT_OCI_MANIFEST, mdig, rsize);
 	json_object_set_new(d, "artifactType", json_string(MT_SIGNATURE));
 	atomfs_desc_set_annotation(d, ANN_SIG_KEY, fp);
+	atomfs_desc_set_annotation(d, ANN_SIG_TAG, tag);
 	atomfs_layout_add_entry(l, d);
 out:
 	json_decref(payload);
@@ -191,26 +272,65 @@ out:
 	return err;
 }
 
-static int check_one(const struct atomfs_layout *l, const json_t *ref,
-		     const char *digest, EVP_PKEY *k, const char *fp)
+/*
+ * The signed payload must be of our type and name this manifest and tag.
+ * -EKEYREJECTED with a message otherwise; *signed_tag gets the tag signed.
+ */
+static int check_payload(const char *msg, const char *sigdig,
+			 const char *digest, const char *tag, char **signed_tag)
 {
-	cleanup_free char *msg = xasprintf(SIG_PREFIX "%s", digest);
+	json_error_t jerr;
+	json_t *p = json_loads(msg, JSON_REJECT_DUPLICATES, &jerr), *c;
+	const char *type, *d, *t;
+	int err = 0;
+
+	if (!p && json_error_code(&jerr) == json_error_out_of_memory)
+		return atomfs_enomem();
+	c = json_object_get(p, "critical");
+	type = json_string_value(json_object_get(c, "type"));
+	d = json_string_value(json_object_get(json_object_get(c, "image"),
+					      "manifest-digest"));
+	t = json_string_value(
+		json_object_get(json_object_get(c, "identity"), "tag"));
+	if (!type || strcmp(type, SIG_TYPE) || !d || !t)
+		err = atomfs_err(EKEYREJECTED,
+				 "signature %s has a malformed payload",
+				 sigdig);
+	else if (strcmp(d, digest))
+		err = atomfs_err(EKEYREJECTED,
+				 "signature %s is not for manifest %s", sigdig,
+				 digest);
+	else if (strcmp(t, tag)) {
+		*signed_tag = strdup(t);
+		err = *signed_tag ? -EKEYREJECTED : atomfs_enomem();
+	}
+	json_decref(p);
+	return err;
+}
+
+static int check_one(const struct atomfs_layout *l, const json_t *ref,
+		     const char *digest, const char *tag, EVP_PKEY *k,
+		     const char *fp, char **signed_tag)
+{
+	const char *sigdig = atomfs_desc_str(ref, "digest");
 	cleanup_free unsigned char *sig = NULL;
 	json_t *man = NULL, *payload = NULL, *layer;
-	const char *b64;
+	const char *b64, *msg;
 	EVP_MD_CTX *ctx = NULL;
 	size_t b64len;
 	int err, siglen;
 
 	err = atomfs_layout_read_json(
-		l, atomfs_desc_str(ref, "digest"),
-		json_integer_value(json_object_get(ref, "size")), &man);
+		l, sigdig, json_integer_value(json_object_get(ref, "size")),
+		&man);
 	if (err)
 		return err;
 	layer = json_array_get(json_object_get(man, "layers"), 0);
-	if (!layer || atomfs_desc_check(layer, l->dir) < 0) {
-		err = atomfs_err(EBADMSG, "signature %s in %s is malformed",
-				 atomfs_desc_str(ref, "digest"), l->dir);
+	if (!layer || atomfs_desc_check(layer, l->dir) < 0 ||
+	    strcmp(atomfs_desc_str(layer, "mediaType"), MT_SIGNATURE)) {
+		err = atomfs_err(EKEYREJECTED,
+				 "signature %s in %s is malformed", sigdig,
+				 l->dir);
 		goto out;
 	}
 	err = atomfs_layout_read_json(
@@ -224,20 +344,23 @@ static int check_one(const struct atomfs_layout *l, const json_t *ref,
 		goto out;
 	}
 	b64 = atomfs_desc_str(payload, "signature");
-	if (!b64 || !atomfs_desc_str(payload, "manifest") ||
-	    strcmp(atomfs_desc_str(payload, "manifest"), digest)) {
+	msg = atomfs_desc_str(payload, "payload");
+	if (!b64 || !msg) {
 		err = atomfs_err(EKEYREJECTED,
-				 "signature %s is not for manifest %s",
-				 atomfs_desc_str(ref, "digest"), digest);
+				 "signature %s has no payload or signature",
+				 sigdig);
 		goto out;
 	}
 	b64len = strlen(b64);
-	sig = xcalloc(1, b64len);
+	sig = calloc(1, b64len + 1);
+	if (!sig) {
+		err = atomfs_enomem();
+		goto out;
+	}
 	siglen = EVP_DecodeBlock(sig, (const unsigned char *)b64, (int)b64len);
 	if (siglen < 0) {
 		err = atomfs_err(EKEYREJECTED,
-				 "signature %s is not valid base64",
-				 atomfs_desc_str(ref, "digest"));
+				 "signature %s is not valid base64", sigdig);
 		goto out;
 	}
 	/* EVP_DecodeBlock counts base64 padding as zero bytes */
@@ -256,7 +379,8 @@ static int check_one(const struct atomfs_layout *l, const json_t *ref,
 			digest, fp);
 		goto out;
 	}
-	err = 0;
+	/* only now is the payload's content worth reading */
+	err = check_payload(msg, sigdig, digest, tag, signed_tag);
 out:
 	EVP_MD_CTX_free(ctx);
 	json_decref(payload);
@@ -264,12 +388,23 @@ out:
 	return err;
 }
 
+/* an old-format (v1) referrer whose recorded key is fp */
+static bool old_by_key(const json_t *ref, const char *fp)
+{
+	const char *at = atomfs_desc_str(ref, "artifactType");
+	const char *key = atomfs_desc_annotation(ref, ANN_SIG_KEY);
+
+	return at && !strcmp(at, MT_SIGNATURE_V1) && key && !strcmp(key, fp);
+}
+
 int atomfs_verify_manifest(const struct atomfs_layout *l, const char *digest,
-			   const char *pubfile)
+			   const char *tag, const char *pubfile)
 {
 	cleanup_free char *fp = NULL;
+	cleanup_free char *other_tag = NULL;
 	json_t *refs, *r;
 	EVP_PKEY *k;
+	bool old = false;
 	size_t i;
 	int err, result = -ENOKEY;
 
@@ -277,23 +412,50 @@ int atomfs_verify_manifest(const struct atomfs_layout *l, const char *digest,
 	if (err)
 		return err;
 	fp = fingerprint(k);
-	refs = atomfs_image_referrers(l, digest);
+	refs = fp ? atomfs_image_referrers(l, digest) : NULL;
+	if (!refs) {
+		EVP_PKEY_free(k);
+		return fp ? -ENOMEM : atomfs_enomem();
+	}
 	json_array_foreach(refs, i, r)
 	{
-		err = check_one(l, r, digest, k, fp);
+		char *signed_tag = NULL;
+
+		if (old_by_key(r, fp)) {
+			old = true;
+			continue;
+		}
+		if (strcmp(atomfs_desc_str(r, "artifactType"), MT_SIGNATURE))
+			continue;
+		err = check_one(l, r, digest, tag, k, fp, &signed_tag);
+		if (signed_tag) {
+			free(other_tag);
+			other_tag = signed_tag;
+		}
 		if (!err) {
 			result = 0;
 			break;
 		}
-		if (err != -ENOKEY)
+		if (err != -ENOKEY && !signed_tag)
 			result = err;
 	}
 	json_decref(refs);
 	EVP_PKEY_free(k);
+	if (result == -ENOKEY && other_tag)
+		return atomfs_err(
+			EKEYREJECTED,
+			"manifest %s in %s is signed by key %s under tag '%s', not '%s': an image copied or retagged must be signed again ('atomfs sign --key PRIVATE.pem %s:%s'), or verified with --signed-tag %s",
+			digest, l->dir, pubfile, other_tag, tag, l->dir, tag,
+			other_tag);
+	if (result == -ENOKEY && old)
+		return atomfs_err(
+			EKEYREJECTED,
+			"manifest %s in %s carries only an old-format (v1) signature by key %s, which does not bind the tag and is no longer accepted: re-sign it with 'atomfs sign --key PRIVATE.pem %s:%s'",
+			digest, l->dir, pubfile, l->dir, tag);
 	if (result == -ENOKEY)
 		return atomfs_err(
 			ENOKEY,
-			"manifest %s in %s carries no signature by key %s (%s); sign it with 'atomfs sign --key PRIVATE.pem'",
-			digest, l->dir, pubfile, fp);
+			"manifest %s in %s carries no signature by key %s (%s) for tag '%s'; sign it with 'atomfs sign --key PRIVATE.pem %s:%s'",
+			digest, l->dir, pubfile, fp, tag, l->dir, tag);
 	return result;
 }

@@ -220,8 +220,8 @@ static void test_layout_and_resolve(void)
 		is_int(atomfs_verify_signature(info, pub), -ENOKEY,
 		       "sign: unsigned manifest gives ENOKEY");
 		atomfs_layout_open(dir, ATOMFS_LAYOUT_WRITE, &l);
-		ok(atomfs_sign_manifest(l, info->manifest_digest, 100, key) ==
-				   0 &&
+		ok(atomfs_sign_manifest(l, info->manifest_digest, 100,
+					info->tag, key) == 0 &&
 			   atomfs_layout_write_index(l) == 0,
 		   "sign: sign the manifest");
 		atomfs_layout_close(l);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* atomfs: build, import, compose, update, sign and inspect atomfs images */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +33,35 @@ static const struct cmd {
 	{ NULL, NULL, NULL },
 };
 
+/* Killed part way: remove the blobs this command added, then die of it. */
+static void on_fatal_signal(int sig)
+{
+	atomfs_layout_cleanup_signal_safe();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void cleanup_on_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fatal_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+/* the library's warnings, unless -q */
+static void log_to_stderr(void *data, int priority, const char *msg)
+{
+	(void)data;
+	(void)priority;
+	if (!atomfs_quiet)
+		fprintf(stderr, "atomfs: warning: %s\n", msg);
+}
+
 static void usage(FILE *f)
 {
 	const struct cmd *c;
@@ -60,7 +90,8 @@ int main(int argc, char **argv)
 		printf("atomfs %s\n", ATOMFS_VERSION);
 		return 0;
 	}
-	atomfs_cleanup_on_signals();
+	cleanup_on_signals();
+	atomfs_set_log_fn(log_to_stderr, NULL);
 	for (c = cmds; c->name; c++)
 		if (!strcmp(c->name, argv[1]))
 			return c->fn(argc - 1, argv + 1);

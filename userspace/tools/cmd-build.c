@@ -191,7 +191,7 @@ int finish_image(struct atomfs_layout *dst, const char *tag, json_t *config,
 	if (!err && signkey)
 		err = atomfs_sign_manifest(
 			dst, atomfs_desc_str(mdesc, "digest"),
-			json_integer_value(json_object_get(mdesc, "size")),
+			json_integer_value(json_object_get(mdesc, "size")), tag,
 			signkey);
 	if (err) {
 		json_decref(mdesc);
@@ -223,7 +223,14 @@ int cmd_build(int argc, char **argv)
 		xcalloc((size_t)argc, sizeof(char *));
 	cleanup_free const char **inputs =
 		xcalloc((size_t)argc, sizeof(char *));
-	size_t napply = 0, ninput = 0, i;
+	cleanup_free struct atomfs_image *deps =
+		xcalloc((size_t)argc, sizeof(*deps));
+	cleanup_free struct atomfs_layout **depl =
+		xcalloc((size_t)argc, sizeof(*depl));
+	struct atomfs_image base = { 0 };
+	struct atomfs_layout *basel = NULL;
+	bool have_base = false;
+	size_t napply = 0, ninput = 0, ndeps = 0, i;
 	struct layouts ls = { 0 };
 	struct atomfs_ref ref = { 0 };
 	struct layer_opts lo;
@@ -294,25 +301,35 @@ int cmd_build(int argc, char **argv)
 		if (err)
 			goto fail;
 	}
+	/*
+	 * Read every source before locking the destination: two builds whose
+	 * sources and destinations cross must not wait for each other's lock
+	 * while holding their own (blobs are re-checked when taken).
+	 */
+	if (from && strcmp(from, "scratch")) {
+		err = open_ref(&ls, from, &base, &basel);
+		if (err)
+			goto fail;
+		have_base = true;
+	}
+	for (i = 0; i < napply; i++) {
+		err = open_ref(&ls, applies[i], &deps[i], &depl[i]);
+		if (err)
+			goto fail;
+		ndeps++;
+	}
 	err = atomfs_layout_open(
 		ref.dir, ATOMFS_LAYOUT_WRITE | ATOMFS_LAYOUT_CREATE, &ls.dst);
 	if (err)
 		goto fail;
 
-	if (from && strcmp(from, "scratch")) {
-		struct atomfs_image base;
-		struct atomfs_layout *src;
-
-		err = open_ref(&ls, from, &base, &src);
-		if (err)
-			goto fail;
-		err = take_layers(ls.dst, src, &base, "base", false, layers,
+	if (have_base) {
+		err = take_layers(ls.dst, basel, &base, "base", false, layers,
 				  NULL, NULL);
 		config = json_deep_copy(base.config);
 		history = usable_history(config, json_array_size(layers));
 		if (history)
 			json_incref(history);
-		atomfs_image_free(&base);
 		if (err)
 			goto fail;
 		set_created(config, &lo);
@@ -321,15 +338,8 @@ int cmd_build(int argc, char **argv)
 		history = json_array();
 	}
 	for (i = 0; i < napply; i++) {
-		struct atomfs_image dep;
-		struct atomfs_layout *src;
-
-		err = open_ref(&ls, applies[i], &dep, &src);
-		if (err)
-			goto fail;
-		err = take_layers(ls.dst, src, &dep, "apply", true, layers,
-				  history, NULL);
-		atomfs_image_free(&dep);
+		err = take_layers(ls.dst, depl[i], &deps[i], "apply", true,
+				  layers, history, NULL);
 		if (err)
 			goto fail;
 	}
@@ -363,6 +373,10 @@ fail:
 	if (ls.dst)
 		atomfs_layout_rollback(ls.dst);
 out:
+	if (have_base)
+		atomfs_image_free(&base);
+	for (i = 0; i < ndeps; i++)
+		atomfs_image_free(&deps[i]);
 	json_decref(history);
 	json_decref(config);
 	json_decref(layers);

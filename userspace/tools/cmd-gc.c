@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* atomfs gc / atomfs fsck */
 #include <dirent.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -76,9 +77,7 @@ static int mark(const struct atomfs_layout *l, const json_t *desc, json_t *keep,
 
 static bool is_signature(const json_t *d)
 {
-	const char *at = atomfs_desc_str(d, "artifactType");
-
-	return at && !strcmp(at, MT_SIGNATURE);
+	return atomfs_is_signature(d);
 }
 
 static const char *subject_of(const struct atomfs_layout *l, const json_t *d,
@@ -94,10 +93,52 @@ static const char *subject_of(const struct atomfs_layout *l, const json_t *d,
 	return atomfs_desc_str(json_object_get(*doc, "subject"), "digest");
 }
 
+/* a directory stream on blobs/sha256 of l (its own fd), NULL + errno */
+static DIR *open_blobs(const struct atomfs_layout *l)
+{
+	int fd = l->blobfd < 0 ? -1 :
+				 openat(l->blobfd, ".",
+					O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+
+	if (!d) {
+		atomfs_err(errno, "cannot read %s/blobs/sha256: %m", l->dir);
+		if (fd >= 0)
+			close(fd);
+	}
+	return d;
+}
+
+/* temporary index.json and oci-layout files of interrupted commands */
+static void remove_stale_index_tmps(const struct atomfs_layout *l)
+{
+	int fd = openat(l->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+	struct stat st;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+
+		if (!str_has_prefix(n, ".index.json.tmp-") &&
+		    !str_has_prefix(n, "index.json.tmp-") &&
+		    !str_has_prefix(n, ".oci-layout.tmp-"))
+			continue;
+		if (fstatat(fd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
+			unlinkat(fd, n, 0);
+	}
+	closedir(d);
+}
+
 int cmd_gc(int argc, char **argv)
 {
 	struct atomfs_layout *l = NULL;
-	cleanup_free char *blobdir = NULL;
 	json_t *keep, *m, *d;
 	unsigned long long freed = 0, nfreed = 0, dropped = 0;
 	struct dirent *de;
@@ -155,28 +196,39 @@ int cmd_gc(int argc, char **argv)
 		if (err)
 			goto out;
 	}
-	blobdir = path_join(l->dir, "blobs/sha256");
-	dir = opendir(blobdir);
+	/*
+	 * Relative to the blobs/sha256 fd (opened without following a symlink):
+	 * only regular files in that very directory are ever removed.
+	 */
+	dir = open_blobs(l);
 	if (!dir) {
-		err = atomfs_err(errno, "cannot read %s: %m", blobdir);
+		err = -errno;
 		goto out;
 	}
 	while ((de = readdir(dir))) {
 		cleanup_free char *dig = xasprintf("sha256:%s", de->d_name);
-		cleanup_free char *p = NULL;
 		struct stat st;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if (json_object_get(keep, dig))
 			continue;
-		p = path_join(blobdir, de->d_name);
-		if (lstat(p, &st) == 0 && unlink(p) == 0) {
+		/* unlinkat() never follows: a symlink goes, not its target */
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))) {
+			if (!atomfs_quiet)
+				fprintf(stderr,
+					"atomfs: gc %s: left %s/blobs/sha256/%s alone: not a file\n",
+					l->dir, l->dir, de->d_name);
+			continue;
+		}
+		if (unlinkat(dirfd(dir), de->d_name, 0) == 0) {
 			freed += (unsigned long long)st.st_size;
 			nfreed++;
 		}
 	}
 	closedir(dir);
+	remove_stale_index_tmps(l);
 	if (!atomfs_quiet)
 		fprintf(stderr,
 			"atomfs: gc %s: removed %llu blobs (%llu bytes), %llu orphaned signatures\n",
@@ -191,7 +243,7 @@ int cmd_fsck(int argc, char **argv)
 {
 	struct atomfs_layout *l = NULL;
 	cleanup_free char *blobdir = NULL;
-	json_t *keep, *d;
+	json_t *keep, *d, *dups;
 	unsigned long long bad = 0, missing = 0, checked = 0;
 	const char *dig;
 	struct dirent *de;
@@ -209,15 +261,16 @@ int cmd_fsck(int argc, char **argv)
 	if (err)
 		goto out;
 	blobdir = path_join(l->dir, "blobs/sha256");
-	dir = opendir(blobdir);
+	dir = open_blobs(l);
 	if (!dir) {
-		err = atomfs_err(errno, "cannot read %s: %m", blobdir);
+		err = -errno;
 		goto out;
 	}
 	while ((de = readdir(dir))) {
 		cleanup_free char *name = xasprintf("sha256:%s", de->d_name);
 		cleanup_free char *p = path_join(blobdir, de->d_name);
 		cleanup_free char *got = NULL;
+		int fd;
 
 		if (de->d_name[0] == '.')
 			continue;
@@ -226,14 +279,27 @@ int cmd_fsck(int argc, char **argv)
 			continue;
 		}
 		checked++;
-		if (atomfs_digest_file(p, &got, NULL) < 0 ||
-		    strcmp(got, name)) {
-			printf("DAMAGED: %s hashes to %s\n", p,
-			       got ? got : "(unreadable)");
+		fd = atomfs_layout_open_blob(l, name, NULL);
+		if (fd < 0 || atomfs_digest_fd(fd, p, &got, NULL) < 0) {
+			printf("DAMAGED: %s: %s\n", p, atomfs_last_error());
+			bad++;
+		} else if (strcmp(got, name)) {
+			printf("DAMAGED: %s hashes to %s\n", p, got);
 			bad++;
 		}
+		if (fd >= 0)
+			close(fd);
 	}
 	closedir(dir);
+	/* a tag listed twice names no one image */
+	dups = atomfs_layout_duplicate_tags(l);
+	json_object_foreach(dups, dig, d)
+	{
+		printf("DUPLICATE TAG: '%s' is listed %lld times in %s/index.json\n",
+		       dig, (long long)json_integer_value(d), l->dir);
+		bad++;
+	}
+	json_decref(dups);
 	/* everything index.json reaches must be there */
 	json_array_foreach(json_object_get(l->index, "manifests"), i, d)
 	{
@@ -245,9 +311,9 @@ int cmd_fsck(int argc, char **argv)
 	}
 	json_object_foreach(keep, dig, d)
 	{
-		cleanup_free char *p = atomfs_layout_blob_path(l, dig);
-
-		if (access(p, F_OK) < 0) {
+		if (!atomfs_digest_valid(dig) || l->blobfd < 0 ||
+		    faccessat(l->blobfd, dig + 7, F_OK, AT_SYMLINK_NOFOLLOW) <
+			    0) {
 			printf("MISSING: %s (referenced but absent)\n", dig);
 			missing++;
 		}
@@ -258,7 +324,7 @@ int cmd_fsck(int argc, char **argv)
 	if (bad || missing)
 		err = atomfs_err(
 			EILSEQ,
-			"%s has damaged or missing blobs; re-copy or rebuild the images using them",
+			"%s has damaged or missing blobs or duplicate tags; re-copy or rebuild the images using them, retag duplicates",
 			l->dir);
 out:
 	json_decref(keep);

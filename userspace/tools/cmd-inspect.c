@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* atomfs inspect: manifest, layers and where they came from, config, signatures */
 #include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
 
 #include "cmd.h"
 #include "internal.h"
@@ -41,11 +43,19 @@ static json_t *describe(const struct atomfs_layout *l,
 			json_object_set_new(o, "input", json_string(in));
 		json_array_append_new(layers, o);
 	}
+	/* what index.json says of a signature is a claim, checked only by verify */
 	refs = atomfs_image_referrers(l, img->digest);
 	json_array_foreach(refs, i, d) json_array_append_new(
 		sigs,
-		json_pack("{s:s, s:s?}", "digest", atomfs_desc_str(d, "digest"),
-			  "key", atomfs_desc_annotation(d, ANN_SIG_KEY)));
+		json_pack("{s:s, s:s, s:s?, s:s?, s:b}", "digest",
+			  atomfs_desc_str(d, "digest"), "format",
+			  strcmp(atomfs_desc_str(d, "artifactType"),
+				 MT_SIGNATURE) ?
+				  "v1" :
+				  "v2",
+			  "claimedKey", atomfs_desc_annotation(d, ANN_SIG_KEY),
+			  "claimedTag", atomfs_desc_annotation(d, ANN_SIG_TAG),
+			  "verified", 0));
 	json_decref(refs);
 	return json_pack(
 		"{s:s, s:s, s:I, s:s*, s:s*, s:s*, s:O*, s:O*, s:o, s:o}",
@@ -62,29 +72,77 @@ static json_t *describe(const struct atomfs_layout *l,
 		"signatures", sigs);
 }
 
+/*
+ * Image strings are someone else's: control characters (C0, DEL, C1) and
+ * backslashes are shown escaped, so a terminal never interprets them.
+ */
+static void put_safe(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "?");
+
+	for (; *p; p++) {
+		if (*p == '\n' && !p[1]) /* the line's own end */
+			putchar('\n');
+		else if (*p < 0x20 || *p == 0x7f || *p == '\\')
+			printf("\\x%02x", *p);
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			printf("\\u%04x", p[1]), p++;
+		else
+			putchar(*p);
+	}
+}
+
+__attribute__((format(printf, 1, 2))) static void print_safe(const char *fmt,
+							     ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	put_safe(s);
+	free(s);
+}
+
 static void print_text(json_t *o)
 {
 	json_t *d, *rt = json_object_get(o, "runtime"), *v;
 	const char *k;
 	size_t i;
 
-	printf("image:        %s\n",
-	       json_string_value(json_object_get(o, "ref")));
-	printf("manifest:     %s (%lld bytes)\n",
-	       json_string_value(json_object_get(o, "manifest")),
-	       (long long)json_integer_value(
-		       json_object_get(o, "manifestSize")));
-	printf("config:       %s (%s/%s)\n",
-	       json_string_value(json_object_get(o, "config")),
-	       json_string_value(json_object_get(o, "os")) ?: "?",
-	       json_string_value(json_object_get(o, "architecture")) ?: "?");
+	print_safe("image:        %s\n",
+		   json_string_value(json_object_get(o, "ref")));
+	print_safe("manifest:     %s (%lld bytes)\n",
+		   json_string_value(json_object_get(o, "manifest")),
+		   (long long)json_integer_value(
+			   json_object_get(o, "manifestSize")));
+	print_safe("config:       %s (%s/%s)\n",
+		   json_string_value(json_object_get(o, "config")),
+		   json_string_value(json_object_get(o, "os")) ?: "?",
+		   json_string_value(json_object_get(o, "architecture")) ?:
+									   "?");
 	if (!json_array_size(json_object_get(o, "signatures")))
-		printf("signatures:   none\n");
+		print_safe("signatures:   none\n");
 	json_array_foreach(json_object_get(o, "signatures"), i, d)
-		printf("signature:    by key %s (%s)\n",
-		       json_string_value(json_object_get(d, "key")) ?: "?",
-		       json_string_value(json_object_get(d, "digest")));
-	printf("layers (bottom first):\n");
+	{
+		if (!strcmp(json_string_value(json_object_get(d, "format")),
+			    "v1"))
+			print_safe(
+				"signature:    %s, old format (v1): no longer accepted, re-sign the image\n",
+				json_string_value(
+					json_object_get(d, "digest")));
+		else
+			print_safe(
+				"signature:    %s, claims key %s, tag %s (not verified here: atomfs verify --pubkey KEY)\n",
+				json_string_value(json_object_get(d, "digest")),
+				json_string_value(json_object_get(d, "claimedKey")) ?:
+					"?",
+				json_string_value(json_object_get(d, "claimedTag")) ?:
+					"?");
+	}
+	print_safe("layers (bottom first):\n");
 	json_array_foreach(json_object_get(o, "layers"), i, d)
 	{
 		const char *role =
@@ -95,28 +153,28 @@ static void print_text(json_t *o)
 			json_string_value(json_object_get(d, "sourceManifest"));
 		const char *in = json_string_value(json_object_get(d, "input"));
 
-		printf("  %2zu %s %10lld %s\n", i + 1,
-		       json_string_value(json_object_get(d, "digest")),
-		       (long long)json_integer_value(
-			       json_object_get(d, "size")),
-		       json_string_value(json_object_get(d, "mediaType")));
+		print_safe("  %2zu %s %10lld %s\n", i + 1,
+			   json_string_value(json_object_get(d, "digest")),
+			   (long long)json_integer_value(
+				   json_object_get(d, "size")),
+			   json_string_value(json_object_get(d, "mediaType")));
 		if (src)
-			printf("     %s from %s@%s\n", role ?: "from", src,
-			       man ?: "?");
+			print_safe("     %s from %s@%s\n", role ?: "from", src,
+				   man ?: "?");
 		else if (in)
-			printf("     %s from %s\n", role ?: "built", in);
+			print_safe("     %s from %s\n", role ?: "built", in);
 		else if (role)
-			printf("     %s\n", role);
+			print_safe("     %s\n", role);
 	}
 	json_object_foreach(rt, k, v)
 	{
 		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 
-		printf("%-13s %s\n", k, s ? s : "?");
+		print_safe("%-13s %s\n", k, s ? s : "?");
 		free(s);
 	}
-	json_object_foreach(json_object_get(o, "annotations"), k, v)
-		printf("annotation:   %s=%s\n", k, json_string_value(v) ?: "");
+	json_object_foreach(json_object_get(o, "annotations"), k, v) print_safe(
+		"annotation:   %s=%s\n", k, json_string_value(v) ?: "");
 }
 
 int cmd_inspect(int argc, char **argv)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* atomfs mount | umount | status: the mount helper's work, by subcommand. */
 #include <getopt.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -10,7 +11,8 @@
 static const char mount_usage[] =
 	"usage: atomfs mount [-o OPTIONS] [oci:]DIR:TAG TARGET\n"
 	"Mount an image (as mount -t atomfs does). OPTIONS: writable, persist=DIR,\n"
-	"pubkey=PATH, whiteouts=both|overlay|oci, and VFS flags such as nosuid.\n";
+	"pubkey=PATH, whiteouts=both|overlay|oci, dev (default nodev), and VFS\n"
+	"flags such as nosuid.\n";
 
 int cmd_mount(int argc, char **argv)
 {
@@ -32,6 +34,11 @@ int cmd_mount(int argc, char **argv)
 		atomfs_mount_opts_free(&o);
 		return cmd_usage("mount", mount_usage);
 	}
+#ifdef ATOMFS_TEST_HOOKS
+	/* test builds only, and never for a setuid caller */
+	if (!getauxval(AT_SECURE))
+		o.policy = getenv("ATOMFS_POLICY");
+#endif
 	err = atomfs_mount(argv[optind], argv[optind + 1], &o);
 	atomfs_mount_opts_free(&o);
 	return err ? cmd_fail(err) : EXIT_OK;
@@ -60,6 +67,8 @@ static const char status_usage[] =
 int cmd_status(int argc, char **argv)
 {
 	bool json = false;
+	json_t *st, *l;
+	size_t i;
 	int err;
 
 	if (cmd_help(argc, argv, status_usage))
@@ -68,6 +77,33 @@ int cmd_status(int argc, char **argv)
 		json = true;
 	else if (argc != 2)
 		return cmd_usage("status", status_usage);
-	err = atomfs_status(argv[argc - 1], json);
-	return err ? cmd_fail(err) : EXIT_OK;
+	err = atomfs_status(argv[argc - 1], &st);
+	if (err)
+		return cmd_fail(err);
+	if (json) {
+		json_dumpf(st, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		printf("%s: atomfs (%s), stack %llu\nlabel: %s\nlayers, base first:\n",
+		       json_string_value(json_object_get(st, "target")),
+		       json_string_value(json_object_get(st, "mode")),
+		       (unsigned long long)json_integer_value(
+			       json_object_get(st, "stack_id")),
+		       json_string_value(json_object_get(st, "label")));
+		json_array_foreach(json_object_get(st, "layers"), i, l)
+			printf("  %3lld %s %s %s %lld bytes\n",
+			       (long long)json_integer_value(
+				       json_object_get(l, "index")),
+			       json_string_value(json_object_get(l, "digest")),
+			       json_is_true(json_object_get(l, "verified")) ?
+				       "verified" :
+				       "unverified",
+			       json_is_true(json_object_get(l, "shared")) ?
+				       "shared" :
+				       "private",
+			       (long long)json_integer_value(
+				       json_object_get(l, "size")));
+	}
+	json_decref(st);
+	return EXIT_OK;
 }

@@ -7,13 +7,16 @@
 
 static const char sign_usage[] =
 	"usage: atomfs sign --key KEY REF\n"
-	"Sign image REF's manifest with the PEM private key KEY (Ed25519, ECDSA P-256\n"
-	"or RSA); the signature is stored as an OCI 1.1 referrer in REF's layout.\n";
+	"Sign image REF's manifest together with REF's tag with the PEM private key\n"
+	"KEY (Ed25519, ECDSA P-256/384/521 or RSA of 2048 bits or more); the\n"
+	"signature is stored as an OCI 1.1 referrer in REF's layout.  It holds only\n"
+	"under that tag: an image copied or retagged must be signed again.\n";
 
 static const char verify_usage[] =
-	"usage: atomfs verify [--pubkey PUB] REF\n"
+	"usage: atomfs verify [--pubkey PUB [--signed-tag TAG]] REF\n"
 	"Check that every blob of image REF matches its digest and size and, with\n"
-	"--pubkey, that REF's manifest carries a valid signature by PUB (PEM).\n"
+	"--pubkey, that REF's manifest carries a valid signature by PUB (PEM) for\n"
+	"REF's tag, or for TAG with --signed-tag (an image copied under another tag).\n"
 	"Exit status 0 only if all holds.\n";
 
 int cmd_sign(int argc, char **argv)
@@ -52,7 +55,7 @@ int cmd_sign(int argc, char **argv)
 		err = atomfs_sign_manifest(
 			l, img.digest,
 			json_integer_value(json_object_get(img.desc, "size")),
-			key);
+			ref.tag, key);
 	if (!err)
 		err = atomfs_layout_write_index(l);
 	if (err && l)
@@ -70,11 +73,12 @@ int cmd_verify(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "pubkey", required_argument, NULL, 'p' },
+		{ "signed-tag", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *pub = NULL;
+	const char *pub = NULL, *signed_tag = NULL;
 	struct layouts ls = { 0 };
 	struct atomfs_image img;
 	struct atomfs_layout *l;
@@ -87,12 +91,14 @@ int cmd_verify(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "p:q", longopts, NULL)) != -1) {
 		if (opt == 'p')
 			pub = optarg;
+		else if (opt == 't')
+			signed_tag = optarg;
 		else if (opt == 'q')
 			atomfs_quiet = 1;
 		else
 			return cmd_usage("verify", verify_usage);
 	}
-	if (argc - optind != 1)
+	if (argc - optind != 1 || (signed_tag && !pub))
 		return cmd_usage("verify", verify_usage);
 	/* manifest and config digests are checked while loading */
 	err = open_ref(&ls, argv[optind], &img, &l);
@@ -112,7 +118,8 @@ int cmd_verify(int argc, char **argv)
 			goto out;
 	}
 	if (pub) {
-		err = atomfs_verify_manifest(l, img.digest, pub);
+		err = atomfs_verify_manifest(
+			l, img.digest, signed_tag ? signed_tag : img.tag, pub);
 		if (err)
 			goto out;
 	}

@@ -84,12 +84,11 @@ int cmd_update(int argc, char **argv)
 			goto fail;
 	}
 	oldcanon = atomfs_ref_canonical(oldref.dir, oldref.tag);
-	err = atomfs_layout_open(ref.dir, ATOMFS_LAYOUT_WRITE, &ls.dst);
-	if (!err)
-		err = atomfs_image_load(ls.dst, ref.tag, &img);
-	if (err)
-		goto fail;
-	/* OLDREF may be gone already: then its recorded reference is enough */
+	/*
+	 * Sources first, each lock dropped once read, then the destination:
+	 * no lock is held while waiting for another.
+	 * OLDREF may be gone already: then its recorded reference is enough.
+	 */
 	{
 		struct atomfs_image old;
 		struct atomfs_layout *osrc;
@@ -100,6 +99,14 @@ int cmd_update(int argc, char **argv)
 		}
 		atomfs_clear_error();
 	}
+	err = open_ref(&ls, newstr, &newimg, &nsrc);
+	if (err)
+		goto fail;
+	err = atomfs_layout_open(ref.dir, ATOMFS_LAYOUT_WRITE, &ls.dst);
+	if (!err)
+		err = atomfs_image_load(ls.dst, ref.tag, &img);
+	if (err)
+		goto fail;
 	json_array_foreach(img.layers, i, d)
 	{
 		if (from_old(d, oldcanon, olddig)) {
@@ -119,9 +126,6 @@ int cmd_update(int argc, char **argv)
 			argv[optind], replace, argv[optind]);
 		goto fail;
 	}
-	err = open_ref(&ls, newstr, &newimg, &nsrc);
-	if (err)
-		goto fail;
 	/* NEWREF's layers not already present, where OLDREF's were */
 	{
 		json_t *all = json_array();

@@ -19,6 +19,9 @@ enum atomfs_exit {
 	EXIT_VERIFY = 5, /* digest mismatch, missing or bad signature */
 };
 
+/* common.c: non-zero: no warnings, no progress (-q) */
+extern int atomfs_quiet;
+
 /* cmd-mount.c */
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);

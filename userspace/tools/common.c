@@ -8,6 +8,8 @@
 #include "cmd.h"
 #include "internal.h"
 
+int atomfs_quiet;
+
 int cmd_fail(int err)
 {
 	const char *msg = atomfs_last_error();
@@ -23,6 +25,8 @@ int cmd_fail(int err)
 	case ENOTDIR:
 	case EPROTO:
 	case E2BIG:
+	case EFBIG:
+	case EKEYEXPIRED:
 		return EXIT_BADINPUT;
 	case EILSEQ:
 	case EKEYREJECTED:
@@ -174,14 +178,19 @@ int open_ref(struct layouts *ls, const char *refstr, struct atomfs_image *img,
 	if (err)
 		return err;
 	err = layouts_get(ls, ref.dir, &l);
-	if (!err)
-		err = atomfs_image_load(l, ref.tag, img);
+	if (err) {
+		atomfs_ref_free(&ref);
+		return err;
+	}
+	err = atomfs_image_load(l, ref.tag, img);
 	if (!err) {
 		free(img->ref);
 		img->ref = atomfs_ref_canonical(ref.dir, ref.tag);
 		if (lout)
 			*lout = l;
 	}
+	/* documents read: a source's lock is never held while waiting for another */
+	atomfs_layout_unlock(l);
 	atomfs_ref_free(&ref);
 	return err;
 }
