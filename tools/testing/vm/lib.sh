@@ -19,14 +19,28 @@ apt_lists_ready() {
 	fi
 }
 
-# The flavour the VM boots: the linux-image-6.1.*-amd64 that the
-# linux-image-amd64 metapackage depends on today. Resolved every time because
-# older ABI packages leave the archive.
-resolve_stock_kver() {
-	local pkg
+# The flavour the VM boots. Without LINE: the linux-image-6.1.*-amd64 that
+# the linux-image-amd64 metapackage depends on today. With LINE (6.12): the
+# one that Debian's linux-image-LINE-amd64 metapackage depends on (bookworm
+# ships 6.12 from bookworm-security, a pocket every bookworm machine has).
+# Resolved every time because older ABI packages leave the archive.
+resolve_stock_kver() { # [LINE]
+	local meta=linux-image-amd64 pkg
+	[ -z "${1:-}" ] || meta=linux-image-$1-amd64
 	apt_lists_ready
-	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+	pkg=$(apt-cache depends "$meta" 2>/dev/null |
 		awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
-	[ -n "$pkg" ] || die "cannot resolve linux-image-amd64's kernel package with apt-cache; run apt-get update"
+	[ -n "$pkg" ] || die "cannot resolve $meta's kernel package with apt-cache: run apt-get update, and check that bookworm-security is in the apt sources"
 	echo "${pkg#linux-image-}"
+}
+
+# The kernels the VM boots, as --kernel names: "stock" is the default
+# bookworm line, "stock-LINE" each further line (see STOCK_LINES in the
+# top-level Makefile). Prints the KVER for a name.
+stock_kver_of() { # NAME
+	case "$1" in
+	stock) resolve_stock_kver ;;
+	stock-*) resolve_stock_kver "${1#stock-}" ;;
+	*) die "not a stock kernel name: $1" ;;
+	esac
 }
