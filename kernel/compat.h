@@ -10,6 +10,8 @@
  *   6.5  backing_file_open() replaces open_with_fake_path(),
  *        generic_file_splice_read() goes;
  *   6.6  i_ctime is read and set through accessors, 6.7 i_atime and i_mtime;
+ *   6.7  getattr may be called with AT_GETATTR_NOSEC, which vfs_getattr()
+ *        refuses;
  *   6.8  linux/backing-file.h: backing_file_open() and helpers that read,
  *        splice and mmap a backing file as the stacking filesystem's file;
  *   6.9  ->d_real() is asked by enum d_real_type, not by inode;
@@ -25,6 +27,7 @@
 #define _ATOMFS_COMPAT_H
 
 #include <linux/blkdev.h>
+#include <linux/fcntl.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/posix_acl.h>
@@ -240,6 +243,24 @@ static inline void atomfs_copy_times(struct inode *to, struct inode *from)
 #else
 	to->i_ctime = from->i_ctime;
 #endif
+}
+
+/*
+ * The attributes of the layer's file. Since 6.7 (and in stable updates of
+ * earlier lines) vfs_getattr_nosec() passes AT_GETATTR_NOSEC down to a
+ * stacking filesystem's getattr, and vfs_getattr() refuses that flag with a
+ * warning and EPERM: pass such a request on without the security hook, as
+ * overlayfs does. The flag itself tells whether the kernel has this.
+ */
+static inline int atomfs_real_getattr(const struct path *path,
+				      struct kstat *stat, u32 request_mask,
+				      unsigned int flags)
+{
+#ifdef AT_GETATTR_NOSEC
+	if (flags & AT_GETATTR_NOSEC)
+		return vfs_getattr_nosec(path, stat, request_mask, flags);
+#endif
+	return vfs_getattr(path, stat, request_mask, flags);
 }
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
