@@ -76,7 +76,7 @@ int atomfs_getattr(ATOMFS_IDMAP_ARG, const struct path *path,
 	int err;
 
 	old = atomfs_override_creds(inode->i_sb);
-	err = vfs_getattr(&real, stat, request_mask, flags);
+	err = atomfs_real_getattr(&real, stat, request_mask, flags);
 	revert_creds(old);
 	if (err)
 		return err;
