@@ -29,7 +29,7 @@ resolve_stock_kver() { # [LINE]
 	[ -z "${1:-}" ] || meta=linux-image-$1-amd64
 	apt_lists_ready
 	pkg=$(apt-cache depends "$meta" 2>/dev/null |
-		awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+		awk '/Depends: linux-image-[0-9]/ && !f { print $2; f = 1 }')
 	[ -n "$pkg" ] || die "cannot resolve $meta's kernel package with apt-cache: run apt-get update, and check that bookworm-security is in the apt sources"
 	echo "${pkg#linux-image-}"
 }
