@@ -13,7 +13,7 @@ die() {
 
 # apt look-ups need package lists; a fresh machine may have none.
 apt_lists_ready() {
-	if ! ls /var/lib/apt/lists/ 2>/dev/null | grep -q "_Packages"; then
+	if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
 		log "vm: no apt package lists yet, running apt-get update"
 		apt-get update -q >&2 || die "apt-get update failed: check the network and /etc/apt/sources.list"
 	fi
