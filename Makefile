@@ -5,9 +5,10 @@
 #   make check   run every test (userspace on the host, selftests in the VM)
 # Both install missing dependencies first (make deps, as root).
 #
-# Other targets: all (default), module, userspace, selftests, debug-kernel,
-# bench, deps, install, clean. KVER selects the Debian kernel the module is built
-# for and the VM boots (default: the one linux-image-amd64 depends on).
+# Other targets: all (default), module, module-LINE (one per STOCK_LINES),
+# userspace, selftests, debug-kernel, bench, deps, install, clean. KVER selects
+# the Debian kernel the module is built for and the VM boots (default: the one
+# linux-image-amd64 depends on).
 
 TOP := $(CURDIR)
 VM := $(TOP)/tools/testing/vm
@@ -16,6 +17,23 @@ SELFTESTS := $(TOP)/tools/testing/selftests/filesystems/atomfs
 # Resolved lazily, and only once per make run.
 STOCK_DIR = $(eval STOCK_DIR := $(shell $(VM)/stock-kernel $(KVER)))$(STOCK_DIR)
 DEBUG_DIR = $(eval DEBUG_DIR := $(shell $(VM)/debug-kernel))$(DEBUG_DIR)
+
+# Debian's further kernel lines that atomfs.ko is built and tested for,
+# beside the default one (6.1): each is fetched by `stock-kernel LINE`, gets
+# its module in build/LINE/kernel (`make module-LINE`) and boots with
+# `tools/testing/vm/run --kernel stock-LINE`. Adding a line: see "Supported
+# kernels" in Documentation/filesystems/atomfs.rst.
+STOCK_LINES := 6.12
+
+# A copy of the module's sources in build/$(1)/kernel, for a build against
+# another kernel (kbuild writes its objects beside the sources).
+define copy-module-src
+	@mkdir -p build/$(1)/kernel
+	@ln -sfn $(TOP)/include build/$(1)/include
+	@cp -p kernel/Kbuild kernel/Makefile kernel/probe \
+		$(filter-out %/atomfs_probe.h,$(wildcard kernel/*.c kernel/*.h)) \
+		build/$(1)/kernel/
+endef
 
 all: module userspace selftests
 
@@ -40,13 +58,21 @@ selftests:
 # built against it, in build/debug/kernel (a copy: kbuild writes in place).
 debug-kernel:
 	@test -n "$(DEBUG_DIR)" || { echo "make: the debug kernel build failed (see above)"; exit 1; }
-	@mkdir -p build/debug/kernel
-	@ln -sfn $(TOP)/include build/debug/include
-	@cp -p kernel/Kbuild kernel/Makefile kernel/*.c kernel/*.h build/debug/kernel/
+	$(call copy-module-src,debug)
 	$(MAKE) -C build/debug/kernel KDIR=$(DEBUG_DIR)
 
+# atomfs.ko for each further line, and for one of them (module-6.12).
+module-lines: $(addprefix module-,$(STOCK_LINES))
+
+module-%:
+	$(call copy-module-src,$*)
+	@dir=$$($(VM)/stock-kernel $*) || \
+		{ echo "make: could not unpack Debian's $* kernel (see above)"; exit 1; }; \
+		echo "$(MAKE) -C build/$*/kernel KDIR=$$dir/kdir"; \
+		$(MAKE) -C build/$*/kernel KDIR=$$dir/kdir
+
 check: deps-if-missing
-	$(MAKE) all debug-kernel
+	$(MAKE) all module-lines debug-kernel
 	$(TOP)/tools/testing/check
 
 # Benchmarks print figures (atomfs against overlayfs and openssl, measured in
@@ -68,5 +94,5 @@ clean:
 	-$(MAKE) -C userspace clean
 	rm -rf build
 
-.PHONY: all deps deps-if-missing module userspace selftests debug-kernel \
-	check demo bench install clean
+.PHONY: all deps deps-if-missing module module-lines userspace selftests \
+	debug-kernel check demo bench install clean

@@ -22,7 +22,7 @@ static int atomfs_open(struct inode *inode, struct file *file)
 	/* Creation and truncation are done (or refused) by now. */
 	flags = file->f_flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
 	old = atomfs_override_creds(inode->i_sb);
-	realfile = atomfs_open_backing(&file->f_path, flags | O_NOATIME, &real,
+	realfile = atomfs_open_backing(file, flags | O_NOATIME, &real,
 				       current_cred());
 	revert_creds(old);
 	if (IS_ERR(realfile))
@@ -40,39 +40,29 @@ static int atomfs_release(struct inode *inode, struct file *file)
 static ssize_t atomfs_read_iter(struct kiocb *iocb, struct iov_iter *iter)
 {
 	struct file *file = iocb->ki_filp;
-	struct file *realfile = file->private_data;
-	const struct cred *old;
-	rwf_t rwf = 0;
-	ssize_t ret;
+	const struct cred *cred = ATOMFS_SB(file_inode(file)->i_sb)->creator_cred;
 
-	if (!iov_iter_count(iter))
-		return 0;
-	if (iocb->ki_flags & IOCB_NOWAIT)
-		rwf |= RWF_NOWAIT;
-	if (iocb->ki_flags & IOCB_HIPRI)
-		rwf |= RWF_HIPRI;
-	old = atomfs_override_creds(file_inode(file)->i_sb);
-	ret = vfs_iter_read(realfile, iter, &iocb->ki_pos, rwf);
-	revert_creds(old);
-	return ret;
+	return atomfs_backing_read_iter(file->private_data, iocb, iter, cred);
+}
+
+static ssize_t atomfs_splice_read(struct file *in, loff_t *ppos,
+				  struct pipe_inode_info *pipe, size_t len,
+				  unsigned int flags)
+{
+	const struct cred *cred = ATOMFS_SB(file_inode(in)->i_sb)->creator_cred;
+
+	return atomfs_backing_splice_read(in->private_data, in, ppos, pipe,
+					  len, flags, cred);
 }
 
 static int atomfs_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	struct file *realfile = file->private_data;
-	const struct cred *old;
-	int ret;
+	const struct cred *cred = ATOMFS_SB(file_inode(file)->i_sb)->creator_cred;
 
-	if (!realfile->f_op->mmap)
-		return -ENODEV;
 	if (WARN_ON(file != vma->vm_file))
 		return -EIO;
 	/* The mapping is the layer's: its page cache, shared by all. */
-	vma_set_file(vma, realfile);
-	old = atomfs_override_creds(file_inode(file)->i_sb);
-	ret = call_mmap(vma->vm_file, vma);
-	revert_creds(old);
-	return ret;
+	return atomfs_backing_mmap(file->private_data, vma, cred);
 }
 
 static loff_t atomfs_llseek(struct file *file, loff_t offset, int whence)
@@ -112,7 +102,7 @@ const struct file_operations atomfs_file_fops = {
 	.llseek = atomfs_llseek,
 	.read_iter = atomfs_read_iter,
 	.mmap = atomfs_mmap,
-	.splice_read = ATOMFS_SPLICE_READ,
+	.splice_read = atomfs_splice_read,
 	.fadvise = atomfs_fadvise,
 	.unlocked_ioctl = atomfs_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,

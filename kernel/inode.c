@@ -76,7 +76,7 @@ int atomfs_getattr(ATOMFS_IDMAP_ARG, const struct path *path,
 	int err;
 
 	old = atomfs_override_creds(inode->i_sb);
-	err = vfs_getattr(&real, stat, request_mask, flags);
+	err = atomfs_real_getattr(&real, stat, request_mask, flags);
 	revert_creds(old);
 	if (err)
 		return err;
@@ -113,7 +113,7 @@ static const struct inode_operations atomfs_file_iops = {
 	.permission = atomfs_permission,
 	.getattr = atomfs_getattr,
 	.listxattr = atomfs_listxattr,
-	.get_acl = atomfs_get_acl,
+	ATOMFS_IOP_GET_ACL(atomfs_get_acl),
 };
 
 static const struct inode_operations atomfs_symlink_iops = {
@@ -126,7 +126,7 @@ static const struct inode_operations atomfs_special_iops = {
 	.permission = atomfs_permission,
 	.getattr = atomfs_getattr,
 	.listxattr = atomfs_listxattr,
-	.get_acl = atomfs_get_acl,
+	ATOMFS_IOP_GET_ACL(atomfs_get_acl),
 };
 
 /* Directories: is @real opaque, hiding the directories below it? */
@@ -163,9 +163,7 @@ static void atomfs_copy_attr(struct inode *inode, struct inode *real)
 	inode->i_mode = real->i_mode;
 	inode->i_uid = real->i_uid;
 	inode->i_gid = real->i_gid;
-	inode->i_atime = real->i_atime;
-	inode->i_mtime = real->i_mtime;
-	inode->i_ctime = real->i_ctime;
+	atomfs_copy_times(inode, real);
 	inode->i_blkbits = real->i_blkbits;
 	inode->i_blocks = real->i_blocks;
 	set_nlink(inode, real->i_nlink);

@@ -145,5 +145,5 @@ const struct inode_operations atomfs_dir_iops = {
 	.permission = atomfs_permission,
 	.getattr = atomfs_getattr,
 	.listxattr = atomfs_listxattr,
-	.get_acl = atomfs_get_acl,
+	ATOMFS_IOP_GET_ACL(atomfs_get_acl),
 };

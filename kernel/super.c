@@ -119,20 +119,19 @@ static const struct super_operations atomfs_super_ops = {
 	.show_options = atomfs_show_options,
 };
 
-static struct dentry *atomfs_d_real(struct dentry *dentry,
-				    const struct inode *inode)
+static struct dentry *atomfs_d_real(struct dentry *dentry, ATOMFS_D_REAL_ARG)
 {
 	struct dentry *real;
 
-	if (inode && d_inode(dentry) == inode)
+	if (atomfs_d_real_is_self(dentry, want))
 		return dentry;
 	if (!d_inode(dentry) || d_is_dir(dentry))
 		return dentry;
 	real = ATOMFS_I(d_inode(dentry))->real;
-	if (!inode || d_inode(real) == inode)
+	if (atomfs_d_real_is_final(real, want))
 		return real;
 	/* A layer that is itself stacked (a directory layer). */
-	return d_real(real, inode);
+	return d_real(real, want);
 }
 
 static const struct dentry_operations atomfs_dentry_ops = {

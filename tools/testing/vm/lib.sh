@@ -13,20 +13,34 @@ die() {
 
 # apt look-ups need package lists; a fresh machine may have none.
 apt_lists_ready() {
-	if ! ls /var/lib/apt/lists/ 2>/dev/null | grep -q "_Packages"; then
+	if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
 		log "vm: no apt package lists yet, running apt-get update"
 		apt-get update -q >&2 || die "apt-get update failed: check the network and /etc/apt/sources.list"
 	fi
 }
 
-# The flavour the VM boots: the linux-image-6.1.*-amd64 that the
-# linux-image-amd64 metapackage depends on today. Resolved every time because
-# older ABI packages leave the archive.
-resolve_stock_kver() {
-	local pkg
+# The flavour the VM boots. Without LINE: the linux-image-6.1.*-amd64 that
+# the linux-image-amd64 metapackage depends on today. With LINE (6.12): the
+# one that Debian's linux-image-LINE-amd64 metapackage depends on (bookworm
+# ships 6.12 from bookworm-security, a pocket every bookworm machine has).
+# Resolved every time because older ABI packages leave the archive.
+resolve_stock_kver() { # [LINE]
+	local meta=linux-image-amd64 pkg
+	[ -z "${1:-}" ] || meta=linux-image-$1-amd64
 	apt_lists_ready
-	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-		awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
-	[ -n "$pkg" ] || die "cannot resolve linux-image-amd64's kernel package with apt-cache; run apt-get update"
+	pkg=$(apt-cache depends "$meta" 2>/dev/null |
+		awk '/Depends: linux-image-[0-9]/ && !f { print $2; f = 1 }')
+	[ -n "$pkg" ] || die "cannot resolve $meta's kernel package with apt-cache: run apt-get update, and check that bookworm-security is in the apt sources"
 	echo "${pkg#linux-image-}"
+}
+
+# The kernels the VM boots, as --kernel names: "stock" is the default
+# bookworm line, "stock-LINE" each further line (see STOCK_LINES in the
+# top-level Makefile). Prints the KVER for a name.
+stock_kver_of() { # NAME
+	case "$1" in
+	stock) resolve_stock_kver ;;
+	stock-*) resolve_stock_kver "${1#stock-}" ;;
+	*) die "not a stock kernel name: $1" ;;
+	esac
 }
