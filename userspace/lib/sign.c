@@ -125,8 +125,7 @@ static int load_key(const char *file, unsigned int flags, EVP_PKEY **out)
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return atomfs_err(EINVAL, "key %s is not a regular file",
-				  file);
+		return atomfs_err(EINVAL, "key %s is not a regular file", file);
 	}
 	err = flags & KEY_ROOTS_ONLY ? key_owner(file, &st) : 0;
 	b = err ? NULL : BIO_new_fd(fd, BIO_CLOSE);

@@ -71,9 +71,9 @@ static int mark_desc(const struct atomfs_layout *l, const json_t *desc,
 	json_object_set_new(keep, dig, json_true());
 	if (!manifest)
 		return 0;
-	if (!mt || (strcmp(mt, MT_OCI_MANIFEST) &&
-		    strcmp(mt, MT_DOCKER_MANIFEST) &&
-		    strcmp(mt, MT_OCI_INDEX) && strcmp(mt, MT_DOCKER_LIST)))
+	if (!mt ||
+	    (strcmp(mt, MT_OCI_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST) &&
+	     strcmp(mt, MT_OCI_INDEX) && strcmp(mt, MT_DOCKER_LIST)))
 		return atomfs_err(
 			EMEDIUMTYPE,
 			"%s: manifest %s has media type %s, whose references atomfs cannot follow, so it cannot tell which blobs it needs (gc removes nothing while index.json lists it)",
