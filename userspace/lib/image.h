@@ -54,6 +54,19 @@ int atomfs_sign_manifest(struct atomfs_layout *l, const char *manifest_digest,
 int atomfs_verify_manifest(const struct atomfs_layout *l,
 			   const char *manifest_digest, const char *tag,
 			   const char *pubfile);
+/*
+ * The same; with ATOMFS_VERIFY_KEY_ROOTS_ONLY the key file must also be a
+ * regular file owned by root (or the caller) and not writable by group or
+ * others (-EPERM otherwise): mounts use it for policy and pubkey= keys.
+ */
+#define ATOMFS_VERIFY_KEY_ROOTS_ONLY 2u
+int atomfs_verify_manifest_flags(const struct atomfs_layout *l,
+				 const char *manifest_digest, const char *tag,
+				 const char *pubfile, unsigned int flags);
+struct atomfs_image_info;
+/* atomfs_verify_signature() with the flags above */
+int atomfs_verify_signature_flags(const struct atomfs_image_info *info,
+				  const char *pubkey, unsigned int flags);
 /* sha256 of the DER public key, "sha256:<hex>" */
 int atomfs_key_fingerprint(const char *keyfile, bool private_key, char **out);
 

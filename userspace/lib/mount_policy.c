@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "image.h"
 #include "internal.h"
 #include "mount-int.h"
 
@@ -150,6 +151,14 @@ static int load_policy(const char *file, struct policy *p)
 						i);
 					break;
 				}
+				/* relative: found in whatever directory mount runs in */
+				if (*json_string_value(e) != '/') {
+					bad = true;
+					why = atomfs_asprintf(
+						"has \"trusted_keys\" entry %zu (%s) that is not an absolute path",
+						i, json_string_value(e));
+					break;
+				}
 			}
 			if (bad)
 				break;
@@ -193,8 +202,9 @@ int atomfs_mount_check_signature(const struct atomfs_image_info *info,
 		err = -ENOKEY;
 		json_array_foreach(p.keys, i, k)
 		{
-			err = atomfs_verify_signature(info,
-						      json_string_value(k));
+			err = atomfs_verify_signature_flags(
+				info, json_string_value(k),
+				ATOMFS_VERIFY_KEY_ROOTS_ONLY);
 			if (!err)
 				break;
 		}
@@ -208,7 +218,8 @@ int atomfs_mount_check_signature(const struct atomfs_image_info *info,
 		return err;
 	/* in addition to the policy, never instead of it */
 	if (o->pubkey) {
-		err = atomfs_verify_signature(info, o->pubkey);
+		err = atomfs_verify_signature_flags(
+			info, o->pubkey, ATOMFS_VERIFY_KEY_ROOTS_ONLY);
 		if (err)
 			atomfs_err_prefix("%s: signature check with %s failed",
 					  ref, o->pubkey);

@@ -96,8 +96,8 @@ out:
 	return err;
 }
 
-int atomfs_verify_signature(const struct atomfs_image_info *info,
-			    const char *pubkey)
+int atomfs_verify_signature_flags(const struct atomfs_image_info *info,
+				  const char *pubkey, unsigned int flags)
 {
 	struct atomfs_layout *l;
 	int err;
@@ -105,10 +105,16 @@ int atomfs_verify_signature(const struct atomfs_image_info *info,
 	err = atomfs_layout_open(info->dir, 0, &l);
 	if (err)
 		return err;
-	err = atomfs_verify_manifest(l, info->manifest_digest, info->tag,
-				     pubkey);
+	err = atomfs_verify_manifest_flags(l, info->manifest_digest, info->tag,
+					   pubkey, flags);
 	atomfs_layout_close(l);
 	return err;
+}
+
+int atomfs_verify_signature(const struct atomfs_image_info *info,
+			    const char *pubkey)
+{
+	return atomfs_verify_signature_flags(info, pubkey, 0);
 }
 
 int atomfs_layer_check(const struct atomfs_image_layer *layer)

@@ -24,11 +24,18 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "image.h"
 #include "internal.h"
 
 #define SIG_TYPE "atomfs image signature v2"
+
+/* load_key() flags */
+#define KEY_PRIVATE 1u
+#define KEY_ROOTS_ONLY ATOMFS_VERIFY_KEY_ROOTS_ONLY
 
 static int key_err(const char *file, const char *what)
 {
@@ -82,18 +89,50 @@ static int key_strong(EVP_PKEY *k, const char *file)
 	}
 }
 
-static int load_key(const char *file, bool private_key, EVP_PKEY **out)
+/*
+ * A key that decides what root mounts must be root's alone: whoever can
+ * replace it can make any image pass.  Checked on the file that is read.
+ */
+static int key_owner(const char *file, const struct stat *st)
 {
-	EVP_PKEY *k = NULL;
-	BIO *b;
-	int err;
+	if ((st->st_uid == 0 || st->st_uid == geteuid()) &&
+	    !(st->st_mode & (S_IWGRP | S_IWOTH)))
+		return 0;
+	return atomfs_err(
+		EPERM,
+		"key %s is %s: whoever can write it can make any image pass the signature check; make it root's alone (chown root: and chmod go-w it)",
+		file,
+		st->st_uid != 0 && st->st_uid != geteuid() ?
+			"not owned by root" :
+			"writable by group or others");
+}
 
-	b = BIO_new_file(file, "r");
-	if (!b) {
-		ERR_clear_error();
-		return atomfs_err(errno == ENOENT ? ENOENT : EINVAL,
+static int load_key(const char *file, unsigned int flags, EVP_PKEY **out)
+{
+	bool private_key = flags & KEY_PRIVATE;
+	EVP_PKEY *k = NULL;
+	struct stat st;
+	BIO *b;
+	int fd, err;
+
+	/* O_NONBLOCK: a FIFO must not block the caller; only files are read */
+	fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		err = errno;
+		return atomfs_err(err == ENOENT ? ENOENT : EINVAL,
 				  "cannot read key %s: %s", file,
-				  strerror(errno ? errno : EINVAL));
+				  strerror(err));
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return atomfs_err(EINVAL, "key %s is not a regular file", file);
+	}
+	err = flags & KEY_ROOTS_ONLY ? key_owner(file, &st) : 0;
+	b = err ? NULL : BIO_new_fd(fd, BIO_CLOSE);
+	if (!b) {
+		close(fd);
+		ERR_clear_error();
+		return err ? err : atomfs_enomem();
 	}
 	if (private_key) {
 		k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
@@ -152,7 +191,7 @@ static char *fingerprint(EVP_PKEY *k)
 int atomfs_key_fingerprint(const char *keyfile, bool private_key, char **out)
 {
 	EVP_PKEY *k;
-	int err = load_key(keyfile, private_key, &k);
+	int err = load_key(keyfile, private_key ? KEY_PRIVATE : 0, &k);
 
 	if (err)
 		return err;
@@ -205,7 +244,7 @@ int atomfs_sign_manifest(struct atomfs_layout *l, const char *digest,
 	msg = sig_payload(digest, tag);
 	if (!msg)
 		return atomfs_err(ENOMEM, "out of memory");
-	err = load_key(keyfile, true, &k);
+	err = load_key(keyfile, KEY_PRIVATE, &k);
 	if (err)
 		return err;
 	fp = fingerprint(k);
@@ -400,6 +439,13 @@ static bool old_by_key(const json_t *ref, const char *fp)
 int atomfs_verify_manifest(const struct atomfs_layout *l, const char *digest,
 			   const char *tag, const char *pubfile)
 {
+	return atomfs_verify_manifest_flags(l, digest, tag, pubfile, 0);
+}
+
+int atomfs_verify_manifest_flags(const struct atomfs_layout *l,
+				 const char *digest, const char *tag,
+				 const char *pubfile, unsigned int flags)
+{
 	cleanup_free char *fp = NULL;
 	cleanup_free char *other_tag = NULL;
 	json_t *refs, *r;
@@ -408,7 +454,7 @@ int atomfs_verify_manifest(const struct atomfs_layout *l, const char *digest,
 	size_t i;
 	int err, result = -ENOKEY;
 
-	err = load_key(pubfile, false, &k);
+	err = load_key(pubfile, flags & KEY_ROOTS_ONLY, &k);
 	if (err)
 		return err;
 	fp = fingerprint(k);

@@ -57,6 +57,11 @@ SOURCE_DATE_EPOCH=1000 atomfs build -q --layer in R3:t
 check "build: rebuilding gives the same layer digest" test "$(layers_of R1:t)" = "$layer"
 check "build: one thread gives the same layer digest" test "$(layers_of R2:t)" = "$layer"
 check "build: SOURCE_DATE_EPOCH acts as --mtime" test "$(layers_of R3:t)" = "$layer"
+check_fail_msg 2 "SOURCE_DATE_EPOCH=1e9: use seconds" \
+	"build: a malformed SOURCE_DATE_EPOCH is refused, not silently ignored" env SOURCE_DATE_EPOCH=1e9 atomfs build -q --layer in R4:t
+check_fail_msg 2 "SOURCE_DATE_EPOCH=4294967296: use seconds" \
+	"build: an out-of-range SOURCE_DATE_EPOCH is refused" env SOURCE_DATE_EPOCH=4294967296 atomfs build -q --layer in R4:t
+check "build: --mtime overrides a malformed SOURCE_DATE_EPOCH" env SOURCE_DATE_EPOCH=x atomfs build -q --mtime 1 --layer in R4:t
 check "build: rebuilding gives the same manifest digest" test "$(manifest_of R1:t)" = "$(manifest_of L:t)"
 touch in/file
 atomfs build -q --layer in R4:t; atomfs build -q --layer in R5:t

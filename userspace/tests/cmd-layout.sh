@@ -33,6 +33,32 @@ check "gc: removes the stale temporary names" sh -c '
 	atomfs gc -q L && ! ls -a L/blobs/sha256 L | grep -q "tmp-"'
 check "gc: ... and leaves their target alone" test "$(cat victim)" = precious
 
+# a tagged manifest of a media type gc cannot read (an OCI 1.1-rc artifact
+# manifest lists its blobs under "blobs"): gc stops instead of deleting them
+rm -rf A; cp -a L A
+python3 - A <<'PY'
+import hashlib, json, sys
+d = sys.argv[1]
+def put(b):
+    h = hashlib.sha256(b).hexdigest()
+    open(f"{d}/blobs/sha256/{h}", "wb").write(b)
+    return h
+blob = put(b"precious artifact data")
+man = json.dumps({"mediaType": "application/vnd.oci.artifact.manifest.v1+json",
+                  "artifactType": "application/x-thing",
+                  "blobs": [{"mediaType": "application/octet-stream",
+                             "digest": "sha256:" + blob, "size": 22}]}).encode()
+idx = json.load(open(f"{d}/index.json"))
+idx["manifests"].append({"mediaType": "application/vnd.oci.artifact.manifest.v1+json",
+                         "digest": "sha256:" + put(man), "size": len(man),
+                         "annotations": {"org.opencontainers.image.ref.name": "thing"}})
+json.dump(idx, open(f"{d}/index.json", "w"))
+open(f"{d}/blob", "w").write(blob)
+PY
+check_fail_msg 1 "whose references atomfs cannot follow.*gc removes nothing" \
+	"gc: a manifest of an unknown media type stops gc" atomfs gc A
+check "gc: ... and the blob it references is still there" test -f "A/blobs/sha256/$(cat A/blob)"
+
 # duplicate tags: refused when read, reported by fsck
 mkdir in2; echo other >in2/g
 atomfs build -q --mtime 1 --layer in2 L:other

@@ -46,6 +46,23 @@ atomfs mount L:good mnt >out 2>&1
 check "policy: an image signed by a trusted key passes the policy" sh -c '! grep -q "policy\|signature" out'
 check_fail_msg 5 "signature check with $T/evil.pub failed" \
 	"policy: -o pubkey=K also requires a signature by K" atomfs mount -o pubkey=$T/evil.pub L:good mnt
+# a trusted key found through the caller's directory, or one others can
+# rewrite, lets whoever controls it make any image pass
+mkdir -p elsewhere; cp evil.pub elsewhere/good.pub
+policy '{"require_signature": true, "trusted_keys": ["good.pub"]}'
+check_fail_msg 4 'entry 0 (good.pub) that is not an absolute path' \
+	"policy: a relative trusted key is refused, not looked up in the caller's directory" \
+	sh -c 'cd elsewhere && exec atomfs mount "$1" "$2"' sh "$T/L:evil" "$T/mnt"
+cp evil.pub shared.pub; chmod 0666 shared.pub
+policy '{"require_signature": true, "trusted_keys": ["'"$T"'/shared.pub"]}'
+check_fail_msg 4 "key $T/shared.pub is writable by group or others" \
+	"policy: a trusted key others can write does not count" atomfs mount L:evil mnt
+rm policy.json
+check_fail_msg 4 "key $T/shared.pub is writable by group or others" \
+	"policy: a pubkey= key others can write does not count" atomfs mount -o pubkey=$T/shared.pub L:evil mnt
+mkfifo fifo.pub
+check_fail_msg 4 "key $T/fifo.pub is not a regular file" \
+	"policy: a pubkey= FIFO is refused, not waited on" timeout 20 atomfs mount -o pubkey=$T/fifo.pub L:evil mnt
 policy '{"require_signature": false}'
 atomfs mount L:plain mnt >out 2>&1
 check "policy: require_signature false lets an unsigned image through" sh -c '! grep -q "policy\|signature" out'

@@ -290,6 +290,10 @@ int cmd_build(int argc, char **argv)
 		rc = cmd_usage("build", usage);
 		goto out;
 	}
+	if (layer_opts_check(&lo) < 0) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	err = atomfs_ref_parse(argv[optind], &ref);
 	if (err)
 		goto fail;

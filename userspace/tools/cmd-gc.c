@@ -43,9 +43,22 @@ static int dir_arg(int argc, char **argv, const char *cmd, const char *usage)
 	return 0;
 }
 
-/* reachable digests, as a JSON object used as a set */
+static int mark_desc(const struct atomfs_layout *l, const json_t *desc,
+		     json_t *keep, int depth, bool manifest);
+
+/*
+ * Reachable digests, as a JSON object used as a set.  @desc is an entry of
+ * index.json or of an image index: a manifest.  What one of a media type
+ * gc cannot read references is unknown, so gc stops rather than delete it.
+ */
 static int mark(const struct atomfs_layout *l, const json_t *desc, json_t *keep,
 		int depth)
+{
+	return mark_desc(l, desc, keep, depth, true);
+}
+
+static int mark_desc(const struct atomfs_layout *l, const json_t *desc,
+		     json_t *keep, int depth, bool manifest)
 {
 	const char *dig = atomfs_desc_str(desc, "digest");
 	const char *mt = atomfs_desc_str(desc, "mediaType");
@@ -56,21 +69,31 @@ static int mark(const struct atomfs_layout *l, const json_t *desc, json_t *keep,
 	if (!dig || json_object_get(keep, dig))
 		return 0;
 	json_object_set_new(keep, dig, json_true());
-	if (!mt || depth > 8)
+	if (!manifest)
 		return 0;
-	if (strcmp(mt, MT_OCI_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST) &&
-	    strcmp(mt, MT_OCI_INDEX) && strcmp(mt, MT_DOCKER_LIST))
-		return 0;
+	if (!mt ||
+	    (strcmp(mt, MT_OCI_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST) &&
+	     strcmp(mt, MT_OCI_INDEX) && strcmp(mt, MT_DOCKER_LIST)))
+		return atomfs_err(
+			EMEDIUMTYPE,
+			"%s: manifest %s has media type %s, whose references atomfs cannot follow, so it cannot tell which blobs it needs (gc removes nothing while index.json lists it)",
+			l->dir, dig, mt ? mt : "(none)");
+	if (depth > 8)
+		return atomfs_err(
+			ELOOP,
+			"%s: manifest %s is nested in more than 8 image indexes",
+			l->dir, dig);
 	err = atomfs_layout_read_json(
 		l, dig, json_integer_value(json_object_get(desc, "size")),
 		&doc);
 	if (err)
 		return err;
-	err = mark(l, json_object_get(doc, "config"), keep, depth + 1);
+	err = mark_desc(l, json_object_get(doc, "config"), keep, depth + 1,
+			false);
 	json_array_foreach(json_object_get(doc, "layers"), i, d) if (!err)
-		err = mark(l, d, keep, depth + 1);
+		err = mark_desc(l, d, keep, depth + 1, false);
 	json_array_foreach(json_object_get(doc, "manifests"), i, d) if (!err)
-		err = mark(l, d, keep, depth + 1);
+		err = mark_desc(l, d, keep, depth + 1, true);
 	json_decref(doc);
 	return err;
 }

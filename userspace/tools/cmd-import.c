@@ -97,6 +97,10 @@ int cmd_import(int argc, char **argv)
 		rc = cmd_usage("import", usage);
 		goto out;
 	}
+	if (layer_opts_check(&lo) < 0) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	err = atomfs_ref_parse(argv[optind + 1], &ref);
 	if (err)
 		goto fail;

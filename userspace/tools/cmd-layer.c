@@ -48,6 +48,8 @@ int cmd_layer(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		return cmd_usage("layer", usage);
+	if (layer_opts_check(&lo) < 0)
+		return EXIT_USAGE;
 	lo.sq.progress = atomfs_progress_new("layer", 0, atomfs_quiet);
 	err = atomfs_build_layer(argv[optind], &lo.in, &lo.sq,
 				 argv[optind + 1]);

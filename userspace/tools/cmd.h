@@ -36,8 +36,11 @@ bool cmd_help(int argc, char **argv, const char *usage);
 struct layer_opts {
 	struct atomfs_sqfs_opts sq;
 	struct atomfs_input_opts in;
+	const char *bad_sde; /* a SOURCE_DATE_EPOCH that is no valid --mtime */
 };
 void layer_opts_init(struct layer_opts *lo);
+/* after the options: -1 (with a message) if SOURCE_DATE_EPOCH is unusable */
+int layer_opts_check(const struct layer_opts *lo);
 /* returns 1 if handled, 0 if not a layer option, -1 on a bad value */
 int layer_opt(struct layer_opts *lo, int opt, const char *arg);
 /* clang-format off */

@@ -81,7 +81,20 @@ void layer_opts_init(struct layer_opts *lo)
 	if (sde && *sde && parse_u64(sde, &v) && v <= 0xffffffffull) {
 		lo->sq.have_mtime = true;
 		lo->sq.mtime = (int64_t)v;
+	} else if (sde && *sde) {
+		/* ignored, the build would silently not be reproducible */
+		lo->bad_sde = sde;
 	}
+}
+
+int layer_opts_check(const struct layer_opts *lo)
+{
+	if (!lo->bad_sde)
+		return 0;
+	fprintf(stderr,
+		"atomfs: SOURCE_DATE_EPOCH=%s: use seconds since the epoch (0..4294967295), or unset it, or give --mtime\n",
+		lo->bad_sde);
+	return -1;
 }
 
 int layer_opt(struct layer_opts *lo, int opt, const char *arg)
@@ -114,6 +127,7 @@ int layer_opt(struct layer_opts *lo, int opt, const char *arg)
 		}
 		lo->sq.have_mtime = true;
 		lo->sq.mtime = (int64_t)v;
+		lo->bad_sde = NULL; /* --mtime overrides it */
 		return 1;
 	case 0x103:
 		if (!parse_u64(arg, &v) || v < 1 || v > 1024) {
