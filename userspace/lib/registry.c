@@ -25,9 +25,9 @@
 #include "registry.h"
 
 #define MAX_DOC (4u << 20) /* manifests, indexes, signatures, errors */
-#define ACCEPT_MANIFESTS                                            \
-	"Accept: " MT_OCI_MANIFEST ", " MT_OCI_INDEX                \
-	", " MT_DOCKER_MANIFEST ", " MT_DOCKER_LIST
+#define ACCEPT_MANIFESTS                                                     \
+	"Accept: " MT_OCI_MANIFEST ", " MT_OCI_INDEX ", " MT_DOCKER_MANIFEST \
+	", " MT_DOCKER_LIST
 #ifndef ANN_SIG_TAG
 #define ANN_SIG_TAG "org.atomfs.signature.tag"
 #endif
@@ -225,11 +225,11 @@ static size_t on_header(char *buf, size_t sz, size_t n, void *arg)
 		r->fd = fd;
 		return len;
 	}
-#define TAKE(field, name)                             \
-	if ((v = hdr_value(buf, len, name))) {        \
-		free(r->field);                       \
-		r->field = v;                         \
-		return len;                           \
+#define TAKE(field, name)                      \
+	if ((v = hdr_value(buf, len, name))) { \
+		free(r->field);                \
+		r->field = v;                  \
+		return len;                    \
 	}
 	TAKE(ctype, "Content-Type");
 	TAKE(digest, "Docker-Content-Digest");
@@ -505,9 +505,10 @@ static int get_token(struct atomfs_registry *reg, json_t *params)
 	if (!tok)
 		tok = json_string_value(json_object_get(j, "access_token"));
 	if (r.status != 200 || !tok || !*tok) {
-		err = atomfs_err(EPROTO,
-				 "the token server %s of registry %s gave no token (HTTP %ld)",
-				 realm, reg->host, r.status);
+		err = atomfs_err(
+			EPROTO,
+			"the token server %s of registry %s gave no token (HTTP %ld)",
+			realm, reg->host, r.status);
 		goto out;
 	}
 	free(reg->authz);
@@ -569,7 +570,8 @@ static int request(struct atomfs_registry *reg, const struct req *q,
 		if (r->fd >= 0) {
 			if (ftruncate(r->fd, 0) < 0 ||
 			    lseek(r->fd, 0, SEEK_SET) < 0)
-				return atomfs_err(errno, "cannot write blob: %m");
+				return atomfs_err(errno,
+						  "cannot write blob: %m");
 			EVP_DigestInit_ex(r->md, EVP_sha256(), NULL);
 			r->got = 0;
 		}
@@ -599,8 +601,8 @@ static int load_cert_dir(struct atomfs_registry *reg, const char *dir)
 	DIR *d = opendir(dir);
 
 	if (!d)
-		return atomfs_err(errno, "cannot read certificate directory %s: %m",
-				  dir);
+		return atomfs_err(
+			errno, "cannot read certificate directory %s: %m", dir);
 	while ((de = readdir(d))) {
 		cleanup_free char *p = path_join(dir, de->d_name);
 		cleanup_free char *data = NULL;
@@ -750,8 +752,8 @@ static void cache_note(struct atomfs_registry *reg, const char *digest)
 		a = json_array();
 		json_object_set_new(reg->cache, digest, a);
 	}
-	json_array_foreach(a, i, v) if (!strcmp(json_string_value(v), where))
-		return;
+	json_array_foreach(a, i,
+			   v) if (!strcmp(json_string_value(v), where)) return;
 	json_array_append_new(a, json_string(where));
 	/* keep the newest few */
 	while (json_array_size(a) > 8)
@@ -843,9 +845,10 @@ static int blob_push(struct atomfs_registry *reg, const char *path,
 	if (r.status != 202 || !r.location) {
 		cleanup_free char *why = resp_error(&r);
 
-		err = atomfs_err(EPROTO,
-				 "registry %s refused to start an upload to %s: %s",
-				 reg->host, reg->repo, why);
+		err = atomfs_err(
+			EPROTO,
+			"registry %s refused to start an upload to %s: %s",
+			reg->host, reg->repo, why);
 		goto out;
 	}
 	{
@@ -909,15 +912,16 @@ static int manifest_put(struct atomfs_registry *reg, const char *ref,
 	if (r.status != 201) {
 		cleanup_free char *why = resp_error(&r);
 
-		err = atomfs_err(EPROTO,
-				 "registry %s refused manifest %s for %s:%s: %s",
-				 reg->host, want, reg->repo, ref, why);
+		err = atomfs_err(
+			EPROTO, "registry %s refused manifest %s for %s:%s: %s",
+			reg->host, want, reg->repo, ref, why);
 		goto out;
 	}
 	if (r.digest && strcmp(r.digest, want)) {
-		err = atomfs_err(EILSEQ,
-				 "registry %s stored manifest %s as %s: it changed the document",
-				 reg->host, want, r.digest);
+		err = atomfs_err(
+			EILSEQ,
+			"registry %s stored manifest %s as %s: it changed the document",
+			reg->host, want, r.digest);
 		goto out;
 	}
 	if (has_subject_api)
@@ -958,9 +962,9 @@ static int manifest_get(struct atomfs_registry *reg, const char *ref,
 	if (r.status != 200 || !r.body) {
 		cleanup_free char *why = resp_error(&r);
 
-		err = atomfs_err(EPROTO,
-				 "registry %s: cannot get manifest %s of %s: %s",
-				 reg->host, ref, reg->repo, why);
+		err = atomfs_err(
+			EPROTO, "registry %s: cannot get manifest %s of %s: %s",
+			reg->host, ref, reg->repo, why);
 		goto out;
 	}
 	got = atomfs_digest_buf(r.body, r.len);
@@ -976,16 +980,16 @@ static int manifest_get(struct atomfs_registry *reg, const char *ref,
 	j = json_loadb(r.body, r.len, JSON_REJECT_DUPLICATES, NULL);
 	jmt = json_string_value(json_object_get(j, "mediaType"));
 	if (!json_is_object(j)) {
-		err = atomfs_err(EBADMSG,
-				 "manifest %s of %s from registry %s is not JSON",
-				 ref, reg->repo, reg->host);
+		err = atomfs_err(
+			EBADMSG,
+			"manifest %s of %s from registry %s is not JSON", ref,
+			reg->repo, reg->host);
 		goto out;
 	}
-	*mt = xstrdup(jmt ? jmt :
-		      (r.ctype && strchr(r.ctype, '/')) ?
-			    r.ctype :
-			    json_object_get(j, "manifests") ? MT_OCI_INDEX :
-							      MT_OCI_MANIFEST);
+	*mt = xstrdup(jmt				? jmt :
+		      (r.ctype && strchr(r.ctype, '/')) ? r.ctype :
+		      json_object_get(j, "manifests")	? MT_OCI_INDEX :
+							  MT_OCI_MANIFEST);
 	/* "type/subtype; charset=..." */
 	(*mt)[strcspn(*mt, "; ")] = '\0';
 	*body = steal_pointer(&r.body);
@@ -1051,14 +1055,16 @@ static int blob_get_mem(struct atomfs_registry *reg, const char *digest,
 	int err = request(reg, &q, &r);
 
 	if (!err && (r.status != 200 || !r.body))
-		err = atomfs_err(EPROTO, "registry %s: cannot get blob %s: HTTP %ld",
+		err = atomfs_err(EPROTO,
+				 "registry %s: cannot get blob %s: HTTP %ld",
 				 reg->host, digest, r.status);
 	if (!err) {
 		got = atomfs_digest_buf(r.body, r.len);
 		if (strcmp(got, digest))
-			err = atomfs_err(EILSEQ,
-					 "blob %s from registry %s arrived as %s",
-					 digest, reg->host, got);
+			err = atomfs_err(
+				EILSEQ,
+				"blob %s from registry %s arrived as %s",
+				digest, reg->host, got);
 	}
 	if (!err) {
 		*len = r.len;
@@ -1087,8 +1093,7 @@ static int referrers_get(struct atomfs_registry *reg, const char *digest,
 	cleanup_free char *body = NULL;
 	cleanup_free char *mt = NULL;
 	cleanup_free char *d = NULL;
-	struct curl_slist *h =
-		curl_slist_append(NULL, "Accept: " MT_OCI_INDEX);
+	struct curl_slist *h = curl_slist_append(NULL, "Accept: " MT_OCI_INDEX);
 	struct req q = { .method = "GET", .url = url, .hdr = h, .fd = -1 };
 	struct resp r = { .fd = -1 };
 	size_t len;
@@ -1117,9 +1122,10 @@ static int referrers_get(struct atomfs_registry *reg, const char *digest,
 	*out = json_loadb(body, len, 0, NULL);
 	if (!json_is_array(json_object_get(*out, "manifests"))) {
 		json_decref(*out);
-		err = atomfs_err(EBADMSG,
-				 "the referrers index %s:%s on %s is not an image index",
-				 reg->repo, tag, reg->host);
+		err = atomfs_err(
+			EBADMSG,
+			"the referrers index %s:%s on %s is not an image index",
+			reg->repo, tag, reg->host);
 	}
 out:
 	resp_reset(&r);
@@ -1151,9 +1157,10 @@ static int read_blob(const struct atomfs_layout *l, const char *digest,
 	got = atomfs_digest_buf(*body, *len);
 	if (strcmp(got, digest)) {
 		free(steal_pointer(body));
-		return atomfs_err(EILSEQ,
-				  "blob %s is damaged (its digest is %s): run 'atomfs fsck %s'",
-				  path, got, l->dir);
+		return atomfs_err(
+			EILSEQ,
+			"blob %s is damaged (its digest is %s): run 'atomfs fsck %s'",
+			path, got, l->dir);
 	}
 	return 0;
 }
@@ -1215,8 +1222,7 @@ static int push_doc(struct atomfs_registry *reg, const struct atomfs_layout *l,
 							 MT_OCI_MANIFEST;
 	json_array_foreach(json_object_get(doc, "manifests"), i, d)
 	{
-		err = push_doc(reg, l, dstr(d, "digest"), NULL, st, NULL,
-			       NULL);
+		err = push_doc(reg, l, dstr(d, "digest"), NULL, st, NULL, NULL);
 		if (err)
 			goto out;
 	}
@@ -1232,8 +1238,7 @@ static int push_doc(struct atomfs_registry *reg, const struct atomfs_layout *l,
 		if (err)
 			goto out;
 	}
-	err = manifest_put(reg, tag ? tag : digest, mt, body, len,
-			   subject_api);
+	err = manifest_put(reg, tag ? tag : digest, mt, body, len, subject_api);
 out:
 	if (!err && doc_out)
 		*doc_out = json_incref(doc);
@@ -1284,8 +1289,8 @@ int atomfs_registry_push(struct atomfs_registry *reg, struct atomfs_layout *l,
 		return atomfs_err(ENOENT, "%s has no tag '%s'", l->dir, tag);
 	digest = dstr(desc, "digest");
 	if (!digest)
-		return atomfs_err(EBADMSG, "tag '%s' of %s has no digest",
-				  tag, l->dir);
+		return atomfs_err(EBADMSG, "tag '%s' of %s has no digest", tag,
+				  l->dir);
 	err = push_doc(reg, l, digest, rtag, st, NULL, NULL);
 	if (err)
 		return err;
@@ -1319,10 +1324,10 @@ int atomfs_registry_push(struct atomfs_registry *reg, struct atomfs_layout *l,
 					goto out;
 				}
 			}
-			json_array_foreach(json_object_get(idx, "manifests"),
-					   j, e) if (dstr(e, "digest") &&
-						     !strcmp(dstr(e, "digest"),
-							     dstr(d, "digest")))
+			json_array_foreach(json_object_get(idx, "manifests"), j,
+					   e) if (dstr(e, "digest") &&
+						  !strcmp(dstr(e, "digest"),
+							  dstr(d, "digest")))
 				have = true;
 			if (!have) {
 				e = atomfs_desc_new(
@@ -1332,9 +1337,9 @@ int atomfs_registry_push(struct atomfs_registry *reg, struct atomfs_layout *l,
 					dstr(d, "digest"),
 					(uint64_t)json_integer_value(
 						json_object_get(d, "size")));
-				json_object_set(e, "artifactType",
-						json_object_get(d,
-								"artifactType"));
+				json_object_set(
+					e, "artifactType",
+					json_object_get(d, "artifactType"));
 				if (json_is_object(ann))
 					json_object_set(e, "annotations", ann);
 				json_array_append_new(
@@ -1422,7 +1427,8 @@ static int pull_blob(struct atomfs_registry *reg, struct atomfs_layout *l,
 	if (err)
 		return err;
 	if (strcmp(got, digest))
-		return atomfs_err(EILSEQ, "blob %s changed while stored", digest);
+		return atomfs_err(EILSEQ, "blob %s changed while stored",
+				  digest);
 	/* a completed blob stays (untagged) even if the pull fails later */
 	atomfs_layout_keep_blobs(l);
 	cache_note(reg, digest);
@@ -1452,9 +1458,10 @@ static int pull_doc(struct atomfs_registry *reg, struct atomfs_layout *l,
 		const char *cd = dstr(d, "digest");
 
 		if (!cd || !atomfs_digest_valid(cd)) {
-			err = atomfs_err(EBADMSG,
-					 "index %s from registry %s has a malformed entry",
-					 digest, reg->host);
+			err = atomfs_err(
+				EBADMSG,
+				"index %s from registry %s has a malformed entry",
+				digest, reg->host);
 			goto out;
 		}
 		err = pull_doc(reg, l, cd, NULL, NULL, NULL, st);
@@ -1491,8 +1498,7 @@ out:
  * anything of it is stored.  -EBADMSG (with a message) if it is not one.
  */
 static int pull_signature(struct atomfs_registry *reg, struct atomfs_layout *l,
-			  const json_t *rd, const char *digest,
-			  json_t **entry)
+			  const json_t *rd, const char *digest, json_t **entry)
 {
 	const char *rdig = dstr(rd, "digest");
 	cleanup_free char *mbody = NULL;
@@ -1515,12 +1521,14 @@ static int pull_signature(struct atomfs_registry *reg, struct atomfs_layout *l,
 	layer = json_array_get(json_object_get(man, "layers"), 0);
 	lmt = dstr(layer, "mediaType");
 	cfg = json_object_get(man, "config");
-	if (!at || (strcmp(at, MT_SIGNATURE_V1_) && strcmp(at, MT_SIGNATURE_V2_)) ||
+	if (!at ||
+	    (strcmp(at, MT_SIGNATURE_V1_) && strcmp(at, MT_SIGNATURE_V2_)) ||
 	    !lmt || strcmp(lmt, at) ||
 	    json_array_size(json_object_get(man, "layers")) != 1 ||
 	    !dstr(json_object_get(man, "subject"), "digest") ||
 	    strcmp(dstr(json_object_get(man, "subject"), "digest"), digest) ||
-	    !dstr(layer, "digest") || !atomfs_digest_valid(dstr(layer, "digest")) ||
+	    !dstr(layer, "digest") ||
+	    !atomfs_digest_valid(dstr(layer, "digest")) ||
 	    !dstr(cfg, "digest") || !atomfs_digest_valid(dstr(cfg, "digest"))) {
 		err = atomfs_err(EBADMSG,
 				 "it is not an atomfs signature artifact of %s",
@@ -1534,20 +1542,23 @@ static int pull_signature(struct atomfs_registry *reg, struct atomfs_layout *l,
 		goto out;
 	payload = json_loadb(pbody, plen, JSON_REJECT_DUPLICATES, NULL);
 	if (!dstr(payload, "signature") || !dstr(payload, "key")) {
-		err = atomfs_err(EBADMSG, "its payload has no signature or key");
+		err = atomfs_err(EBADMSG,
+				 "its payload has no signature or key");
 		goto out;
 	}
 	if (dstr(payload, "payload")) {
 		/* v2: the signed message names the manifest (and the tag) */
 		json_t *p = json_loads(dstr(payload, "payload"), 0, NULL);
-		const char *md = dstr(json_object_get(json_object_get(p, "critical"),
-						      "image"),
-				      "manifest-digest");
+		const char *md =
+			dstr(json_object_get(json_object_get(p, "critical"),
+					     "image"),
+			     "manifest-digest");
 
 		if (!md || strcmp(md, digest))
-			err = atomfs_err(EBADMSG,
-					 "its signed payload is not about manifest %s",
-					 digest);
+			err = atomfs_err(
+				EBADMSG,
+				"its signed payload is not about manifest %s",
+				digest);
 		json_decref(p);
 	} else if (!dstr(payload, "manifest") ||
 		   strcmp(dstr(payload, "manifest"), digest)) {
@@ -1621,8 +1632,7 @@ int atomfs_registry_pull(struct atomfs_registry *reg, const char *ref,
 			continue;
 		err = pull_signature(reg, l, rd, digest, &e);
 		if (err == -EBADMSG || err == -EILSEQ || err == -ENOENT) {
-			warn(&reg->o,
-			     "ignored referrer %s of %s on %s/%s: %s",
+			warn(&reg->o, "ignored referrer %s of %s on %s/%s: %s",
 			     dstr(rd, "digest") ? dstr(rd, "digest") : "?",
 			     digest, reg->host, reg->repo, atomfs_last_error());
 			atomfs_clear_error();

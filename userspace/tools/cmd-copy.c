@@ -140,8 +140,8 @@ static void env_paths_init(struct env_paths *p)
 	if (v && *v)
 		p->cache = xasprintf("%s/atomfs/blob-locations.json", v);
 	else if (home && *home)
-		p->cache = xasprintf("%s/.cache/atomfs/blob-locations.json",
-				     home);
+		p->cache =
+			xasprintf("%s/.cache/atomfs/blob-locations.json", home);
 }
 
 static void env_paths_free(struct env_paths *p)
@@ -248,17 +248,19 @@ int xfer_copy(const char *src, const char *dst, const struct xfer_opts *xo)
 			goto out;
 		if (!rd.tag && !rd.digest) {
 			if (!stag) {
-				err = atomfs_err(EINVAL,
-						 "'%s' names no tag and the source is given by digest: add :TAG",
-						 dst);
+				err = atomfs_err(
+					EINVAL,
+					"'%s' names no tag and the source is given by digest: add :TAG",
+					dst);
 				goto out;
 			}
 			rd.tag = xstrdup(stag);
 		}
 		if (rd.digest) {
-			err = atomfs_err(EINVAL,
-					 "cannot push to a digest (%s): name a tag, or none to keep '%s'",
-					 dst, stag ? stag : "the source tag");
+			err = atomfs_err(
+				EINVAL,
+				"cannot push to a digest (%s): name a tag, or none to keep '%s'",
+				dst, stag ? stag : "the source tag");
 			goto out;
 		}
 		dtag = rd.tag;
@@ -269,14 +271,16 @@ int xfer_copy(const char *src, const char *dst, const struct xfer_opts *xo)
 		dtag = ld.tag;
 	}
 	if (xo->sign_key && sdock) {
-		err = atomfs_err(EINVAL,
-				 "--sign needs a local source ([oci:]DIR:TAG): pull first, then push --sign");
+		err = atomfs_err(
+			EINVAL,
+			"--sign needs a local source ([oci:]DIR:TAG): pull first, then push --sign");
 		goto out;
 	}
 	if (!sdock && !ddock) {
-		err = atomfs_err(ENOTSUP,
-				 "copy between two layouts is not supported here: use 'atomfs build --from %s %s' to copy the image",
-				 src, dst);
+		err = atomfs_err(
+			ENOTSUP,
+			"copy between two layouts is not supported here: use 'atomfs build --from %s %s' to copy the image",
+			src, dst);
 		goto out;
 	}
 
@@ -297,9 +301,8 @@ int xfer_copy(const char *src, const char *dst, const struct xfer_opts *xo)
 		err = open_registry(&rs, &xo->src, &env, &h, &sreg);
 		if (err)
 			goto out;
-		err = atomfs_layout_open(dir, ATOMFS_LAYOUT_WRITE |
-						      ATOMFS_LAYOUT_CREATE,
-					 &sl);
+		err = atomfs_layout_open(
+			dir, ATOMFS_LAYOUT_WRITE | ATOMFS_LAYOUT_CREATE, &sl);
 		/* a new layout exists from the start, so kept blobs have a home */
 		if (!err && sl->created)
 			err = atomfs_layout_write_index(sl);
@@ -315,9 +318,8 @@ int xfer_copy(const char *src, const char *dst, const struct xfer_opts *xo)
 			goto out;
 		}
 	} else {
-		err = atomfs_layout_open(ls.dir,
-					 xo->sign_key ? ATOMFS_LAYOUT_WRITE : 0,
-					 &sl);
+		err = atomfs_layout_open(
+			ls.dir, xo->sign_key ? ATOMFS_LAYOUT_WRITE : 0, &sl);
 		if (err)
 			goto out;
 	}
