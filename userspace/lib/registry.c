@@ -1279,14 +1279,15 @@ int atomfs_registry_push(struct atomfs_registry *reg, struct atomfs_layout *l,
 			 const char *tag, const char *rtag,
 			 struct atomfs_xfer_stats *st)
 {
-	json_t *desc = atomfs_layout_find_tag(l, tag), *refs, *d, *idx = NULL;
+	json_t *desc = NULL, *refs, *d, *idx = NULL;
 	const char *digest;
 	bool api = false, changed = false;
 	size_t i, j;
 	int err;
 
-	if (!desc)
-		return atomfs_err(ENOENT, "%s has no tag '%s'", l->dir, tag);
+	err = atomfs_layout_get_tag(l, tag, &desc);
+	if (err)
+		return err;
 	digest = dstr(desc, "digest");
 	if (!digest)
 		return atomfs_err(EBADMSG, "tag '%s' of %s has no digest", tag,
@@ -1364,6 +1365,28 @@ out:
 
 /* ---- pull ---- */
 
+/* fill a temporary blob of the layout (a /proc/self/fd/N path) */
+static int write_tmp(const char *tmp, const char *body, size_t len)
+{
+	int fd = open(tmp, O_WRONLY | O_TRUNC | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return atomfs_err(errno, "cannot write a new blob: %m");
+	while (len && !err) {
+		ssize_t n = write(fd, body, len);
+
+		if (n < 0 && errno != EINTR)
+			err = atomfs_err(errno, "cannot write a new blob: %m");
+		if (n > 0) {
+			body += n;
+			len -= (size_t)n;
+		}
+	}
+	if (close(fd) < 0 && !err)
+		err = atomfs_err(errno, "cannot write a new blob: %m");
+	return err;
+}
+
 /* store bytes already checked to be digest (documents) */
 static int store_doc(struct atomfs_layout *l, const char *digest,
 		     const char *body, size_t len)
@@ -1377,11 +1400,12 @@ static int store_doc(struct atomfs_layout *l, const char *digest,
 	if (atomfs_layout_check_blob(l, digest, (int64_t)len) == 0)
 		return 0;
 	atomfs_clear_error();
-	tmp = atomfs_layout_tmp_path(l);
-	err = write_file_atomic(tmp, body, len);
+	err = atomfs_layout_tmp_create(l, &tmp);
 	if (err)
-		return atomfs_err(err, "cannot write %s: %s", tmp,
-				  strerror(-err));
+		return err;
+	err = write_tmp(tmp, body, len);
+	if (err)
+		return err;
 	err = atomfs_layout_commit_blob(l, tmp, &got, &size);
 	if (err)
 		return err;
@@ -1412,17 +1436,18 @@ static int pull_blob(struct atomfs_registry *reg, struct atomfs_layout *l,
 		return 0;
 	}
 	atomfs_clear_error();
-	tmp = atomfs_layout_tmp_path(l);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	err = atomfs_layout_tmp_create(l, &tmp);
+	if (err)
+		return err;
+	fd = open(tmp, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
-		return atomfs_err(errno, "cannot create %s: %m", tmp);
+		return atomfs_err(errno, "cannot write a new blob of %s: %m",
+				  l->dir);
 	err = blob_get(reg, digest, (uint64_t)size, fd);
 	if (close(fd) < 0 && !err)
 		err = atomfs_err(errno, "cannot write %s: %m", tmp);
-	if (err) {
-		unlink(tmp);
-		return err;
-	}
+	if (err)
+		return err; /* the layout drops its temporary blob */
 	err = atomfs_layout_commit_blob(l, tmp, &got, &gsize);
 	if (err)
 		return err;

@@ -83,6 +83,12 @@ check "pull: ... gives the same manifest" test "$(manifest_of P2:x)" = "$(manife
 check_fail_msg 4 "give.*TAG\|names no tag" "pull: by digest into a bare DIR asks for a tag" atomfs pull $X $R/app/one@sha256:$(manifest_of L:v1) P3
 check_schemas "pull: the pulled layout matches the image-spec schemas" P
 
+# ---- signatures bind the tag ----
+check_fail_msg 0 "signature .* names tag 'v1', not 'prod'" "push: to another tag warns that the signature names the source tag" atomfs push $X L:v1 $R/app/one:prod
+check_fail_msg 5 "" "pull: ... and that signature does not verify as 'prod'" sh -c "atomfs pull -q $X $R/app/one:prod PT && atomfs verify -q --pubkey k.pub PT:prod"
+check "push --sign: signs for the destination tag" atomfs push -q --sign k.pem $X L:v1 $R/app/one:prod
+check "pull: ... and the image verifies as 'prod'" sh -c "atomfs pull -q $X $R/app/one:prod PT2 && atomfs verify -q --pubkey k.pub PT2:prod"
+
 # ---- shared layers: only new blobs, cross-repository mount ----
 atomfs build -q --from L:v1 --layer c L:v2
 check "push: an image sharing layers sends only the new layer and config" sh -c "atomfs push $X L:v2 $R/app/one:v2 >push2.out && grep -q ': 2 blobs sent.*2 already there' push2.out"
@@ -136,7 +142,7 @@ EOPY
 check "push: an image with a bogus signature referrer" atomfs push -q $X B:v1 $R/app/bogus:v1
 check_fail_msg 0 "warning: ignored referrer.*does not sign manifest" "pull: the bogus referrer is ignored with a warning" atomfs pull $X $R/app/bogus:v1 PB
 check "pull: ... and the image and its valid signature still arrive" atomfs verify -q --pubkey k.pub PB:v1
-check "pull: ... the bogus referrer is not listed" test "$(grep -c artifactType PB/index.json)" -eq 1
+check "pull: ... the bogus referrer is not listed" test "$(grep -c artifactType PB/index.json)" -eq "$(grep -c artifactType L/index.json)"
 
 # ---- interrupted pull: a relay stalls the second layer, the client is killed ----
 "$PY" "$ATOMFS_TESTS/stall-relay.py" relay.port "$plain_PORT" "sha256:$l2" 40000 &
@@ -146,13 +152,10 @@ atomfs build -q --layer c I:other
 cp I/index.json index.before
 atomfs pull $X docker://127.0.0.1:$(cat relay.port)/app/one:v1 I >/dev/null 2>&1 &
 cpid=$!
-i=0; while [ $i -lt 200 ]; do
-	t=$(find I/blobs/sha256 -name '.tmp*' -size +30k 2>/dev/null | head -1)
-	[ -n "$t" ] && break
-	sleep 0.1; i=$((i + 1))
-done
+i=0; while [ ! -e relay.port.stalled ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 1 # the client takes in the bytes sent before the stall
 kill -TERM $cpid; wait $cpid 2>/dev/null
-check "interrupted pull: the stalled blob was being written" test -n "$t"
+check "interrupted pull: the relay stalled the blob part way" test -e relay.port.stalled
 check "interrupted pull: index.json is unchanged" cmp index.before I/index.json
 check "interrupted pull: the partial blob is discarded" sh -c "test -z \"\$(ls -A I/blobs/sha256 | grep tmp)\" && test ! -e I/blobs/sha256/$l2"
 check "interrupted pull: the completed layer is kept" test -e "I/blobs/sha256/$l1"

@@ -7,7 +7,8 @@ usage: stall-relay.py PORTFILE UPSTREAM_PORT DIGEST NBYTES
 Listens on a free loopback port (written to PORTFILE) and passes each
 request to 127.0.0.1:UPSTREAM_PORT; the body of GET .../blobs/DIGEST is
 cut after NBYTES and the connection then stalls (the client is killed by
-the test), as a network that hangs in the middle of a pull.
+the test), as a network that hangs in the middle of a pull; PORTFILE.stalled
+is created once the NBYTES are sent.
 """
 import http.client
 import http.server
@@ -41,6 +42,7 @@ class H(http.server.BaseHTTPRequestHandler):
         if method == "GET" and self.path.endswith("/blobs/" + digest):
             self.wfile.write(data[:nbytes])
             self.wfile.flush()
+            open(portfile + ".stalled", "w").close()
             time.sleep(3600)
         self.wfile.write(data)
 

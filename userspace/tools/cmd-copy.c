@@ -332,7 +332,7 @@ int xfer_copy(const char *src, const char *dst, const struct xfer_opts *xo)
 				sl, img.digest,
 				json_integer_value(
 					json_object_get(img.desc, "size")),
-				xo->sign_key);
+				dtag, xo->sign_key);
 		if (!err)
 			err = atomfs_layout_write_index(sl);
 		if (err)
