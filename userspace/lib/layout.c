@@ -428,6 +428,11 @@ static void forget_added(struct atomfs_layout *l)
 	l->nadded = 0;
 }
 
+void atomfs_layout_keep_blobs(struct atomfs_layout *l)
+{
+	forget_added(l);
+}
+
 static void tmp_drop(struct atomfs_layout *l, size_t i)
 {
 	struct atomfs_tmpblob *t = &l->tmps[i];

@@ -105,6 +105,8 @@ int atomfs_layout_set_tag(struct atomfs_layout *l, const char *tag,
 void atomfs_layout_add_entry(struct atomfs_layout *l, json_t *desc);
 /* write index.json: the command's changes become visible (and are kept) */
 int atomfs_layout_write_index(struct atomfs_layout *l);
+/* the blobs added so far stay even if the command fails (a pull's verified blobs) */
+void atomfs_layout_keep_blobs(struct atomfs_layout *l);
 /* undo a failed command: remove the blobs it added (and a layout it created) */
 void atomfs_layout_rollback(struct atomfs_layout *l);
 /*

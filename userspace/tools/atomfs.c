@@ -7,6 +7,7 @@
 #include "cmd.h"
 #include "internal.h"
 #include "oci.h"
+#include "xfer.h"
 
 static const struct cmd {
 	const char *name;
@@ -27,6 +28,10 @@ static const struct cmd {
 	{ "fsck", cmd_fsck, "re-hash every blob and report damaged ones" },
 	{ "layer", cmd_layer,
 	  "write one squashfs layer file from a directory or tar" },
+	{ "push", cmd_push, "push an image and its signatures to a registry" },
+	{ "pull", cmd_pull,
+	  "pull an image and its signatures from a registry" },
+	{ "copy", cmd_copy, "copy an image between layouts and registries" },
 	{ "mount", cmd_mount, "mount an image (as mount -t atomfs does)" },
 	{ "umount", cmd_umount, "unmount an image, writable mounts included" },
 	{ "status", cmd_status, "show what the kernel holds for a mount" },
