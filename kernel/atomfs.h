@@ -28,6 +28,15 @@
 #define ATOMFS_WH_META_PREFIX_LEN 8
 #define ATOMFS_WH_OPAQUE ".wh..wh..opq"
 
+/*
+ * Inode numbers (atomfs.rst, "Inode numbers"): bits 48..63 hold a layer
+ * index plus one for numbers outside the shared range, so a stack has at
+ * most 65535 layers.
+ */
+#define ATOMFS_INO_LAYER_SHIFT 48
+#define ATOMFS_INO_LOW_MASK ((1ULL << ATOMFS_INO_LAYER_SHIFT) - 1)
+#define ATOMFS_MAX_LAYERS_LIMIT 65535U
+
 /* States of a layer with a digest (atomfs_lower.state). */
 enum {
 	ATOMFS_LOWER_PENDING,		/* being verified and mounted */
@@ -45,7 +54,12 @@ struct atomfs_lower {
 	struct completion ready;	/* set-up finished, either way */
 	u64 ino_count;			/* inodes of a squashfs layer; 0: dir */
 	u64 size;			/* blob size in bytes; 0 for a dir */
-	unsigned int flags;		/* ATOMFS_INFO_* */
+	u64 diskseq;			/* the device's, before it was hashed */
+	bool loop;			/* on a loop device: rehash on reuse */
+	bool nosuid;			/* a directory layer's mount is nosuid */
+	bool nodev;			/* ... or nodev */
+	/* ATOMFS_INFO_*; VERIFIED cleared under atomfs_held_lock: READ_ONCE */
+	unsigned int flags;
 	struct atomfs_digest digest;	/* as given at creation */
 };
 
@@ -57,7 +71,8 @@ struct atomfs_stack {
 	int stack_depth;		/* deepest layer's s_stack_depth */
 	bool posix_acl;			/* some layer has POSIX ACLs */
 	char *label;			/* NUL-terminated, may be NULL */
-	bool verified;			/* every layer was verified */
+	bool nosuid;			/* some directory layer is nosuid */
+	bool nodev;			/* some directory layer is nodev */
 	struct proc_dir_entry *proc;	/* /proc/fs/atomfs/<id> */
 	unsigned int nr_layers;
 	u64 *ino_base;			/* added to each layer's inode numbers */
@@ -90,6 +105,7 @@ struct atomfs_dirent {
 	struct hlist_node node;		/* in atomfs_dir.buckets */
 	u64 ino;			/* atomfs inode number: d_ino */
 	unsigned int layer;		/* the layer providing the name */
+	unsigned int slot;		/* its directory in atomfs_dir.layers[] */
 	unsigned char type;		/* DT_*, DT_WHT for a whiteout */
 	bool closed;			/* no more lower directories */
 	unsigned int nr_lower;		/* directories of this name below */
@@ -116,7 +132,8 @@ struct atomfs_dir {
 	struct hlist_head *buckets;
 	struct atomfs_dirent **sorted;	/* visible names, sorted: readdir */
 	unsigned int nr_layers;
-	struct atomfs_dir_layer layers[]; /* top-down */
+	unsigned int users;		/* overflow readdir list: open files */
+	struct atomfs_dir_layer layers[]; /* top-down: layer decreasing */
 };
 
 struct atomfs_inode {
@@ -129,6 +146,8 @@ struct atomfs_inode {
 	unsigned int *lower;		/* top-down; set up with the inode */
 	struct mutex dir_lock;		/* serialises building @dir */
 	struct atomfs_dir *dir;		/* published with release semantics */
+	int dir_err;			/* a kept build error: dir_lock */
+	struct atomfs_dir *list;	/* shared overflow readdir list: dir_lock */
 };
 
 static inline struct atomfs_inode *ATOMFS_I(struct inode *inode)
@@ -163,13 +182,16 @@ void atomfs_ctl_exit(void);
 /* stack.c */
 int atomfs_stack_create(const struct atomfs_create_stack *args,
 			u32 *failed_layer);
+bool atomfs_stack_verified(const struct atomfs_stack *stack);
 struct atomfs_stack *atomfs_stack_from_file(struct file *file);
 void atomfs_stack_put(struct atomfs_stack *stack);
 
 /* layer.c */
 struct atomfs_lower *atomfs_lower_alloc(void);
-struct file *atomfs_layer_get_bdev(const struct atomfs_layer *desc);
-int atomfs_layer_mount_bdev(struct atomfs_lower *lower, struct file *file);
+struct file *atomfs_layer_get_bdev(const struct atomfs_layer *desc,
+				   u64 *diskseq);
+int atomfs_layer_mount_bdev(struct atomfs_lower *lower, struct file *file,
+			    u64 diskseq);
 struct atomfs_lower *atomfs_layer_open_dir(const struct atomfs_layer *desc);
 void atomfs_layers_release(struct atomfs_lower **layers, unsigned int nr);
 
@@ -228,14 +250,25 @@ void atomfs_stack_proc_remove(struct atomfs_stack *stack);
 long atomfs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 
 /* fault.c, or stubs without fault injection */
+enum {
+	ATOMFS_DELAY_INODE_NEW = 1,	/* a new inode, before its set-up */
+	ATOMFS_DELAY_BEFORE_MOUNT = 2,	/* a layer hashed, not yet mounted */
+	ATOMFS_DELAY_DIR_BUILD = 3,	/* dir_lock taken, index not built */
+};
+
 #ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
 bool atomfs_should_fail(void);
+void atomfs_delay(unsigned int point);
 int atomfs_fault_init(void);
 void atomfs_fault_exit(void);
 #else
 static inline bool atomfs_should_fail(void)
 {
 	return false;
+}
+
+static inline void atomfs_delay(unsigned int point)
+{
 }
 
 static inline int atomfs_fault_init(void)
@@ -258,7 +291,7 @@ struct inode *atomfs_get_inode(struct super_block *sb, struct dentry *real,
 			       unsigned int layer, const unsigned int *lower,
 			       unsigned int nr_lower);
 bool atomfs_is_whiteout(struct super_block *sb, struct dentry *real);
-bool atomfs_dir_is_opaque(struct super_block *sb, struct dentry *real);
+int atomfs_dir_is_opaque(struct super_block *sb, struct dentry *real);
 int atomfs_getattr(ATOMFS_IDMAP_ARG, const struct path *path,
 		   struct kstat *stat, u32 request_mask, unsigned int flags);
 int atomfs_permission(ATOMFS_IDMAP_ARG, struct inode *inode, int mask);
@@ -281,7 +314,8 @@ extern const struct file_operations atomfs_file_fops;
 /* xattr.c */
 extern const struct xattr_handler *atomfs_xattr_handlers[];
 ssize_t atomfs_listxattr(struct dentry *dentry, char *list, size_t size);
-bool atomfs_is_opaque_dir(struct super_block *sb, struct dentry *real);
+int atomfs_is_opaque_dir(struct super_block *sb, struct dentry *real);
+int atomfs_check_overlay_marks(struct dentry *real, unsigned int layer);
 struct posix_acl *atomfs_get_acl(struct inode *inode, int type, bool rcu);
 
 #endif /* _ATOMFS_H */

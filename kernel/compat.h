@@ -30,6 +30,7 @@
 #include <linux/fcntl.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/mount.h>
 #include <linux/posix_acl.h>
 #include <linux/uio.h>
 #include <linux/version.h>
@@ -270,6 +271,16 @@ static inline int atomfs_real_getattr(const struct path *path,
 #define ATOMFS_IDMAP_ARG struct user_namespace *mnt_userns
 #define atomfs_nop_idmap (&init_user_ns)
 #endif
+
+/* Is @mnt an idmapped mount? 6.3 API change: mnt_idmap replaces mnt_userns. */
+static inline bool atomfs_mnt_idmapped(struct vfsmount *mnt)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	return mnt_idmap(mnt) != &nop_mnt_idmap;
+#else
+	return mnt_user_ns(mnt) != &init_user_ns;
+#endif
+}
 
 static inline ssize_t atomfs_do_getxattr(struct dentry *real, const char *name,
 					 void *buf, size_t size)

@@ -55,14 +55,17 @@ static long atomfs_ctl_ioctl(struct file *file, unsigned int cmd,
 {
 	void __user *argp = (void __user *)arg;
 
-	switch (cmd) {
-	case ATOMFS_IOC_CREATE_STACK:
-		return atomfs_ioctl_create_stack(argp);
-	case ATOMFS_IOC_QUERY_LAYER:
-		return atomfs_ioctl_query_layer(argp);
-	default:
+	if (cmd != ATOMFS_IOC_CREATE_STACK && cmd != ATOMFS_IOC_QUERY_LAYER)
 		return -ENOTTY;
-	}
+	/*
+	 * Checked again at each call: the fd may have been passed to, or kept
+	 * by, a task without the capability.
+	 */
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (cmd == ATOMFS_IOC_CREATE_STACK)
+		return atomfs_ioctl_create_stack(argp);
+	return atomfs_ioctl_query_layer(argp);
 }
 
 static const struct file_operations atomfs_ctl_fops = {

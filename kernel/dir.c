@@ -35,6 +35,7 @@ struct atomfs_dir_builder {
 	struct atomfs_dir *dir;
 	unsigned int cap;		/* most names to index */
 	unsigned int layer;		/* the layer being read */
+	unsigned int slot;		/* its place in dir->layers[] */
 	bool opaque;			/* it holds .wh..wh..opq */
 	struct list_head pending;	/* names to look at after reading */
 	int err;
@@ -70,15 +71,23 @@ const struct atomfs_dirent *atomfs_dir_find(const struct atomfs_dir *dir,
 	return atomfs_find(dir, name->name, name->len);
 }
 
-/* The dentry of @layer's directory taking part in @dir, or NULL. */
+/*
+ * The dentry of @layer's directory taking part in @dir, or NULL. layers[]
+ * is top-down, so its layer numbers decrease: a binary search.
+ */
 struct dentry *atomfs_dir_layer_dentry(const struct atomfs_dir *dir,
 				       unsigned int layer)
 {
-	unsigned int i;
+	unsigned int lo = 0, hi = dir->nr_layers, mid;
 
-	for (i = 0; i < dir->nr_layers; i++) {
-		if (dir->layers[i].layer == layer)
-			return dir->layers[i].dentry;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (dir->layers[mid].layer == layer)
+			return dir->layers[mid].dentry;
+		if (dir->layers[mid].layer > layer)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
 	return NULL;
 }
@@ -131,6 +140,7 @@ static struct atomfs_dirent *atomfs_dirent_new(struct atomfs_dir_builder *b,
 	}
 	de->ino = atomfs_ino(b->sb, b->layer, real_ino);
 	de->layer = b->layer;
+	de->slot = b->slot;
 	de->type = type;
 	de->closed = type != DT_DIR;
 	de->nr_lower = 0;
@@ -304,6 +314,7 @@ static int atomfs_dir_read_layer(struct atomfs_dir_builder *b,
 	if (IS_ERR(file))
 		return PTR_ERR(file);
 	b->layer = layer;
+	b->slot = b->dir->nr_layers - 1;
 	b->opaque = false;
 	b->ctx.pos = 0;
 	err = iterate_dir(file, &b->ctx);
@@ -405,7 +416,7 @@ static struct atomfs_dir *atomfs_dir_build(struct dentry *dentry,
 	struct atomfs_dir *dir;
 	struct dentry *real;
 	unsigned int i;
-	int err = -ENOMEM;
+	int opaque, err = -ENOMEM;
 
 	dir = kvzalloc(struct_size(dir, layers, ai->nr_lower + 1),
 		       GFP_KERNEL_ACCOUNT);
@@ -424,8 +435,16 @@ static struct atomfs_dir *atomfs_dir_build(struct dentry *dentry,
 	err = atomfs_dir_read_layer(&b, ai->layer, ai->real);
 	if (err)
 		goto out;
+	/* The top layer's marks too: never trust an inode made elsewhere. */
+	opaque = b.opaque;
+	if (!opaque) {
+		err = atomfs_is_opaque_dir(sb, ai->real);
+		if (err < 0)
+			goto out;
+		opaque = err;
+	}
 
-	for (i = 0; i < ai->nr_lower && !b.opaque; i++) {
+	for (i = 0; i < ai->nr_lower && !opaque; i++) {
 		real = atomfs_dir_lower(dentry, ai->lower[i]);
 		err = PTR_ERR(real);
 		if (IS_ERR(real))
@@ -436,8 +455,13 @@ static struct atomfs_dir *atomfs_dir_build(struct dentry *dentry,
 		err = atomfs_dir_read_layer(&b, ai->lower[i], real);
 		if (err)
 			goto out;
-		if (atomfs_is_opaque_dir(sb, real))
-			break;
+		opaque = b.opaque;
+		if (!opaque) {
+			err = atomfs_is_opaque_dir(sb, real);
+			if (err < 0)
+				goto out;
+			opaque = err;
+		}
 		if (fatal_signal_pending(current)) {
 			err = -EINTR;
 			goto out;
@@ -457,17 +481,17 @@ out:
 
 /*
  * A directory with more than dir_index_max names keeps no index: only its
- * layers (opaque marks found by lookup instead of by reading). Lookups then
- * go through the layers in turn (atomfs_lookup_slow()), and each open file
- * builds its own readdir list, freed on close.
+ * layers (opaque marks found by lookup instead of by reading, the top
+ * layer's checked here again). Lookups then go through the layers in turn
+ * (atomfs_lookup_slow()), and readdir uses a list shared by the open files.
  */
 static struct atomfs_dir *atomfs_dir_build_layers(struct dentry *dentry)
 {
 	struct atomfs_inode *ai = ATOMFS_I(d_inode(dentry));
 	struct atomfs_dir *dir;
 	struct dentry *real;
-	bool opaque = ai->opaque;
 	unsigned int i;
+	int opaque;
 
 	dir = kvzalloc(struct_size(dir, layers, ai->nr_lower + 1),
 		       GFP_KERNEL_ACCOUNT);
@@ -477,21 +501,36 @@ static struct atomfs_dir *atomfs_dir_build_layers(struct dentry *dentry)
 	dir->layers[0].layer = ai->layer;
 	dir->layers[0].dentry = dget(ai->real);
 	dir->nr_layers = 1;
-	for (i = 0; i < ai->nr_lower && !opaque; i++) {
+	opaque = atomfs_dir_is_opaque(dentry->d_sb, ai->real);
+	for (i = 0; i < ai->nr_lower && opaque == 0; i++) {
 		real = atomfs_dir_lower(dentry, ai->lower[i]);
 		if (IS_ERR(real)) {
-			atomfs_dir_free(dir);
-			return ERR_CAST(real);
+			opaque = PTR_ERR(real);
+			break;
 		}
 		dir->layers[dir->nr_layers].layer = ai->lower[i];
 		dir->layers[dir->nr_layers].dentry = real;
 		dir->nr_layers++;
 		opaque = atomfs_dir_is_opaque(dentry->d_sb, real);
 	}
+	if (opaque < 0) {
+		atomfs_dir_free(dir);
+		return ERR_PTR(opaque);
+	}
 	return dir;
 }
 
-/* The index of the directory @dentry, built on first need. */
+/* Errors worth trying again later rather than keeping. */
+static bool atomfs_transient(int err)
+{
+	return err == -ENOMEM || err == -EINTR || err == -EAGAIN;
+}
+
+/*
+ * The index of the directory @dentry, built on first need. A build error
+ * is kept (dir_err) unless it is transient: a directory that cannot be
+ * merged is not read again, layer after layer, by every lookup.
+ */
 struct atomfs_dir *atomfs_dir_get(struct dentry *dentry)
 {
 	struct atomfs_inode *ai = ATOMFS_I(d_inode(dentry));
@@ -503,9 +542,13 @@ struct atomfs_dir *atomfs_dir_get(struct dentry *dentry)
 	if (dir)
 		return dir;
 
-	mutex_lock(&ai->dir_lock);
+	if (mutex_lock_killable(&ai->dir_lock))
+		return ERR_PTR(-EINTR);
 	dir = ai->dir;
-	if (!dir) {
+	if (!dir && ai->dir_err) {
+		dir = ERR_PTR(ai->dir_err);
+	} else if (!dir) {
+		atomfs_delay(ATOMFS_DELAY_DIR_BUILD);
 		old = atomfs_override_creds(dentry->d_sb);
 		dir = atomfs_dir_build(dentry, atomfs_dir_index_max);
 		if (PTR_ERR(dir) == -EFBIG)
@@ -514,27 +557,67 @@ struct atomfs_dir *atomfs_dir_get(struct dentry *dentry)
 		if (!IS_ERR(dir)) {
 			/* Publish only the finished index to lockless readers. */
 			smp_store_release(&ai->dir, dir);
+		} else if (!atomfs_transient(PTR_ERR(dir))) {
+			ai->dir_err = PTR_ERR(dir);
 		}
 	}
 	mutex_unlock(&ai->dir_lock);
 	return dir;
 }
 
+/*
+ * The readdir list of a directory over dir_index_max: built by the first
+ * getdents of an open file and shared by all the files open on the
+ * directory, so its memory does not grow with the number of opens.
+ */
+static struct atomfs_dir *atomfs_dir_list_get(struct file *file)
+{
+	struct atomfs_inode *ai = ATOMFS_I(file_inode(file));
+	struct atomfs_dir *list;
+	const struct cred *old;
+
+	if (mutex_lock_killable(&ai->dir_lock))
+		return ERR_PTR(-EINTR);
+	list = ai->list;
+	if (!list) {
+		old = atomfs_override_creds(file_inode(file)->i_sb);
+		list = atomfs_dir_build(file->f_path.dentry, UINT_MAX);
+		revert_creds(old);
+		if (IS_ERR(list))
+			goto out;
+		ai->list = list;
+	}
+	list->users++;
+out:
+	mutex_unlock(&ai->dir_lock);
+	return list;
+}
+
+static void atomfs_dir_list_put(struct inode *inode, struct atomfs_dir *list)
+{
+	struct atomfs_inode *ai = ATOMFS_I(inode);
+
+	mutex_lock(&ai->dir_lock);
+	if (--list->users || WARN_ON_ONCE(ai->list != list))
+		list = NULL;
+	else
+		ai->list = NULL;
+	mutex_unlock(&ai->dir_lock);
+	atomfs_dir_free(list);
+}
+
 static int atomfs_iterate(struct file *file, struct dir_context *ctx)
 {
 	struct atomfs_dir *dir = atomfs_dir_get(file->f_path.dentry);
 	const struct atomfs_dirent *de;
-	const struct cred *old;
 
 	if (IS_ERR(dir))
 		return PTR_ERR(dir);
 	if (dir->overflow) {
-		/* This file's own list; the caller holds f_pos_lock. */
+		/* The shared list; the caller holds f_pos_lock. */
 		dir = file->private_data;
 		if (!dir) {
-			old = atomfs_override_creds(file_inode(file)->i_sb);
-			dir = atomfs_dir_build(file->f_path.dentry, UINT_MAX);
-			revert_creds(old);
+			dir = atomfs_dir_list_get(file);
 			if (IS_ERR(dir))
 				return PTR_ERR(dir);
 			file->private_data = dir;
@@ -554,7 +637,8 @@ static int atomfs_iterate(struct file *file, struct dir_context *ctx)
 
 static int atomfs_dir_release(struct inode *inode, struct file *file)
 {
-	atomfs_dir_free(file->private_data);
+	if (file->private_data)
+		atomfs_dir_list_put(inode, file->private_data);
 	return 0;
 }
 

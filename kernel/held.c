@@ -105,7 +105,8 @@ void atomfs_held_mark_bad(struct atomfs_lower *lower)
 {
 	mutex_lock(&atomfs_held_lock);
 	lower->state = ATOMFS_LOWER_FAILED;
-	lower->flags &= ~ATOMFS_INFO_VERIFIED;
+	/* Every stack using it shows unverified from now on. */
+	WRITE_ONCE(lower->flags, lower->flags & ~ATOMFS_INFO_VERIFIED);
 	if (lower->in_table) {
 		hash_del(&lower->held_node);
 		lower->in_table = false;

@@ -16,7 +16,8 @@ static struct proc_dir_entry *atomfs_proc_root;
 
 static u32 atomfs_layer_info_flags(const struct atomfs_lower *lower)
 {
-	u32 flags = lower->flags & (ATOMFS_INFO_VERIFIED | ATOMFS_INFO_DIR);
+	u32 flags = READ_ONCE(lower->flags) &
+		    (ATOMFS_INFO_VERIFIED | ATOMFS_INFO_DIR);
 
 	if (refcount_read(&lower->ref) > 1)
 		flags |= ATOMFS_INFO_SHARED;

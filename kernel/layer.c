@@ -8,6 +8,7 @@
 #include <linux/file.h>
 #include <linux/fs_context.h>
 #include <linux/magic.h>
+#include <linux/major.h>
 #include <linux/module.h>
 #include <linux/namei.h>
 #include <linux/slab.h>
@@ -106,9 +107,11 @@ struct atomfs_lower *atomfs_lower_alloc(void)
 
 /*
  * The block device of a layer descriptor, checked: read-only, and exactly
- * the stated size (a multiple of 4096 when it is to be verified).
+ * the stated size (a multiple of 4096 when it is to be verified). *@diskseq
+ * gets the device's sequence number, read before anything of it is hashed.
  */
-struct file *atomfs_layer_get_bdev(const struct atomfs_layer *desc)
+struct file *atomfs_layer_get_bdev(const struct atomfs_layer *desc,
+				   u64 *diskseq)
 {
 	struct block_device *bdev;
 	struct file *file;
@@ -131,22 +134,37 @@ struct file *atomfs_layer_get_bdev(const struct atomfs_layer *desc)
 	if (desc->digest.algo != ATOMFS_DIGEST_NONE &&
 	    !IS_ALIGNED(desc->size, 4096))
 		goto out;
+	*diskseq = READ_ONCE(bdev->bd_disk->diskseq);
 	return file;
 out:
 	fput(file);
 	return ERR_PTR(err);
 }
 
-/* Mount @file's device as @lower's layer. */
-int atomfs_layer_mount_bdev(struct atomfs_lower *lower, struct file *file)
+/*
+ * Mount @file's device as @lower's layer. @diskseq is the device's sequence
+ * number from before it was hashed: a loop device whose file was swapped
+ * (LOOP_CHANGE_FD) or which was set up again since then has another one.
+ */
+int atomfs_layer_mount_bdev(struct atomfs_lower *lower, struct file *file,
+			    u64 diskseq)
 {
+	struct block_device *bdev = atomfs_file_bdev(file);
 	struct vfsmount *mnt;
 	struct kstatfs st;
 	int err;
 
+	atomfs_delay(ATOMFS_DELAY_BEFORE_MOUNT);
 	mnt = atomfs_mount_bdev(file);
 	if (IS_ERR(mnt))
 		return PTR_ERR(mnt);
+	if (READ_ONCE(bdev->bd_disk->diskseq) != diskseq) {
+		pr_warn_ratelimited("%pg changed between its hash and its mount (diskseq %llu, now %llu): refused\n",
+				    bdev, diskseq,
+				    READ_ONCE(bdev->bd_disk->diskseq));
+		mntput(mnt);
+		return -ESTALE;
+	}
 
 	/* squashfs numbers its inodes 1..inodes and reports the count. */
 	err = vfs_statfs(&(struct path){ .mnt = mnt, .dentry = mnt->mnt_root },
@@ -157,7 +175,9 @@ int atomfs_layer_mount_bdev(struct atomfs_lower *lower, struct file *file)
 	}
 	lower->mnt = mnt;
 	lower->ino_count = st.f_files;
-	lower->size = bdev_nr_bytes(atomfs_file_bdev(file));
+	lower->size = bdev_nr_bytes(bdev);
+	lower->diskseq = diskseq;
+	lower->loop = MAJOR(bdev->bd_dev) == LOOP_MAJOR;
 	return 0;
 }
 
@@ -180,6 +200,9 @@ struct atomfs_lower *atomfs_layer_open_dir(const struct atomfs_layer *desc)
 	err = -EINVAL;
 	if (atomfs_is_stacking_fs(file->f_path.mnt->mnt_sb))
 		goto out;
+	/* atomfs shows the layer's own ids: an idmapping would be lost. */
+	if (atomfs_mnt_idmapped(file->f_path.mnt))
+		goto out;
 	err = -ENOMEM;
 	lower = atomfs_lower_alloc();
 	if (!lower)
@@ -193,6 +216,10 @@ struct atomfs_lower *atomfs_layer_open_dir(const struct atomfs_layer *desc)
 	}
 	lower->mnt = mnt;
 	lower->flags |= ATOMFS_INFO_DIR;
+	/* Carried over to the stack: atomfs must not lift them. */
+	lower->nosuid = file->f_path.mnt->mnt_flags & MNT_NOSUID;
+	lower->nodev = (file->f_path.mnt->mnt_flags & MNT_NODEV) ||
+		       (file->f_path.mnt->mnt_sb->s_iflags & SB_I_NODEV);
 	fput(file);
 	return lower;
 out:

@@ -10,22 +10,22 @@
 
 #include "atomfs.h"
 
-/* Is there a .wh.NAME (an OCI whiteout) for @name in @realdir? */
-static bool atomfs_has_oci_whiteout(struct dentry *realdir,
-				    const struct qstr *name)
+/* Is there a .wh.NAME (an OCI whiteout) for @name in @realdir? 1, 0, -errno */
+static int atomfs_has_oci_whiteout(struct dentry *realdir,
+				   const struct qstr *name)
 {
 	char buf[ATOMFS_WH_PREFIX_LEN + NAME_MAX + 1];
 	struct dentry *wh;
-	bool found;
+	int found;
 
 	if (name->len > NAME_MAX - ATOMFS_WH_PREFIX_LEN)
-		return false; /* such a whiteout could not exist */
+		return 0; /* such a whiteout could not exist */
 	memcpy(buf, ATOMFS_WH_PREFIX, ATOMFS_WH_PREFIX_LEN);
 	memcpy(buf + ATOMFS_WH_PREFIX_LEN, name->name, name->len);
 	wh = lookup_one_len_unlocked(buf, realdir,
 				     ATOMFS_WH_PREFIX_LEN + name->len);
 	if (IS_ERR(wh))
-		return false;
+		return PTR_ERR(wh);
 	found = d_is_positive(wh);
 	dput(wh);
 	return found;
@@ -44,7 +44,7 @@ static struct dentry *atomfs_lookup_slow(struct super_block *sb,
 	unsigned int i, top_layer = 0, nr_lower = 0, *lower;
 	struct dentry *real, *top = NULL;
 	struct inode *inode = NULL;
-	bool hidden;
+	int hidden;
 
 	/* Whiteouts and .wh..wh.* bookkeeping are never visible. */
 	if (name->len >= ATOMFS_WH_META_PREFIX_LEN &&
@@ -66,8 +66,16 @@ static struct dentry *atomfs_lookup_slow(struct super_block *sb,
 			kfree(lower);
 			return ERR_CAST(real);
 		}
-		hidden = (style & ATOMFS_WHITEOUT_OCI) &&
-			 atomfs_has_oci_whiteout(index->layers[i].dentry, name);
+		hidden = 0;
+		if (style & ATOMFS_WHITEOUT_OCI)
+			hidden = atomfs_has_oci_whiteout(index->layers[i].dentry,
+							 name);
+		if (hidden < 0) {
+			dput(real);
+			dput(top);
+			kfree(lower);
+			return ERR_PTR(hidden);
+		}
 		if (d_is_negative(real) || atomfs_is_whiteout(sb, real)) {
 			/* A char 0/0 whiteout ends the search, as .wh.NAME does. */
 			hidden |= d_is_positive(real);
@@ -95,36 +103,23 @@ static struct dentry *atomfs_lookup_slow(struct super_block *sb,
 	return d_splice_alias(inode, dentry);
 }
 
-static struct dentry *atomfs_lookup(struct inode *dir, struct dentry *dentry,
-				    unsigned int flags)
+/* The index path: one hash probe, then the winning layer only. */
+static struct dentry *atomfs_lookup_index(struct super_block *sb,
+					  struct dentry *dentry,
+					  const struct atomfs_dir *index)
 {
-	struct super_block *sb = dir->i_sb;
 	const struct atomfs_dirent *de;
-	struct atomfs_dir *index;
 	struct dentry *real, *realparent;
 	struct inode *inode = NULL;
-	const struct cred *old;
 
-	index = atomfs_dir_get(dentry->d_parent);
-	if (IS_ERR(index))
-		return ERR_CAST(index);
-	if (index->overflow) {
-		old = atomfs_override_creds(sb);
-		real = atomfs_lookup_slow(sb, dentry, index);
-		revert_creds(old);
-		return real;
-	}
 	de = atomfs_dir_find(index, &dentry->d_name);
 	if (!de || de->type == DT_WHT)
 		return d_splice_alias(NULL, dentry);
 
-	realparent = atomfs_dir_layer_dentry(index, de->layer);
-	if (WARN_ON_ONCE(!realparent))
+	if (WARN_ON_ONCE(de->slot >= index->nr_layers))
 		return ERR_PTR(-EIO);
-
-	old = atomfs_override_creds(sb);
+	realparent = index->layers[de->slot].dentry;
 	real = lookup_one_len_unlocked(de->name, realparent, de->len);
-	revert_creds(old);
 	if (IS_ERR(real))
 		return ERR_CAST(real);
 	/* Only a directory layer changed under us can make this negative. */
@@ -138,6 +133,32 @@ static struct dentry *atomfs_lookup(struct inode *dir, struct dentry *dentry,
 	}
 	dput(real);
 	return d_splice_alias(inode, dentry);
+}
+
+/*
+ * Everything a lookup decides about the layers (which layer wins, whether
+ * a directory is opaque, whether an inode carries marks atomfs refuses) is
+ * decided under the mounter's credentials: the inode it makes is cached
+ * for every later caller (see "Credentials" in atomfs.rst).
+ */
+static struct dentry *atomfs_lookup(struct inode *dir, struct dentry *dentry,
+				    unsigned int flags)
+{
+	struct super_block *sb = dir->i_sb;
+	struct atomfs_dir *index;
+	const struct cred *old;
+	struct dentry *ret;
+
+	old = atomfs_override_creds(sb);
+	index = atomfs_dir_get(dentry->d_parent);
+	if (IS_ERR(index))
+		ret = ERR_CAST(index);
+	else if (index->overflow)
+		ret = atomfs_lookup_slow(sb, dentry, index);
+	else
+		ret = atomfs_lookup_index(sb, dentry, index);
+	revert_creds(old);
+	return ret;
 }
 
 const struct inode_operations atomfs_dir_iops = {

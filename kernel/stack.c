@@ -105,6 +105,21 @@ static int atomfs_check_layer_desc(const struct atomfs_layer *desc)
 	return 0;
 }
 
+/*
+ * Is every layer of @stack verified now? A held layer marked bad after the
+ * stack was made has lost ATOMFS_INFO_VERIFIED (atomfs_held_mark_bad()).
+ */
+bool atomfs_stack_verified(const struct atomfs_stack *stack)
+{
+	unsigned int i;
+
+	for (i = 0; i < stack->nr_layers; i++) {
+		if (!(READ_ONCE(stack->layers[i]->flags) & ATOMFS_INFO_VERIFIED))
+			return false;
+	}
+	return true;
+}
+
 static int atomfs_check_args(const struct atomfs_create_stack *args)
 {
 	if (args->flags & ~ATOMFS_STACK_ALL)
@@ -115,7 +130,8 @@ static int atomfs_check_args(const struct atomfs_create_stack *args)
 		return -EINVAL;
 	if (!args->nr_layers)
 		return -EINVAL;
-	if (args->nr_layers > atomfs_max_layers)
+	if (args->nr_layers > min(READ_ONCE(atomfs_max_layers),
+				  ATOMFS_MAX_LAYERS_LIMIT))
 		return -E2BIG;
 	return 0;
 }
@@ -129,7 +145,6 @@ static int atomfs_stack_layout(struct atomfs_stack *stack)
 	u64 base = 0;
 	unsigned int i;
 
-	stack->verified = true;
 	for (i = 0; i < stack->nr_layers; i++) {
 		struct atomfs_lower *layer = stack->layers[i];
 		struct super_block *sb = layer->mnt->mnt_sb;
@@ -143,8 +158,8 @@ static int atomfs_stack_layout(struct atomfs_stack *stack)
 		stack->stack_depth = max(stack->stack_depth, sb->s_stack_depth);
 		if (sb->s_flags & SB_POSIXACL)
 			stack->posix_acl = true;
-		if (!(layer->flags & ATOMFS_INFO_VERIFIED))
-			stack->verified = false;
+		stack->nosuid |= layer->nosuid;
+		stack->nodev |= layer->nodev;
 	}
 	if (stack->stack_depth + 1 > FILESYSTEM_MAX_STACK_DEPTH)
 		return -EINVAL;
@@ -154,9 +169,11 @@ static int atomfs_stack_layout(struct atomfs_stack *stack)
 /* One layer with a digest being set up. */
 struct atomfs_setup {
 	struct file *file;		/* the caller's device; NULL: reuse */
+	u64 diskseq;			/* of the device hashed, before hashing */
 	struct atomfs_lower *lower;	/* referenced until in the stack */
 	int how;			/* ATOMFS_HELD_* */
 	bool queued;			/* job is on the workqueue */
+	bool reuse;			/* a held layer, hashed again */
 	struct atomfs_verify_job job;
 };
 
@@ -183,7 +200,7 @@ static int atomfs_layer_prepare(struct atomfs_stack *stack, unsigned int i,
 		return 0;
 	}
 	if (desc->fd != ATOMFS_NO_FD) {
-		file = atomfs_layer_get_bdev(desc);
+		file = atomfs_layer_get_bdev(desc, &s->diskseq);
 		if (IS_ERR(file))
 			return PTR_ERR(file);
 	}
@@ -196,7 +213,7 @@ static int atomfs_layer_prepare(struct atomfs_stack *stack, unsigned int i,
 	err = -ENOMEM;
 	lower = atomfs_lower_alloc();
 	if (lower) {
-		err = atomfs_layer_mount_bdev(lower, file);
+		err = atomfs_layer_mount_bdev(lower, file, s->diskseq);
 		if (err)
 			kfree(lower);
 		else
@@ -217,6 +234,25 @@ static void atomfs_report_mismatch(struct atomfs_stack *stack, unsigned int i,
 }
 
 /*
+ * May the held layer @s->lower serve descriptor @desc as it is? A layer on
+ * a loop device is never taken on the strength of its digest alone: its
+ * file can be swapped or written behind the module's back, so every reuse
+ * hashes it again (see "Shared layers" in atomfs.rst).
+ */
+static int atomfs_held_check(const struct atomfs_layer *desc,
+			     struct atomfs_setup *s, bool *rehash)
+{
+	struct atomfs_lower *lower = s->lower;
+
+	/* ATOMFS_NO_FD: a size is the caller's claim, never ignored. */
+	if (desc->fd == ATOMFS_NO_FD && desc->size && desc->size != lower->size)
+		return -EMSGSIZE;
+	*rehash = (desc->flags & ATOMFS_LAYER_REHASH) || lower->loop;
+	s->reuse = !(desc->flags & ATOMFS_LAYER_REHASH);
+	return 0;
+}
+
+/*
  * Verify the layers that carry a digest, or find them held. Rounds: claim
  * or find every layer still missing, hash what we own in parallel, mount
  * it and publish it; only then wait for layers that other callers are
@@ -229,7 +265,8 @@ static int atomfs_stack_verify(struct atomfs_stack *stack,
 			       struct atomfs_setup *setup, u32 *failed_layer)
 {
 	struct atomfs_verify v;
-	bool started = false, again;
+	bool started = false, again, rehash;
+	struct block_device *bdev;
 	struct atomfs_setup *s;
 	unsigned int i;
 	int ret, err = 0;
@@ -251,8 +288,14 @@ static int atomfs_stack_verify(struct atomfs_stack *stack,
 			s->how = ret;
 			if (ret == ATOMFS_HELD_WAIT)
 				continue;
-			if (ret == ATOMFS_HELD_READY &&
-			    !(descs[i].flags & ATOMFS_LAYER_REHASH)) {
+			if (ret == ATOMFS_HELD_READY) {
+				err = atomfs_held_check(&descs[i], s, &rehash);
+				if (err) {
+					*failed_layer = i;
+					goto out;
+				}
+			}
+			if (ret == ATOMFS_HELD_READY && !rehash) {
 				stack->layers[i] = s->lower;
 				s->lower = NULL;
 				atomic64_inc(&atomfs_stats.layers_reused);
@@ -268,7 +311,9 @@ static int atomfs_stack_verify(struct atomfs_stack *stack,
 				s->job.bdev = atomfs_file_bdev(s->file);
 				s->job.size = descs[i].size;
 			} else { /* a held layer, hashed again */
-				s->job.bdev = s->lower->mnt->mnt_sb->s_bdev;
+				bdev = s->lower->mnt->mnt_sb->s_bdev;
+				s->diskseq = READ_ONCE(bdev->bd_disk->diskseq);
+				s->job.bdev = bdev;
 				s->job.size = s->lower->size;
 			}
 			s->job.expect = &descs[i].digest;
@@ -285,14 +330,24 @@ static int atomfs_stack_verify(struct atomfs_stack *stack,
 		/* Every hash must match before anything is mounted. */
 		for (i = 0; i < stack->nr_layers; i++) {
 			s = &setup[i];
-			if (!s->queued || !s->job.err)
+			if (!s->queued)
+				continue;
+			if (!s->job.err && s->how == ATOMFS_HELD_READY &&
+			    (s->diskseq != s->lower->diskseq ||
+			     READ_ONCE(s->job.bdev->bd_disk->diskseq) !=
+			     s->diskseq)) {
+				/* Its loop device was set up again since. */
+				pr_warn_ratelimited("layer %u: %pg changed since it was verified: refused\n",
+						    i, s->job.bdev);
+				s->job.err = -EBADMSG;
+			} else if (s->job.err == -EBADMSG) {
+				atomfs_report_mismatch(stack, i, &s->job);
+			}
+			if (!s->job.err)
 				continue;
 			err = s->job.err;
-			if (err == -EBADMSG) {
-				atomfs_report_mismatch(stack, i, &s->job);
-				if (s->how == ATOMFS_HELD_READY)
-					atomfs_held_mark_bad(s->lower);
-			}
+			if (err == -EBADMSG && s->how == ATOMFS_HELD_READY)
+				atomfs_held_mark_bad(s->lower);
 			*failed_layer = i;
 			goto out;
 		}
@@ -303,7 +358,8 @@ static int atomfs_stack_verify(struct atomfs_stack *stack,
 				continue;
 			s->queued = false;
 			if (s->how == ATOMFS_HELD_OWNED)
-				err = atomfs_layer_mount_bdev(s->lower, s->file);
+				err = atomfs_layer_mount_bdev(s->lower, s->file,
+							      s->diskseq);
 			if (err) {
 				*failed_layer = i;
 				goto out;
@@ -313,7 +369,10 @@ static int atomfs_stack_verify(struct atomfs_stack *stack,
 				s->lower->flags |= ATOMFS_INFO_VERIFIED;
 				atomfs_held_done(s->lower, 0);
 			}
-			atomic64_inc(&atomfs_stats.layers_verified);
+			if (s->reuse)
+				atomic64_inc(&atomfs_stats.layers_reused);
+			else
+				atomic64_inc(&atomfs_stats.layers_verified);
 			stack->layers[i] = s->lower;
 			s->lower = NULL;
 		}
@@ -326,14 +385,14 @@ static int atomfs_stack_verify(struct atomfs_stack *stack,
 				err = -EINTR;
 				goto out;
 			}
-			if (READ_ONCE(s->lower->state) == ATOMFS_LOWER_READY) {
-				stack->layers[i] = s->lower;
-				atomic64_inc(&atomfs_stats.layers_reused);
-			} else {
-				atomfs_layers_release(&s->lower, 1);
-				again = true;
-			}
+			/*
+			 * Ready or failed, claim it again: a ready layer is
+			 * then checked like any held one (hashed again if on
+			 * a loop device), a failed one tried with our device.
+			 */
+			atomfs_layers_release(&s->lower, 1);
 			s->lower = NULL;
+			again = true;
 		}
 	} while (again);
 out:

@@ -14,8 +14,32 @@
 #include "atomfs.h"
 
 unsigned int atomfs_max_layers = 4096;
-module_param_named(max_layers, atomfs_max_layers, uint, 0644);
-MODULE_PARM_DESC(max_layers, "Most layers in one stack (default 4096)");
+
+/*
+ * 1..65535: the inode-number scheme keeps 16 bits for the layer index, and
+ * the descriptor array is copied in with one allocation.
+ */
+static int atomfs_set_max_layers(const char *val,
+				 const struct kernel_param *kp)
+{
+	unsigned int n;
+	int err;
+
+	err = kstrtouint(val, 0, &n);
+	if (err)
+		return err;
+	if (!n || n > ATOMFS_MAX_LAYERS_LIMIT)
+		return -EINVAL;
+	WRITE_ONCE(*(unsigned int *)kp->arg, n);
+	return 0;
+}
+
+static const struct kernel_param_ops atomfs_max_layers_ops = {
+	.set = atomfs_set_max_layers,
+	.get = param_get_uint,
+};
+module_param_cb(max_layers, &atomfs_max_layers_ops, &atomfs_max_layers, 0644);
+MODULE_PARM_DESC(max_layers, "Most layers in one stack, 1..65535 (default 4096)");
 
 bool atomfs_share_layers = true;
 module_param_named(share_layers, atomfs_share_layers, bool, 0644);
@@ -105,8 +129,9 @@ static int atomfs_show_options(struct seq_file *m, struct dentry *root)
 {
 	struct atomfs_stack *stack = atomfs_stack(root->d_sb);
 
+	/* Now, not at creation: a layer may have been marked bad since. */
 	seq_printf(m, ",layers=%u,id=%llu,%s", stack->nr_layers, stack->id,
-		   stack->verified ? "verified" : "unverified");
+		   atomfs_stack_verified(stack) ? "verified" : "unverified");
 	return 0;
 }
 
@@ -164,6 +189,9 @@ static int atomfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	sb->s_flags |= SB_RDONLY | SB_NOSEC;
 	if (stack->posix_acl)
 		sb->s_flags |= SB_POSIXACL;
+	/* A nodev directory layer keeps its devices closed through atomfs. */
+	if (stack->nodev)
+		sb->s_iflags |= SB_I_NODEV;
 	sb->s_maxbytes = MAX_LFS_FILESIZE;
 	sb->s_time_gran = 1;
 	sb->s_stack_depth = stack->stack_depth + 1;
@@ -197,6 +225,13 @@ static int atomfs_get_tree(struct fs_context *fc)
 	 */
 	if (!ctx->stack)
 		return invalfc(fc, "no stack given: mount with stack=FD, see mount.atomfs(8)");
+	/* The policy holds at mount too: it may have been off at creation. */
+	if (READ_ONCE(atomfs_require_verified) &&
+	    !atomfs_stack_verified(ctx->stack)) {
+		errorfc(fc, "stack %llu has unverified layers and require_verified is on",
+			ctx->stack->id);
+		return -EPERM;
+	}
 	if (!(fc->sb_flags & SB_RDONLY)) {
 		infofc(fc, "atomfs is read-only: mounting read-only");
 		fc->sb_flags |= SB_RDONLY;

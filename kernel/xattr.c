@@ -4,6 +4,7 @@
  * that provides the inode. overlayfs's own xattrs (trusted.overlay.*,
  * user.overlay.*) are bookkeeping of the image format, never shown.
  */
+#include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/posix_acl.h>
 #include <linux/string.h>
@@ -58,6 +59,20 @@ const struct xattr_handler *atomfs_xattr_handlers[] = {
 	NULL,
 };
 
+/*
+ * May the caller see @name in a list? The layer lists under the mounter's
+ * credentials, so trusted.* names only to whoever could read them (as
+ * overlayfs's ovl_can_list()); runs under the caller's credentials.
+ */
+static bool atomfs_can_list(const char *name)
+{
+	if (atomfs_is_private_xattr(name))
+		return false;
+	if (strncmp(name, XATTR_TRUSTED_PREFIX, XATTR_TRUSTED_PREFIX_LEN))
+		return true;
+	return ns_capable_noaudit(&init_user_ns, CAP_SYS_ADMIN);
+}
+
 ssize_t atomfs_listxattr(struct dentry *dentry, char *list, size_t size)
 {
 	struct inode *inode = d_inode(dentry);
@@ -77,7 +92,7 @@ ssize_t atomfs_listxattr(struct dentry *dentry, char *list, size_t size)
 		if (WARN_ON_ONCE(slen > len))
 			return -EIO;
 		len -= slen;
-		if (atomfs_is_private_xattr(s)) {
+		if (!atomfs_can_list(s)) {
 			res -= slen;
 			memmove(s, s + slen, len);
 		} else {
@@ -87,24 +102,76 @@ ssize_t atomfs_listxattr(struct dentry *dentry, char *list, size_t size)
 	return res;
 }
 
-/* Does @real carry overlayfs's opaque mark (when the stack uses it)? */
-bool atomfs_is_opaque_dir(struct super_block *sb, struct dentry *real)
+/* An xattr that is absent, or not there to be read: "no". */
+static bool atomfs_xattr_absent(ssize_t ret)
+{
+	return ret == -ENODATA || ret == -EOPNOTSUPP;
+}
+
+/*
+ * Does @real carry overlayfs's opaque mark (when the stack uses it)? 1 or
+ * 0, or -errno when the mark cannot be read: never "no" for an error. A
+ * value longer than one byte (ERANGE) is not "y". Runs under the
+ * mounter's credentials.
+ */
+int atomfs_is_opaque_dir(struct super_block *sb, struct dentry *real)
 {
 	static const char * const names[] = {
 		ATOMFS_TRUSTED_OVERLAY "opaque",
 		ATOMFS_USER_OVERLAY "opaque",
 	};
 	unsigned int i;
+	ssize_t ret;
 	char val;
 
 	if (!(atomfs_stack(sb)->whiteout & ATOMFS_WHITEOUT_OVERLAY))
-		return false;
+		return 0;
 	for (i = 0; i < ARRAY_SIZE(names); i++) {
-		if (atomfs_do_getxattr(real, names[i], &val, 1) == 1 &&
-		    val == 'y')
-			return true;
+		ret = atomfs_do_getxattr(real, names[i], &val, 1);
+		if (ret == 1 && val == 'y')
+			return 1;
+		if (ret < 0 && !atomfs_xattr_absent(ret) && ret != -ERANGE)
+			return ret;
 	}
-	return false;
+	return 0;
+}
+
+/*
+ * overlayfs's redirects (directories) and metacopy (regular files) would
+ * be shown wrong: atomfs follows neither, so it refuses inodes that carry
+ * them (EPERM, as overlayfs does when told not to follow).
+ */
+int atomfs_check_overlay_marks(struct dentry *real, unsigned int layer)
+{
+	static const char * const dir_marks[] = {
+		ATOMFS_TRUSTED_OVERLAY "redirect",
+		ATOMFS_USER_OVERLAY "redirect",
+	};
+	static const char * const file_marks[] = {
+		ATOMFS_TRUSTED_OVERLAY "metacopy",
+		ATOMFS_USER_OVERLAY "metacopy",
+	};
+	const char * const *names;
+	unsigned int i;
+	ssize_t ret;
+
+	if (d_is_dir(real))
+		names = dir_marks;
+	else if (d_is_reg(real))
+		names = file_marks;
+	else
+		return 0;
+	for (i = 0; i < 2; i++) {
+		ret = atomfs_do_getxattr(real, names[i], NULL, 0);
+		if (ret >= 0) {
+			pr_warn_ratelimited("layer %u: %pd2 carries %s, which atomfs does not follow: refused\n",
+					    layer, real, names[i]);
+			return -EPERM;
+		}
+		if (!atomfs_xattr_absent(ret))
+			return ret;
+	}
+	return 0;
 }
 
 struct posix_acl *atomfs_get_acl(struct inode *inode, int type, bool rcu)
