@@ -206,6 +206,8 @@ struct atomfs_stats {
 	atomic64_t layers_verified;
 	atomic64_t layers_reused;
 	atomic64_t aborted;
+	atomic64_t held_waits;		/* waits on a layer another sets up */
+	atomic64_t dir_overflows;	/* directories over dir_index_max */
 	atomic_t workers;
 	atomic_t max_workers;
 };
@@ -230,12 +232,17 @@ long atomfs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 /* fault.c, or stubs without fault injection */
 #ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
 bool atomfs_should_fail(void);
+void atomfs_verify_delay(void);
 int atomfs_fault_init(void);
 void atomfs_fault_exit(void);
 #else
 static inline bool atomfs_should_fail(void)
 {
 	return false;
+}
+
+static inline void atomfs_verify_delay(void)
+{
 }
 
 static inline int atomfs_fault_init(void)

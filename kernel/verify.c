@@ -196,6 +196,7 @@ static void atomfs_verify_work(struct work_struct *work)
 	struct shash_desc *desc;
 
 	atomfs_note_worker(1);
+	atomfs_verify_delay();
 	desc = kmalloc(sizeof(*desc) + crypto_shash_descsize(v->tfm),
 		       GFP_KERNEL);
 	if (!desc || atomfs_should_fail()) {
