@@ -13,7 +13,7 @@
 
 static DECLARE_FAULT_ATTR(atomfs_fail);
 static struct dentry *atomfs_debugfs;
-/* Tests: keep a verification in flight so that others wait on it. */
+/* Tests: a pause after each chunk hashed keeps a verification in flight. */
 static u32 atomfs_verify_delay_ms;
 
 bool atomfs_should_fail(void)

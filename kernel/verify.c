@@ -163,8 +163,10 @@ static int atomfs_hash_bdev(struct atomfs_verify_job *job,
 			next_len = 0;
 		if (!err)
 			err = atomfs_chunk_hash(c[i], desc);
-		if (!err)
+		if (!err) {
 			atomic64_add(len, &atomfs_stats.bytes_hashed);
+			atomfs_verify_delay();
+		}
 		if (!err && READ_ONCE(job->v->abort))
 			err = -EINTR;
 		if (!next_len)
@@ -196,7 +198,6 @@ static void atomfs_verify_work(struct work_struct *work)
 	struct shash_desc *desc;
 
 	atomfs_note_worker(1);
-	atomfs_verify_delay();
 	desc = kmalloc(sizeof(*desc) + crypto_shash_descsize(v->tfm),
 		       GFP_KERNEL);
 	if (!desc || atomfs_should_fail()) {
