@@ -204,4 +204,4 @@ TEST_F_TIMEOUT(fault, verify_fault_attr, 900)
 	ASSERT_GT(oks, 0);
 }
 
-TEST_HARNESS_MAIN
+ATOMFS_HARNESS_MAIN

@@ -997,4 +997,4 @@ TEST(module_unloads_at_the_end)
 	ASSERT_EQ(0, run("modprobe atomfs"));
 }
 
-TEST_HARNESS_MAIN
+ATOMFS_HARNESS_MAIN

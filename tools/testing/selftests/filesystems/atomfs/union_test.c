@@ -1097,4 +1097,4 @@ TEST_F(tmp, posix_acls_of_directory_layers)
 	free(ls);
 }
 
-TEST_HARNESS_MAIN
+ATOMFS_HARNESS_MAIN
