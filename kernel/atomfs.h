@@ -213,6 +213,8 @@ struct atomfs_stats {
 };
 
 extern struct atomfs_stats atomfs_stats;
+/* fault.c's delay point after each chunk hashed (tests: a layer in flight) */
+#define ATOMFS_DELAY_HASH_CHUNK 4
 int atomfs_verify_start(struct atomfs_verify *v);
 void atomfs_verify_queue(struct atomfs_verify *v,
 			 struct atomfs_verify_job *job);
@@ -232,7 +234,7 @@ long atomfs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 /* fault.c, or stubs without fault injection */
 #ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
 bool atomfs_should_fail(void);
-void atomfs_verify_delay(void);
+void atomfs_delay(unsigned int point);
 int atomfs_fault_init(void);
 void atomfs_fault_exit(void);
 #else
@@ -241,7 +243,7 @@ static inline bool atomfs_should_fail(void)
 	return false;
 }
 
-static inline void atomfs_verify_delay(void)
+static inline void atomfs_delay(unsigned int point)
 {
 }
 

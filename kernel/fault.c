@@ -4,6 +4,10 @@
  * /sys/kernel/debug/atomfs/fail_*. Per-task fail-nth does not reach the
  * verification workers, and 6.1 cannot filter failslab by stack trace on
  * x86-64, so the allocation and worker paths consult this one.
+ *
+ * And a delay knob, /sys/kernel/debug/atomfs/delay_point and delay_ms: a
+ * task reaching the numbered point (ATOMFS_DELAY_*) sleeps delay_ms, which
+ * widens a race window so that a selftest reproduces the race every time.
  */
 #include <linux/debugfs.h>
 #include <linux/delay.h>
@@ -13,18 +17,21 @@
 
 static DECLARE_FAULT_ATTR(atomfs_fail);
 static struct dentry *atomfs_debugfs;
-/* Tests: a pause after each chunk hashed keeps a verification in flight. */
-static u32 atomfs_verify_delay_ms;
+static u32 atomfs_delay_point;
+static u32 atomfs_delay_ms;
 
 bool atomfs_should_fail(void)
 {
 	return should_fail(&atomfs_fail, 1);
 }
 
-void atomfs_verify_delay(void)
+void atomfs_delay(unsigned int point)
 {
-	u32 ms = READ_ONCE(atomfs_verify_delay_ms);
+	u32 ms;
 
+	if (READ_ONCE(atomfs_delay_point) != point)
+		return;
+	ms = READ_ONCE(atomfs_delay_ms);
 	if (ms)
 		msleep(ms);
 }
@@ -33,11 +40,13 @@ int __init atomfs_fault_init(void)
 {
 	atomfs_debugfs = fault_create_debugfs_attr("atomfs", NULL,
 						   &atomfs_fail);
-	if (IS_ERR(atomfs_debugfs))
+	if (IS_ERR(atomfs_debugfs)) {
 		atomfs_debugfs = NULL; /* debugfs is optional */
-	else
-		debugfs_create_u32("verify_delay_ms", 0600, atomfs_debugfs,
-				   &atomfs_verify_delay_ms);
+		return 0;
+	}
+	debugfs_create_u32("delay_point", 0600, atomfs_debugfs,
+			   &atomfs_delay_point);
+	debugfs_create_u32("delay_ms", 0600, atomfs_debugfs, &atomfs_delay_ms);
 	return 0;
 }
 

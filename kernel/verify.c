@@ -165,7 +165,7 @@ static int atomfs_hash_bdev(struct atomfs_verify_job *job,
 			err = atomfs_chunk_hash(c[i], desc);
 		if (!err) {
 			atomic64_add(len, &atomfs_stats.bytes_hashed);
-			atomfs_verify_delay();
+			atomfs_delay(ATOMFS_DELAY_HASH_CHUNK);
 		}
 		if (!err && READ_ONCE(job->v->abort))
 			err = -EINTR;

@@ -204,19 +204,25 @@ static int sha256_file(const char *file, struct atomfs_digest *d)
 	return 0;
 }
 
-#define DELAY_KNOB "/sys/kernel/debug/atomfs/verify_delay_ms"
+#define DELAY_POINT "/sys/kernel/debug/atomfs/delay_point"
+#define DELAY_MS "/sys/kernel/debug/atomfs/delay_ms"
+#define DELAY_HASH_CHUNK "4" /* ATOMFS_DELAY_HASH_CHUNK */
 /*
  * A layer whose verification stays in flight long enough for other
- * set-ups to arrive and wait on it: on the debug kernel the module pauses
- * 400 ms after each 1 MiB hashed (4 MiB: 1.6 s); elsewhere a 64 MiB layer
- * (over a second under TCG, still ~100 ms with SHA-NI). base.sqfs padded
- * with zeros into FILE; its digest in D. Undo with slow_layer_end().
+ * set-ups to arrive and wait on it: on the debug kernel the module's delay
+ * knob pauses 400 ms after each 1 MiB hashed (4 MiB: 1.6 s); elsewhere a
+ * 64 MiB layer (over a second under TCG, still ~100 ms with SHA-NI).
+ * base.sqfs padded with zeros into FILE; its digest in D. Undo with
+ * slow_layer_end().
  */
 static int slow_layer(const char *file, struct atomfs_digest *d)
 {
-	bool knob = access(DELAY_KNOB, W_OK) == 0;
-	int err = knob ? write_file(DELAY_KNOB, "400", 3, 0) : 0;
+	bool knob = access(DELAY_MS, W_OK) == 0;
+	int err = 0;
 
+	if (knob)
+		err = write_file(DELAY_POINT, DELAY_HASH_CHUNK, 1, 0) ?:
+		      write_file(DELAY_MS, "400", 3, 0);
 	if (err)
 		return err;
 	err = make_padded(fixture("base.sqfs"), file, (knob ? 4 : 64) * MIB);
@@ -225,8 +231,10 @@ static int slow_layer(const char *file, struct atomfs_digest *d)
 
 static void slow_layer_end(void)
 {
-	if (access(DELAY_KNOB, W_OK) == 0)
-		write_file(DELAY_KNOB, "0", 1, 0);
+	if (access(DELAY_MS, W_OK) == 0) {
+		write_file(DELAY_MS, "0", 1, 0);
+		write_file(DELAY_POINT, "0", 1, 0);
+	}
 }
 
 /* Wait up to 20 s until stats field FIELD (via read_stats) passes BASE. */
