@@ -1250,22 +1250,24 @@ static void *one_setup_thread(void *p)
 TEST_F_TIMEOUT(verify, waiter_retries_after_owner_fails, 180)
 {
 	struct one_setup owner, waiter;
+	struct atomfs_digest d;
 	pthread_t th[2];
 	struct stats s0, s1;
 	int bad, good;
 
-	ASSERT_EQ(0, slow_layer(WORK "/slow", &owner.l.digest));
+	ASSERT_EQ(0, slow_layer(WORK "/slow", &d));
 	ASSERT_EQ(0, copy_file(WORK "/slow", WORK "/slow-bad"));
 	ASSERT_EQ(0, flip_bit(WORK "/slow-bad", 2 * MIB));
 	ASSERT_EQ(0, add_blk_layer(self->ls, WORK "/slow-bad"));
 	ASSERT_EQ(0, add_blk_layer(self->ls, WORK "/slow"));
 	bad = self->ls->fd[0];
 	good = self->ls->fd[1];
+	memset(&owner, 0, sizeof(owner));
+	memset(&waiter, 0, sizeof(waiter));
+	owner.l = self->ls->l[0];
+	owner.l.digest = d;
 	waiter.l = self->ls->l[1];
-	waiter.l.digest = owner.l.digest;
-	owner.l.fd = self->ls->l[0].fd;
-	owner.l.size = self->ls->l[0].size;
-	owner.l.flags = self->ls->l[0].flags;
+	waiter.l.digest = d;
 	ASSERT_EQ(0, read_stats(&s0));
 
 	/* The owner claims the digest with the bad device and hashes it ... */
@@ -1279,7 +1281,7 @@ TEST_F_TIMEOUT(verify, waiter_retries_after_owner_fails, 180)
 	slow_layer_end();
 	ASSERT_EQ(0, read_stats(&s1));
 
-	EXPECT_EQ(-EBADMSG, owner.ret);
+	EXPECT_EQ(-EBADMSG, owner.ret) TH_LOG("the owner: %s", strerror(-owner.ret));
 	EXPECT_GE(waiter.ret, 0) TH_LOG("the waiter failed: %s", strerror(-waiter.ret));
 	EXPECT_EQ(1, s1.waits - s0.waits);
 	EXPECT_EQ(1, s1.verified - s0.verified);
@@ -1301,18 +1303,19 @@ TEST_F_TIMEOUT(verify, waiter_retries_after_owner_fails, 180)
 TEST_F_TIMEOUT(verify, shared_wait_is_killable, 180)
 {
 	struct one_setup owner;
+	struct atomfs_digest d;
 	struct stats s0, s1, s;
 	pthread_t th;
 	int status;
 	pid_t pid;
 
-	ASSERT_EQ(0, slow_layer(WORK "/slow", &owner.l.digest));
+	ASSERT_EQ(0, slow_layer(WORK "/slow", &d));
 	ASSERT_EQ(0, add_blk_layer(self->ls, WORK "/slow"));
 	ASSERT_EQ(0, add_blk_layer(self->ls, WORK "/slow"));
-	owner.l.fd = self->ls->l[0].fd;
-	owner.l.size = self->ls->l[0].size;
-	owner.l.flags = self->ls->l[0].flags;
-	self->ls->l[1].digest = owner.l.digest;
+	memset(&owner, 0, sizeof(owner));
+	owner.l = self->ls->l[0];
+	owner.l.digest = d;
+	self->ls->l[1].digest = d;
 	ASSERT_EQ(0, read_stats(&s0));
 
 	ASSERT_EQ(0, pthread_create(&th, NULL, one_setup_thread, &owner));
