@@ -228,11 +228,15 @@ struct atomfs_stats {
 	atomic64_t layers_verified;
 	atomic64_t layers_reused;
 	atomic64_t aborted;
+	atomic64_t held_waits;		/* waits on a layer another sets up */
+	atomic64_t dir_overflows;	/* directories over dir_index_max */
 	atomic_t workers;
 	atomic_t max_workers;
 };
 
 extern struct atomfs_stats atomfs_stats;
+/* fault.c's delay point after each chunk hashed (tests: a layer in flight) */
+#define ATOMFS_DELAY_HASH_CHUNK 4
 int atomfs_verify_start(struct atomfs_verify *v);
 void atomfs_verify_queue(struct atomfs_verify *v,
 			 struct atomfs_verify_job *job);

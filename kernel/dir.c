@@ -551,8 +551,10 @@ struct atomfs_dir *atomfs_dir_get(struct dentry *dentry)
 		atomfs_delay(ATOMFS_DELAY_DIR_BUILD);
 		old = atomfs_override_creds(dentry->d_sb);
 		dir = atomfs_dir_build(dentry, atomfs_dir_index_max);
-		if (PTR_ERR(dir) == -EFBIG)
+		if (PTR_ERR(dir) == -EFBIG) {
+			atomic64_inc(&atomfs_stats.dir_overflows);
 			dir = atomfs_dir_build_layers(dentry);
+		}
 		revert_creds(old);
 		if (!IS_ERR(dir)) {
 			/* Publish only the finished index to lockless readers. */

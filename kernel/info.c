@@ -83,12 +83,14 @@ static int atomfs_stats_show(struct seq_file *m, void *v)
 	char driver[CRYPTO_MAX_ALG_NAME];
 
 	atomfs_sha256_driver_name(driver, sizeof(driver));
-	seq_printf(m, "bytes_hashed %lld\nlayers_verified %lld\nlayers_reused %lld\nverifications_aborted %lld\nmax_workers %d\nsha256_driver %s\n",
+	seq_printf(m, "bytes_hashed %lld\nlayers_verified %lld\nlayers_reused %lld\nverifications_aborted %lld\nmax_workers %d\nsha256_driver %s\nshared_layer_waits %lld\ndir_index_overflows %lld\n",
 		   atomic64_read(&atomfs_stats.bytes_hashed),
 		   atomic64_read(&atomfs_stats.layers_verified),
 		   atomic64_read(&atomfs_stats.layers_reused),
 		   atomic64_read(&atomfs_stats.aborted),
-		   atomic_read(&atomfs_stats.max_workers), driver);
+		   atomic_read(&atomfs_stats.max_workers), driver,
+		   atomic64_read(&atomfs_stats.held_waits),
+		   atomic64_read(&atomfs_stats.dir_overflows));
 	return 0;
 }
 

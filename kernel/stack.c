@@ -381,6 +381,7 @@ static int atomfs_stack_verify(struct atomfs_stack *stack,
 			s = &setup[i];
 			if (!s->lower || s->how != ATOMFS_HELD_WAIT)
 				continue;
+			atomic64_inc(&atomfs_stats.held_waits);
 			if (wait_for_completion_killable(&s->lower->ready)) {
 				err = -EINTR;
 				goto out;

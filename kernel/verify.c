@@ -163,8 +163,10 @@ static int atomfs_hash_bdev(struct atomfs_verify_job *job,
 			next_len = 0;
 		if (!err)
 			err = atomfs_chunk_hash(c[i], desc);
-		if (!err)
+		if (!err) {
 			atomic64_add(len, &atomfs_stats.bytes_hashed);
+			atomfs_delay(ATOMFS_DELAY_HASH_CHUNK);
+		}
 		if (!err && READ_ONCE(job->v->abort))
 			err = -EINTR;
 		if (!next_len)

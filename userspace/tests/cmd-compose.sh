@@ -47,7 +47,9 @@ check "update: the layout is unchanged after a bad NEWREF" cmp before after
 check_exit 2 "update: --replace without '=' is a usage error" atomfs update --replace D:dep-2 A:app
 # the old dependency may be gone: its recorded reference is enough
 check "update: back to dep-1 works" atomfs update -q --replace D:dep-2=D:dep-1 A:app
-check "update: the result equals a fresh build" test "$(layers_of A:app)" = "$(atomfs build -q --mtime 1 --from B:base --apply D:dep-1 --layer app A:fresh; layers_of A:fresh)"
+atomfs build -q --mtime 1 --from B:base --apply D:dep-1 --layer app A:fresh
+updated=$(layers_of A:app); fresh=$(layers_of A:fresh)
+check "update: the result equals a fresh build" test -n "$fresh" -a "$(echo "$updated" | wc -l)" = 3 -a "$updated" = "$fresh"
 rm -rf D2; mkdir D2; cp -a D/. D2/
 atomfs build -q --mtime 1 --from B:base --apply D2:dep-1 --layer app A:gone
 rm -rf D2

@@ -578,4 +578,44 @@ static inline int run_capture(const char *root, const char *prog,
 	return WEXITSTATUS(st);
 }
 
+/* Is NAME one of the space-separated words of LIST? */
+static inline bool atomfs_word_in(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = list;
+
+	while ((p = strstr(p, name))) {
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+/*
+ * Instead of TEST_HARNESS_MAIN, after kselftest_harness.h: with
+ * ATOMFS_SELFTEST_ONLY="NAME..." only the tests so named run (6.1's
+ * harness has no filter), to try one case in the VM.
+ */
+#define ATOMFS_SELFTEST_FILTER()                                             \
+	do {                                                                 \
+		const char *only = getenv("ATOMFS_SELFTEST_ONLY");           \
+		struct __fixture_metadata *f;                                \
+		struct __test_metadata **t;                                  \
+									     \
+		for (f = __fixture_list; only && f; f = f->next)             \
+			for (t = &f->tests; *t;)                             \
+				if (atomfs_word_in(only, (*t)->name))        \
+					t = &(*t)->next;                     \
+				else                                         \
+					*t = (*t)->next;                     \
+	} while (0)
+
+#define ATOMFS_HARNESS_MAIN                                                  \
+	int main(int argc, char **argv)                                      \
+	{                                                                    \
+		ATOMFS_SELFTEST_FILTER();                                    \
+		return test_harness_run(argc, argv);                         \
+	}
+
 #endif

@@ -925,6 +925,12 @@ static int child_open_without_cap(void *arg)
 	return errno == EPERM ? 0 : 12;
 }
 
+/*
+ * A directory layer is taken by clone_private_mount(), which wants
+ * CAP_SYS_ADMIN over the directory's mount: the VFS refuses it here, before
+ * atomfs's own checks (kernel10's hardening_test covers those with block
+ * layers).
+ */
 static int child_ioctl_without_cap(void *arg)
 {
 	struct atomfs_create_stack cs;
@@ -959,15 +965,40 @@ static int child_ioctl_in_userns(void *arg)
 	return errno == EPERM ? 0 : 33;
 }
 
-static int child_mount_without_cap(void *arg)
+/*
+ * Root of a new user namespace, holding a stack fd, in a mount namespace of
+ * its own: mount(2) passes may_mount(), and only atomfs not being
+ * FS_USERNS_MOUNT (mount_capable() then wants CAP_SYS_ADMIN in the initial
+ * namespace) refuses the mount. (Without any capability may_mount() would
+ * answer before atomfs is asked.)
+ */
+static int child_mount_in_userns(void *arg)
 {
 	int stack = *(int *)arg;
 
-	if (drop_cap_sys_admin())
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS))
 		return 40;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return 43;
 	if (mount_stack(stack, MNT) == 0)
 		return 41;
 	return errno == EPERM ? 0 : 42;
+}
+
+/* GET_INFO on a file of the mount, without CAP_SYS_ADMIN: atomfs's check. */
+static int child_get_info_without_cap(void *arg)
+{
+	struct atomfs_info info;
+	int fd = open(MNT, O_RDONLY | O_DIRECTORY);
+
+	if (fd < 0)
+		return 50;
+	if (drop_cap_sys_admin())
+		return 51;
+	memset(&info, 0, sizeof(info));
+	if (ioctl(fd, ATOMFS_IOC_GET_INFO, &info) == 0)
+		return 52;
+	return errno == EPERM ? 0 : 53;
 }
 
 TEST_F(stack, cap_sys_admin_required)
@@ -982,10 +1013,84 @@ TEST_F(stack, cap_sys_admin_required)
 	layer_init(&l, dfd, ATOMFS_LAYER_DIR, 0);
 	st = create_stack(&l, 1, 0, NULL);
 	ASSERT_GE(st, 0);
-	EXPECT_EQ(0, in_child(child_mount_without_cap, &st));
+	EXPECT_EQ(0, in_child(child_mount_in_userns, &st));
 	EXPECT_EQ(0, count_mounts("atomfs"));
+	ASSERT_EQ(0, mount_stack(st, MNT));
+	EXPECT_EQ(0, in_child(child_get_info_without_cap, NULL));
+	EXPECT_EQ(0, umount(MNT));
 	close(st);
 	close(dfd);
+}
+
+/*
+ * ATOMFS_IOC_GET_INFO is count-then-fill: too small a buffer gives E2BIG
+ * with the sizes needed; the label comes back as given, and
+ * /proc/fs/atomfs/<id>/layers shows it escaped on one line.
+ */
+TEST_F(stack, get_info_label_and_proc_layers)
+{
+	static const char label[] = "img:a b\ttab\nline\\back";
+	struct atomfs_layer_info li[2];
+	struct atomfs_create_stack cs;
+	struct atomfs_info info;
+	struct layer_set ls = {};
+	char got[64], path[64], buf[4096], want[512];
+	int stack, fd;
+
+	ASSERT_EQ(0, two_blk_layers(&ls));
+	stack_args_init(&cs, ls.l, 2, ATOMFS_WHITEOUT_OCI, label);
+	stack = create_stack_raw(&cs);
+	ASSERT_GE(stack, 0);
+	ASSERT_EQ(0, mount_stack(stack, MNT));
+	close(stack);
+	fd = open(MNT "/file_a", O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+
+	/* count: nothing fits */
+	memset(&info, 0, sizeof(info));
+	EXPECT_EQ(-1, ioctl(fd, ATOMFS_IOC_GET_INFO, &info));
+	EXPECT_EQ(E2BIG, errno);
+	EXPECT_EQ(2, info.nr_layers);
+	EXPECT_EQ(sizeof(label), info.label_size);
+	EXPECT_EQ(ATOMFS_WHITEOUT_OCI, info.whiteout);
+	EXPECT_GT(info.id, 0);
+	/* room for the layers but not the label: still E2BIG */
+	memset(&info, 0, sizeof(info));
+	info.nr_layers = 2;
+	info.layers = (uintptr_t)li;
+	info.label_size = sizeof(label) - 1;
+	info.label = (uintptr_t)got;
+	EXPECT_EQ(-1, ioctl(fd, ATOMFS_IOC_GET_INFO, &info));
+	EXPECT_EQ(E2BIG, errno);
+	EXPECT_EQ(sizeof(label), info.label_size);
+	/* fill */
+	memset(&info, 0, sizeof(info));
+	memset(li, 0xff, sizeof(li));
+	memset(got, 'x', sizeof(got));
+	info.nr_layers = 2;
+	info.layers = (uintptr_t)li;
+	info.label_size = sizeof(got);
+	info.label = (uintptr_t)got;
+	ASSERT_EQ(0, ioctl(fd, ATOMFS_IOC_GET_INFO, &info));
+	EXPECT_STREQ(label, got);
+	EXPECT_EQ(2, info.nr_layers);
+	EXPECT_EQ(sizeof(label), info.label_size);
+	EXPECT_EQ(0, li[0].index);
+	EXPECT_EQ(1, li[1].index);
+	EXPECT_EQ(0, li[0].flags & ATOMFS_INFO_VERIFIED);
+	EXPECT_EQ(0, li[0].flags & ATOMFS_INFO_DIR);
+	close(fd);
+
+	/* /proc: space, tab, newline and backslash escaped in octal */
+	snprintf(path, sizeof(path), "/proc/fs/atomfs/%llu/layers",
+		 (unsigned long long)info.id);
+	ASSERT_GT(read_file(path, buf, sizeof(buf)), 0) TH_LOG("%s", path);
+	snprintf(want, sizeof(want),
+		 "label img:a\\040b\\011tab\\012line\\134back\n"
+		 "whiteout oci\nlayers 2\n");
+	EXPECT_EQ(0, strncmp(buf, want, strlen(want))) TH_LOG("%s", buf);
+	EXPECT_EQ(0, umount(MNT));
+	put_layers(&ls);
 }
 
 /* Last: nothing is left anywhere and the module unloads. */
@@ -997,4 +1102,4 @@ TEST(module_unloads_at_the_end)
 	ASSERT_EQ(0, run("modprobe atomfs"));
 }
 
-TEST_HARNESS_MAIN
+ATOMFS_HARNESS_MAIN

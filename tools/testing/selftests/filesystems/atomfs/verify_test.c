@@ -52,7 +52,7 @@ static bool skip_scale(void)
 }
 
 struct stats {
-	long long hashed, verified, reused, aborted, max_workers;
+	long long hashed, verified, reused, aborted, max_workers, waits;
 	char driver[64];
 };
 
@@ -77,6 +77,9 @@ static int read_stats(struct stats *s)
 		return -1;
 	p = strstr(buf, "max_workers ");
 	if (!p || sscanf(p, "max_workers %lld", &s->max_workers) != 1)
+		return -1;
+	p = strstr(buf, "shared_layer_waits ");
+	if (!p || sscanf(p, "shared_layer_waits %lld", &s->waits) != 1)
 		return -1;
 	p = strstr(buf, "sha256_driver ");
 	if (p)
@@ -175,6 +178,80 @@ static int make_padded(const char *src, const char *dst, long long size)
 		err = -errno;
 	return err;
 }
+
+/* sha256sum of FILE into D. */
+static int sha256_file(const char *file, struct atomfs_digest *d)
+{
+	unsigned char *b = (unsigned char *)d->bytes;
+	char cmd[PATH_MAX + 32], hex[65];
+	FILE *p;
+	int i, n;
+
+	snprintf(cmd, sizeof(cmd), "sha256sum '%s'", file);
+	p = popen(cmd, "r");
+	if (!p)
+		return -errno;
+	n = fscanf(p, "%64s", hex);
+	pclose(p);
+	if (n != 1 || strlen(hex) != 64)
+		return -EIO;
+	memset(d, 0, sizeof(*d));
+	d->algo = ATOMFS_DIGEST_SHA256;
+	d->size = 32;
+	for (i = 0; i < 32; i++)
+		if (sscanf(hex + 2 * i, "%2hhx", &b[i]) != 1)
+			return -EINVAL;
+	return 0;
+}
+
+#define DELAY_POINT "/sys/kernel/debug/atomfs/delay_point"
+#define DELAY_MS "/sys/kernel/debug/atomfs/delay_ms"
+#define DELAY_HASH_CHUNK "4" /* ATOMFS_DELAY_HASH_CHUNK */
+/*
+ * A layer whose verification stays in flight long enough for other
+ * set-ups to arrive and wait on it: on the debug kernel the module's delay
+ * knob pauses 400 ms after each 1 MiB hashed (4 MiB: 1.6 s); elsewhere a
+ * 64 MiB layer (over a second under TCG, still ~100 ms with SHA-NI).
+ * base.sqfs padded with zeros into FILE; its digest in D. Undo with
+ * slow_layer_end().
+ */
+static int slow_layer(const char *file, struct atomfs_digest *d)
+{
+	bool knob = access(DELAY_MS, W_OK) == 0;
+	int err = 0;
+
+	if (knob)
+		err = write_file(DELAY_POINT, DELAY_HASH_CHUNK, 1, 0) ?:
+		      write_file(DELAY_MS, "400", 3, 0);
+	if (err)
+		return err;
+	err = make_padded(fixture("base.sqfs"), file, (knob ? 4 : 64) * MIB);
+	return err ?: sha256_file(file, d);
+}
+
+static void slow_layer_end(void)
+{
+	if (access(DELAY_MS, W_OK) == 0) {
+		write_file(DELAY_MS, "0", 1, 0);
+		write_file(DELAY_POINT, "0", 1, 0);
+	}
+}
+
+/* Wait up to 20 s until stats field FIELD (via read_stats) passes BASE. */
+#define WAIT_STAT(field, base)                                          \
+	({                                                              \
+		struct stats __s;                                       \
+		long long __t = now_ms();                               \
+		int __ok = 0;                                           \
+		while (!__ok && now_ms() - __t < 20000) {               \
+			if (read_stats(&__s))                           \
+				break;                                  \
+			__ok = __s.field > (base);                      \
+			if (!__ok)                                      \
+				usleep(2000);                           \
+		}                                                       \
+		__ok;                                                   \
+	})
 
 /* Flip the lowest bit of the byte at OFF of FILE, in place. */
 static int flip_bit(const char *file, off_t off)
@@ -1078,16 +1155,27 @@ TEST_F_TIMEOUT(verify, twenty_concurrent_setups, 180)
 	unsigned long long ids[NR_SETUPS];
 	pthread_t th[NR_SETUPS];
 	pthread_barrier_t barrier;
+	struct atomfs_digest slow;
 	struct stats s0, s1;
 	long long sizes = 0;
 	char name[32];
 	int t, j, na, held;
 
+	/*
+	 * Layer 0 is slow to verify: whoever claims it first is still hashing
+	 * it when the others arrive, so they must wait on it (the counter).
+	 */
+	ASSERT_EQ(0, slow_layer(WORK "/slow", &slow));
 	for (t = 0; t < NR_SETUPS; t++) {
 		self->ls->nr = 0;
 		for (j = 0; j < SETUP_LAYERS; j++) {
-			snprintf(name, sizeof(name), "many/%04d.sqfs", 50 + j);
-			ASSERT_EQ(0, add_verified(self->ls, name));
+			if (j == 0) {
+				ASSERT_EQ(0, add_blk_layer(self->ls, WORK "/slow"));
+				self->ls->l[0].digest = slow;
+			} else {
+				snprintf(name, sizeof(name), "many/%04d.sqfs", 50 + j);
+				ASSERT_EQ(0, add_verified(self->ls, name));
+			}
 			args[t].l[j] = self->ls->l[j];
 			args[t].loop[j] = self->ls->fd[j];
 			if (t == 0)
@@ -1104,7 +1192,10 @@ TEST_F_TIMEOUT(verify, twenty_concurrent_setups, 180)
 	for (t = 0; t < NR_SETUPS; t++)
 		pthread_join(th[t], NULL);
 	pthread_barrier_destroy(&barrier);
+	slow_layer_end();
 	ASSERT_EQ(0, read_stats(&s1));
+	TH_LOG("%lld waits on a layer in flight", s1.waits - s0.waits);
+	EXPECT_GT(s1.waits - s0.waits, 0);
 
 	for (t = 0; t < NR_SETUPS; t++) {
 		int ret = args[t].ret;
@@ -1139,6 +1230,125 @@ TEST_F_TIMEOUT(verify, twenty_concurrent_setups, 180)
 			close(args[t].loop[j]);
 	}
 	EXPECT_EQ(0, is_held(&args[0].l[0].digest, NULL));
+}
+
+/* create_stack() of one layer in a thread. */
+struct one_setup {
+	struct atomfs_layer l;
+	int ret;
+};
+
+static void *one_setup_thread(void *p)
+{
+	struct one_setup *a = p;
+
+	a->ret = create_stack(&a->l, 1, 0, NULL);
+	return NULL;
+}
+
+/*
+ * The owner of a layer in flight fails (its device does not match the
+ * digest): a set-up waiting on it tries again with its own device, which
+ * does, and succeeds.
+ */
+TEST_F_TIMEOUT(verify, waiter_retries_after_owner_fails, 180)
+{
+	struct one_setup owner, waiter;
+	struct atomfs_digest d;
+	pthread_t th[2];
+	struct stats s0, s1;
+	int bad, good;
+
+	ASSERT_EQ(0, slow_layer(WORK "/slow", &d));
+	ASSERT_EQ(0, copy_file(WORK "/slow", WORK "/slow-bad"));
+	ASSERT_EQ(0, flip_bit(WORK "/slow-bad", 2 * MIB));
+	ASSERT_EQ(0, add_blk_layer(self->ls, WORK "/slow-bad"));
+	ASSERT_EQ(0, add_blk_layer(self->ls, WORK "/slow"));
+	bad = self->ls->fd[0];
+	good = self->ls->fd[1];
+	memset(&owner, 0, sizeof(owner));
+	memset(&waiter, 0, sizeof(waiter));
+	owner.l = self->ls->l[0];
+	owner.l.digest = d;
+	waiter.l = self->ls->l[1];
+	waiter.l.digest = d;
+	ASSERT_EQ(0, read_stats(&s0));
+
+	/* The owner claims the digest with the bad device and hashes it ... */
+	ASSERT_EQ(0, pthread_create(&th[0], NULL, one_setup_thread, &owner));
+	EXPECT_TRUE(WAIT_STAT(hashed, s0.hashed)) TH_LOG("hashing did not start");
+	/* ... while the waiter arrives with a good one. */
+	ASSERT_EQ(0, pthread_create(&th[1], NULL, one_setup_thread, &waiter));
+	EXPECT_TRUE(WAIT_STAT(waits, s0.waits)) TH_LOG("nobody waited");
+	pthread_join(th[0], NULL);
+	pthread_join(th[1], NULL);
+	slow_layer_end();
+	ASSERT_EQ(0, read_stats(&s1));
+
+	EXPECT_EQ(-EBADMSG, owner.ret) TH_LOG("the owner: %s", strerror(-owner.ret));
+	EXPECT_GE(waiter.ret, 0) TH_LOG("the waiter failed: %s", strerror(-waiter.ret));
+	EXPECT_EQ(1, s1.waits - s0.waits);
+	EXPECT_EQ(1, s1.verified - s0.verified);
+	EXPECT_EQ(0, s1.reused - s0.reused);
+	/* Both devices were hashed in full, and only the good one is used. */
+	EXPECT_EQ(2 * self->ls->l[0].size, s1.hashed - s0.hashed);
+	EXPECT_FALSE(device_held(bad));
+	EXPECT_TRUE(device_held(good));
+	EXPECT_EQ(1, is_held(&owner.l.digest, NULL));
+	if (waiter.ret >= 0)
+		close(waiter.ret);
+	put_layers(self->ls);
+}
+
+/*
+ * A set-up waiting on a layer that another is verifying can be killed:
+ * it dies at once, while the owner goes on and succeeds.
+ */
+TEST_F_TIMEOUT(verify, shared_wait_is_killable, 180)
+{
+	struct one_setup owner;
+	struct atomfs_digest d;
+	struct stats s0, s1, s;
+	pthread_t th;
+	int status;
+	pid_t pid;
+
+	ASSERT_EQ(0, slow_layer(WORK "/slow", &d));
+	ASSERT_EQ(0, add_blk_layer(self->ls, WORK "/slow"));
+	ASSERT_EQ(0, add_blk_layer(self->ls, WORK "/slow"));
+	memset(&owner, 0, sizeof(owner));
+	owner.l = self->ls->l[0];
+	owner.l.digest = d;
+	self->ls->l[1].digest = d;
+	ASSERT_EQ(0, read_stats(&s0));
+
+	ASSERT_EQ(0, pthread_create(&th, NULL, one_setup_thread, &owner));
+	EXPECT_TRUE(WAIT_STAT(hashed, s0.hashed)) TH_LOG("hashing did not start");
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int fd = create_stack(&self->ls->l[1], 1, 0, NULL);
+
+		_exit(fd >= 0 ? 0 : -fd);
+	}
+	EXPECT_TRUE(WAIT_STAT(waits, s0.waits)) TH_LOG("the child never waited");
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	/* Killed while the owner was still hashing: not woken by it. */
+	ASSERT_EQ(0, read_stats(&s));
+	EXPECT_EQ(s0.verified, s.verified) TH_LOG("the owner finished first");
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+		TH_LOG("status %#x", status);
+	pthread_join(th, NULL);
+	slow_layer_end();
+	ASSERT_EQ(0, read_stats(&s1));
+	EXPECT_GE(owner.ret, 0) TH_LOG("the owner failed: %s", strerror(-owner.ret));
+	EXPECT_EQ(1, s1.waits - s0.waits);
+	EXPECT_EQ(1, s1.verified - s0.verified);
+	EXPECT_EQ(0, s1.aborted - s0.aborted);
+	if (owner.ret >= 0)
+		close(owner.ret);
+	put_layers(self->ls);
 }
 
 /*
@@ -1414,4 +1624,4 @@ TEST_F_TIMEOUT(verify, share_layers_off_hashes_again, 300)
 	put_layers(self->ls2);
 }
 
-TEST_HARNESS_MAIN
+ATOMFS_HARNESS_MAIN
