@@ -30,6 +30,7 @@ STOCK_LINES := 6.12
 define copy-module-src
 	@mkdir -p build/$(1)/kernel
 	@ln -sfn $(TOP)/include build/$(1)/include
+	@ln -sfn $(TOP)/VERSION build/$(1)/VERSION
 	@cp -p kernel/Kbuild kernel/Makefile kernel/probe \
 		$(filter-out %/atomfs_probe.h,$(wildcard kernel/*.c kernel/*.h)) \
 		build/$(1)/kernel/
@@ -89,6 +90,20 @@ install:
 	$(MAKE) -C kernel modules_install
 	$(MAKE) -C userspace install
 
+# DKMS on the developer's own host (root): register this tree's module source
+# in /usr/src/atomfs-VERSION and build and install it for KVER (default: the
+# running kernel; DKMS rebuilds it for new kernels). dkms-uninstall undoes it.
+ATOMFS_VERSION := $(shell cat $(TOP)/VERSION)
+DKMS_KVER = $(or $(KVER),$(shell uname -r))
+dkms-install:
+	-dkms remove -m atomfs -v $(ATOMFS_VERSION) --all >/dev/null 2>&1
+	dkms add "$$($(TOP)/scripts/dkms-source $(TOP)/build/dkms/src)"
+	dkms install -m atomfs -v $(ATOMFS_VERSION) -k $(DKMS_KVER)
+
+dkms-uninstall:
+	dkms remove -m atomfs -v $(ATOMFS_VERSION) --all
+	rm -rf /usr/src/atomfs-$(ATOMFS_VERSION)
+
 clean:
 	-$(MAKE) -C kernel KDIR=$(STOCK_DIR)/kdir clean
 	-$(MAKE) -C userspace clean
@@ -96,3 +111,4 @@ clean:
 
 .PHONY: all deps deps-if-missing module module-lines userspace selftests \
 	debug-kernel check demo bench install clean
+.PHONY: dkms-install dkms-uninstall
