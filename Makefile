@@ -130,6 +130,10 @@ dkms-uninstall:
 	dkms remove -m atomfs -v $(ATOMFS_VERSION) --all
 	rm -rf /usr/src/atomfs-$(ATOMFS_VERSION)
 
+# The Debian packages, built on a git archive copy in build/deb/ and checked.
+deb:
+	$(TOP)/tools/testing/packaging/deb
+
 clean:
 	-$(MAKE) -C kernel KDIR=$(STOCK_DIR)/kdir clean
 	-$(MAKE) -C userspace clean
@@ -137,4 +141,4 @@ clean:
 
 .PHONY: all deps deps-if-missing module module-lines userspace selftests \
 	debug-kernel check demo bench install clean
-.PHONY: dkms-install dkms-uninstall install-module install-userspace uninstall
+.PHONY: deb dkms-install dkms-uninstall install-module install-userspace uninstall
