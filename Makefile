@@ -30,6 +30,7 @@ STOCK_LINES := 6.12
 define copy-module-src
 	@mkdir -p build/$(1)/kernel
 	@ln -sfn $(TOP)/include build/$(1)/include
+	@ln -sfn $(TOP)/VERSION build/$(1)/VERSION
 	@cp -p kernel/Kbuild kernel/Makefile kernel/probe \
 		$(filter-out %/atomfs_probe.h,$(wildcard kernel/*.c kernel/*.h)) \
 		build/$(1)/kernel/
@@ -85,9 +86,53 @@ demo: deps-if-missing
 	$(MAKE) all
 	$(TOP)/tools/testing/demo
 
-install:
-	$(MAKE) -C kernel modules_install
-	$(MAKE) -C userspace install
+# make install [DESTDIR=] [PREFIX=/usr/local] [KVER=] [KDIR=] [INSTALL_MOD_PATH=]:
+# the module for KVER (default: the running kernel, only if its headers are
+# in /lib/modules/KVER/build; else name KVER and KDIR), built in its own copy
+# under build/install/, into INSTALL_MOD_PATH (default DESTDIR)
+# /lib/modules/KVER/updates, then the userspace (userspace/Makefile).
+# make uninstall takes the same variables and removes exactly that.
+INSTALL_KVER = $(or $(KVER),$(shell uname -r))
+INSTALL_KDIR = $(or $(KDIR),/lib/modules/$(INSTALL_KVER)/build)
+INSTALL_MOD_PATH ?= $(DESTDIR)
+INSTALL_KO = $(INSTALL_MOD_PATH)/lib/modules/$(INSTALL_KVER)/updates/atomfs.ko
+install-module:
+	@test -f "$(INSTALL_KDIR)/Makefile" || { echo "make install: no kernel headers for $(INSTALL_KVER) in $(INSTALL_KDIR): install linux-headers-$(INSTALL_KVER), or pass KVER= and KDIR=, or use DKMS (make dkms-install); 'make install-userspace' installs only the tools"; exit 1; }
+	@rel=$$(sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' "$(INSTALL_KDIR)/include/generated/utsrelease.h"); \
+	test "$$rel" = "$(INSTALL_KVER)" || { echo "make install: $(INSTALL_KDIR) is for kernel $$rel, not KVER=$(INSTALL_KVER)"; exit 1; }
+	$(call copy-module-src,install/$(INSTALL_KVER))
+	$(MAKE) -C build/install/$(INSTALL_KVER)/kernel KDIR=$(INSTALL_KDIR) modules
+	$(MAKE) -C build/install/$(INSTALL_KVER)/kernel KDIR=$(INSTALL_KDIR) \
+		KERNELRELEASE=$(INSTALL_KVER) INSTALL_MOD_PATH=$(abspath $(INSTALL_MOD_PATH)) modules_install
+	@if [ -z "$(INSTALL_MOD_PATH)" ]; then depmod $(INSTALL_KVER); fi
+
+install-userspace:
+	$(MAKE) -C userspace install DESTDIR=$(abspath $(DESTDIR))
+
+install: install-module install-userspace
+
+uninstall:
+	rm -f $(INSTALL_KO)
+	@if [ -z "$(INSTALL_MOD_PATH)" ] && [ -d /lib/modules/$(INSTALL_KVER) ]; then depmod $(INSTALL_KVER); fi
+	$(MAKE) -C userspace uninstall DESTDIR=$(abspath $(DESTDIR))
+
+# DKMS on the developer's own host (root): register this tree's module source
+# in /usr/src/atomfs-VERSION and build and install it for KVER (default: the
+# running kernel; DKMS rebuilds it for new kernels). dkms-uninstall undoes it.
+ATOMFS_VERSION := $(shell cat $(TOP)/VERSION)
+DKMS_KVER = $(or $(KVER),$(shell uname -r))
+dkms-install:
+	-dkms remove -m atomfs -v $(ATOMFS_VERSION) --all >/dev/null 2>&1
+	dkms add "$$($(TOP)/scripts/dkms-source $(TOP)/build/dkms/src)"
+	dkms install -m atomfs -v $(ATOMFS_VERSION) -k $(DKMS_KVER)
+
+dkms-uninstall:
+	dkms remove -m atomfs -v $(ATOMFS_VERSION) --all
+	rm -rf /usr/src/atomfs-$(ATOMFS_VERSION)
+
+# The Debian packages, built on a git archive copy in build/deb/ and checked.
+deb:
+	$(TOP)/tools/testing/packaging/deb
 
 clean:
 	-$(MAKE) -C kernel KDIR=$(STOCK_DIR)/kdir clean
@@ -96,3 +141,4 @@ clean:
 
 .PHONY: all deps deps-if-missing module module-lines userspace selftests \
 	debug-kernel check demo bench install clean
+.PHONY: deb dkms-install dkms-uninstall install-module install-userspace uninstall

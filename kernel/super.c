@@ -376,5 +376,6 @@ module_exit(atomfs_exit);
 MODULE_DESCRIPTION("atomfs: read-only stacking filesystem for OCI images of squashfs layers");
 MODULE_AUTHOR("atomfs developers");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(ATOMFS_VERSION);
 /* The optimised sha256 driver, where the CPU has what it needs. */
 MODULE_SOFTDEP("pre: sha256_ssse3");

@@ -40,7 +40,8 @@ int atomfs_mount_load_module(void)
 	if (err == -ENOENT || err == -ENOSYS)
 		err = atomfs_err(
 			-ENOENT,
-			"the atomfs kernel module is not installed for this kernel: install it with DKMS (dkms install atomfs/0.1.0) or 'make install'");
+			"the atomfs kernel module is not installed for this kernel: install the atomfs-dkms package, or run 'dkms install atomfs/" ATOMFS_VERSION
+			" -k $(uname -r)' if its source is registered");
 	else if (err < 0)
 		err = atomfs_err(err,
 				 "cannot load the atomfs kernel module: %s",
