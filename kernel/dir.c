@@ -301,6 +301,24 @@ static void atomfs_dir_settle(struct atomfs_dir_builder *b,
 	}
 }
 
+/*
+ * squashfs's readdir stops without an error when it cannot allocate its
+ * entry buffer or read a directory block (fs/squashfs/dir.c returns 0 from
+ * both paths). A listing cut short would leave names of this layer out of
+ * the index, and the same names of a lower layer, or names this layer
+ * whites out, would show through. A complete squashfs listing ends with
+ * f_pos at the directory's size (its on-disk length plus the 3 of "." and
+ * ".."); anything short of that is an incomplete read. Directory layers
+ * (tmpfs, ext4...) report their own errors and use other f_pos schemes.
+ */
+static bool atomfs_listing_cut_short(struct super_block *sb,
+				     unsigned int layer, struct file *file)
+{
+	if (atomfs_stack(sb)->layers[layer]->flags & ATOMFS_INFO_DIR)
+		return false;
+	return file->f_pos < i_size_read(file_inode(file));
+}
+
 static int atomfs_dir_read_layer(struct atomfs_dir_builder *b,
 				 unsigned int layer, struct dentry *realdir)
 {
@@ -318,6 +336,8 @@ static int atomfs_dir_read_layer(struct atomfs_dir_builder *b,
 	b->opaque = false;
 	b->ctx.pos = 0;
 	err = iterate_dir(file, &b->ctx);
+	if (!err && !b->err && atomfs_listing_cut_short(b->sb, layer, file))
+		err = -EIO;
 	fput(file);
 	if (!err)
 		err = b->err;
@@ -520,10 +540,15 @@ static struct atomfs_dir *atomfs_dir_build_layers(struct dentry *dentry)
 	return dir;
 }
 
-/* Errors worth trying again later rather than keeping. */
+/*
+ * Errors worth trying again later rather than keeping. squashfs reports a
+ * block it could not read for want of memory (a page, a bio, its buffer)
+ * as EIO, and a listing cut short for that reason is EIO here as well.
+ */
 static bool atomfs_transient(int err)
 {
-	return err == -ENOMEM || err == -EINTR || err == -EAGAIN;
+	return err == -ENOMEM || err == -EINTR || err == -EAGAIN ||
+	       err == -EIO;
 }
 
 /*

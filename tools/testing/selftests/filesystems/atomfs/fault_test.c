@@ -149,8 +149,11 @@ static int cycle(struct layer_set *ls, const char *want, ssize_t want_len)
 		n = read(fd, buf, sizeof(buf));
 		if (n < 0)
 			err = -errno;
-		else if (n != want_len || memcmp(buf, want, n))
+		else if (n != want_len || memcmp(buf, want, n)) {
+			fprintf(stderr, "# read %zd bytes (want %zd): %.*s\n",
+				n, want_len, (int)(n > 0 ? n : 0), buf);
 			err = -EWRONGDATA;
+		}
 		close(fd);
 	}
 	if (umount(MNT) && !err)
