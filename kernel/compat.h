@@ -28,6 +28,7 @@
 #ifndef _ATOMFS_COMPAT_H
 #define _ATOMFS_COMPAT_H
 
+#include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 #include <linux/fcntl.h>
 #include <linux/fs.h>

@@ -23,8 +23,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../kselftest_harness.h"
+#include <linux/fs.h>
 #include "atomfs_util.h"
+#include "kselftest_harness.h"
 
 #define SCRATCH "/mnt/scratch"
 #define DIR_ SCRATCH "/blob_test"
@@ -227,8 +228,8 @@ TEST_F(blob, mounts_without_loop)
 /* While held, nothing opens the blob for writing, by any name. */
 TEST_F(blob, writers_refused_while_held)
 {
-	int stack, fd, status, pipefd[2];
-	char path[64], c;
+	int stack, fd, status, pipefd[2], cfd;
+	char path[64];
 	pid_t pid;
 
 	stack = blob_stack(BLOB, O_RDONLY);
@@ -247,13 +248,13 @@ TEST_F(blob, writers_refused_while_held)
 		fd = open(BLOB, O_RDONLY);
 		if (fd < 0)
 			_exit(1);
-		if (write(pipefd[1], "x", 1) != 1)
+		if (write(pipefd[1], &fd, sizeof(fd)) != sizeof(fd))
 			_exit(1);
 		pause();
 		_exit(0);
 	}
-	ASSERT_EQ(1, read(pipefd[0], &c, 1));
-	snprintf(path, sizeof(path), "/proc/%d/fd/3", pid);
+	ASSERT_EQ(sizeof(cfd), read(pipefd[0], &cfd, sizeof(cfd)));
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, cfd);
 	EXPECT_EQ(0, try_open(path, O_RDONLY));
 	EXPECT_EQ(-ETXTBSY, try_open(path, O_WRONLY));
 	kill(pid, SIGKILL);
