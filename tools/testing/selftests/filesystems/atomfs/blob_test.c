@@ -7,6 +7,11 @@
  * The blobs live on a guest-local ext4 disk (tools/testing/vm/run --disk,
  * mounted at /mnt/scratch): tmpfs has no direct I/O on 6.1, and 9p writes
  * would bypass the guest's write denial.
+ *
+ * Without that disk (the debug kernel has no ext4 built in) every test is
+ * reported as skipped, with the reason, never as passed; but when the VM
+ * was asked for the disk (/etc/vm-disk) and it is not mounted, the tests
+ * fail.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -34,6 +39,13 @@
 #define WORK "/tmp/atomfs-blob"
 #define MNT WORK "/mnt"
 #define MNT2 WORK "/mnt2"
+#define VM_DISK "/etc/vm-disk"
+
+/*
+ * The 6.1 harness runs the test body after a SKIP() in FIXTURE_SETUP(), so
+ * every test starts with this.
+ */
+#define NEED_SCRATCH() do { if (self->no_disk) return; } while (0)
 
 /* The digest NAME has in the fixtures' verify/SHA256SUMS. */
 static int digest_of(const char *name, struct atomfs_digest *d)
@@ -178,12 +190,19 @@ static bool dir_has_entries(const char *dir)
 
 FIXTURE(blob) {
 	int loops;
+	bool no_disk;
 };
 
 FIXTURE_SETUP(blob)
 {
-	ASSERT_EQ(0, access(SCRATCH "/lost+found", F_OK))
-		TH_LOG("no ext4 scratch disk at %s: run in the VM with --disk", SCRATCH);
+	if (access(SCRATCH "/lost+found", F_OK)) {
+		ASSERT_NE(0, access(VM_DISK, F_OK))
+			TH_LOG("the VM has a scratch disk (%s) but nothing is mounted at %s: see the kernel log",
+			       VM_DISK, SCRATCH);
+		self->no_disk = true;
+		SKIP(return, "no ext4 scratch disk at %s: the blobs need a guest-local filesystem with direct I/O (tools/testing/vm/run --disk; the debug kernel has no ext4)",
+		     SCRATCH);
+	}
 	ASSERT_EQ(0, access(fixture("verify/SHA256SUMS"), R_OK))
 		TH_LOG("no %s: run make-fixtures", fixture("verify/SHA256SUMS"));
 	ASSERT_EQ(0, set_param("require_verified", "1"));
@@ -200,6 +219,8 @@ FIXTURE_SETUP(blob)
 
 FIXTURE_TEARDOWN(blob)
 {
+	if (self->no_disk)
+		return;
 	umount_below(WORK, false);
 	EXPECT_EQ(0, count_block("atomfsb"));
 	EXPECT_EQ(self->loops, count_loops());
@@ -211,6 +232,7 @@ TEST_F(blob, mounts_without_loop)
 	char dev[64];
 	int stack, loops = count_block("loop");
 
+	NEED_SCRATCH();
 	stack = blob_stack(BLOB, O_RDONLY);
 	ASSERT_LE(0, stack);
 	ASSERT_EQ(0, find_blob_dev(dev, sizeof(dev)));
@@ -232,6 +254,7 @@ TEST_F(blob, writers_refused_while_held)
 	char path[64];
 	pid_t pid;
 
+	NEED_SCRATCH();
 	stack = blob_stack(BLOB, O_RDONLY);
 	ASSERT_LE(0, stack);
 	EXPECT_EQ(-ETXTBSY, try_open(BLOB, O_WRONLY));
@@ -279,6 +302,7 @@ TEST_F(blob, open_for_writing_refused)
 {
 	int wfd, stack;
 
+	NEED_SCRATCH();
 	/* The caller's own fd opened read-write. */
 	EXPECT_EQ(-ETXTBSY, blob_stack(BLOB, O_RDWR));
 	/* Someone else has it open for writing. */
@@ -297,6 +321,7 @@ TEST_F(blob, shared_layer_denied_until_both_gone)
 {
 	int s1, s2;
 
+	NEED_SCRATCH();
 	s1 = blob_stack(BLOB, O_RDONLY);
 	ASSERT_LE(0, s1);
 	s2 = blob_stack(LINK, O_RDONLY);
@@ -319,6 +344,7 @@ TEST_F(blob, device_refuses_writes)
 	char dev[64], magic[4];
 	int stack, fd, ro = 0;
 
+	NEED_SCRATCH();
 	stack = blob_stack(BLOB, O_RDONLY);
 	ASSERT_LE(0, stack);
 	ASSERT_EQ(0, find_blob_dev(dev, sizeof(dev)));
@@ -350,6 +376,7 @@ TEST_F(blob, caller_chrooted_without_dev)
 	int status, fd, ctl;
 	pid_t pid;
 
+	NEED_SCRATCH();
 	fd = open(BLOB, O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, fd);
 	layer_init(&l, fd, ATOMFS_LAYER_FILE, file_size(BLOB));
@@ -390,6 +417,7 @@ TEST_F(blob, init_without_devtmpfs_enoent)
 	int status, fd, ctl;
 	pid_t pid;
 
+	NEED_SCRATCH();
 	fd = open(BLOB, O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, fd);
 	layer_init(&l, fd, ATOMFS_LAYER_FILE, file_size(BLOB));
@@ -422,8 +450,10 @@ TEST_F(blob, init_without_devtmpfs_enoent)
 /* rmmod is refused while a device is held. */
 TEST_F(blob, rmmod_refused_while_held)
 {
-	int stack = blob_stack(BLOB, O_RDONLY);
+	int stack;
 
+	NEED_SCRATCH();
+	stack = blob_stack(BLOB, O_RDONLY);
 	ASSERT_LE(0, stack);
 	EXPECT_EQ(-1, syscall(SYS_delete_module, "atomfs", O_NONBLOCK));
 	EXPECT_EQ(EWOULDBLOCK, errno);
