@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -458,6 +459,88 @@ TEST_F(blob, rmmod_refused_while_held)
 	EXPECT_EQ(-1, syscall(SYS_delete_module, "atomfs", O_NONBLOCK));
 	EXPECT_EQ(EWOULDBLOCK, errno);
 	close(stack);
+}
+
+/*
+ * Threads make stacks from the same blob (by both names) at once, mount,
+ * read, unmount and drop them: one device per held layer whatever the
+ * interleaving, every create and mount succeeds, and when all are gone no
+ * device is left and the write denial is fully given back.
+ */
+#define RACERS 4
+#define ROUNDS 10
+
+struct racer {
+	pthread_barrier_t *barrier;
+	int id;
+	int err;	/* the first failure, -errno */
+	const char *what;	/* and what failed */
+};
+
+static void *race_one(void *arg)
+{
+	struct racer *r = arg;
+	char mnt[64];
+	int i, stack;
+
+	snprintf(mnt, sizeof(mnt), WORK "/race%d", r->id);
+	if (mkdir(mnt, 0755)) {
+		r->err = -errno;
+		r->what = "mkdir";
+	}
+	pthread_barrier_wait(r->barrier);
+	for (i = 0; i < ROUNDS && !r->err; i++) {
+		stack = blob_stack(r->id & 1 ? LINK : BLOB, O_RDONLY);
+		if (stack < 0) {
+			r->err = stack;
+			r->what = "create stack";
+			break;
+		}
+		r->err = mount_stack(stack, mnt);
+		if (r->err) {
+			r->what = "mount";
+		} else {
+			if (!dir_has_entries(mnt)) {
+				r->err = -ENODATA;
+				r->what = "readdir";
+			}
+			if (umount(mnt) && !r->err) {
+				r->err = -errno;
+				r->what = "umount";
+			}
+		}
+		close(stack);
+	}
+	return NULL;
+}
+
+TEST_F(blob, concurrent_stacks_mounts_and_umounts)
+{
+	struct racer r[RACERS];
+	pthread_barrier_t barrier;
+	pthread_t th[RACERS];
+	int i;
+
+	NEED_SCRATCH();
+	ASSERT_EQ(0, pthread_barrier_init(&barrier, NULL, RACERS));
+	for (i = 0; i < RACERS; i++) {
+		r[i] = (struct racer){ .barrier = &barrier, .id = i };
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, race_one, &r[i]));
+	}
+	for (i = 0; i < RACERS; i++) {
+		ASSERT_EQ(0, pthread_join(th[i], NULL));
+		EXPECT_EQ(0, r[i].err)
+			TH_LOG("racer %d: %s: %s", i, r[i].what, strerror(-r[i].err));
+	}
+	pthread_barrier_destroy(&barrier);
+	EXPECT_EQ(0, count_block("atomfsb"));
+	EXPECT_EQ(0, try_open(BLOB, O_WRONLY));
+	/* And held again after all that: the count of denials is exact. */
+	i = blob_stack(LINK, O_RDONLY);
+	ASSERT_LE(0, i);
+	EXPECT_EQ(-ETXTBSY, try_open(BLOB, O_WRONLY));
+	close(i);
+	EXPECT_EQ(0, try_open(BLOB, O_WRONLY));
 }
 
 TEST_HARNESS_MAIN
