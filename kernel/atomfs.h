@@ -11,6 +11,7 @@
 #undef pr_fmt
 #define pr_fmt(fmt) "atomfs: " fmt
 
+#include <linux/blk-mq.h>
 #include <linux/completion.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
@@ -44,9 +45,20 @@ enum {
 	ATOMFS_LOWER_FAILED,		/* set-up failed, or no longer matches */
 };
 
+/* The module's block device for a layer given as a file (blob.c). */
+struct atomfs_blob {
+	struct file *file;		/* write access denied until freed */
+	struct gendisk *disk;		/* read-only, reads @file */
+	struct blk_mq_tag_set tag_set;
+	int minor;
+	bool direct;			/* read @file with IOCB_DIRECT */
+	struct atomfs_blob *next;	/* atomfs_layers_release() only */
+};
+
 /* A layer the module holds, possibly for several stacks. */
 struct atomfs_lower {
 	struct vfsmount *mnt;		/* private mount, in no namespace */
+	struct atomfs_blob *blob;	/* its device, for a file layer */
 	refcount_t ref;			/* stacks (and waiters) using it */
 	struct hlist_node held_node;	/* in atomfs_held: atomfs_held_lock */
 	bool in_table;			/* atomfs_held_lock */
@@ -192,8 +204,21 @@ struct file *atomfs_layer_get_bdev(const struct atomfs_layer *desc,
 				   u64 *diskseq);
 int atomfs_layer_mount_bdev(struct atomfs_lower *lower, struct file *file,
 			    u64 diskseq);
+int atomfs_layer_mount_blob(struct atomfs_lower *lower,
+			    struct atomfs_blob *blob);
+int atomfs_check_bdev_mount(struct vfsmount *mnt, dev_t dev);
 struct atomfs_lower *atomfs_layer_open_dir(const struct atomfs_layer *desc);
 void atomfs_layers_release(struct atomfs_lower **layers, unsigned int nr);
+
+/* blob.c */
+struct file *atomfs_layer_open_file(const struct atomfs_layer *desc);
+void atomfs_layer_put_file(struct file *file);
+struct atomfs_blob *atomfs_blob_create(struct file *file);
+struct block_device *atomfs_blob_bdev(struct atomfs_blob *blob);
+struct vfsmount *atomfs_blob_mount(struct atomfs_blob *blob);
+void atomfs_blob_put(struct atomfs_blob *blob);
+int atomfs_blob_init(void);
+void atomfs_blob_exit(void);
 
 /* held.c */
 enum { ATOMFS_HELD_READY, ATOMFS_HELD_WAIT, ATOMFS_HELD_OWNED };

@@ -9,12 +9,14 @@
  *   6.3  struct mnt_idmap replaces user_namespace in inode operations;
  *   6.5  backing_file_open() replaces open_with_fake_path(),
  *        generic_file_splice_read() goes;
+ *   6.5  block_device_operations.open takes the gendisk and a blk_mode_t;
  *   6.6  i_ctime is read and set through accessors, 6.7 i_atime and i_mtime;
  *   6.7  getattr may be called with AT_GETATTR_NOSEC, which vfs_getattr()
  *        refuses;
  *   6.8  linux/backing-file.h: backing_file_open() and helpers that read,
  *        splice and mmap a backing file as the stacking filesystem's file;
  *   6.9  ->d_real() is asked by enum d_real_type, not by inode;
+ *   6.9  queue limits are given to blk_mq_alloc_disk();
  *   6.10 block devices are opened as files (file_bdev(), bd_inode goes).
  * Where a version number does not tell what a kernel has (a stable update
  * changed backing_file_open()'s first argument within 6.12.y, and the
@@ -26,6 +28,7 @@
 #ifndef _ATOMFS_COMPAT_H
 #define _ATOMFS_COMPAT_H
 
+#include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 #include <linux/fcntl.h>
 #include <linux/fs.h>
@@ -287,5 +290,46 @@ static inline ssize_t atomfs_do_getxattr(struct dentry *real, const char *name,
 {
 	return vfs_getxattr(atomfs_nop_idmap, real, name, buf, size);
 }
+
+/*
+ * The disk of a layer blob (blob.c): limits are set at allocation from 6.9,
+ * and block_device_operations.open takes the gendisk and a blk_mode_t from
+ * 6.5.
+ */
+#define ATOMFS_BLOB_MAX_SECTORS 2048	/* 1 MiB requests */
+#define ATOMFS_BLOB_MAX_SEGMENTS 256
+
+static inline struct gendisk *atomfs_blob_alloc_disk(struct blk_mq_tag_set *set,
+						     void *queuedata)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+	struct queue_limits lim = {
+		.logical_block_size = SECTOR_SIZE,
+		.physical_block_size = PAGE_SIZE,
+		.max_hw_sectors = ATOMFS_BLOB_MAX_SECTORS,
+		.max_segments = ATOMFS_BLOB_MAX_SEGMENTS,
+	};
+
+	return blk_mq_alloc_disk(set, &lim, queuedata);
+#else
+	struct gendisk *disk = blk_mq_alloc_disk(set, queuedata);
+
+	if (IS_ERR(disk))
+		return disk;
+	blk_queue_logical_block_size(disk->queue, SECTOR_SIZE);
+	blk_queue_physical_block_size(disk->queue, PAGE_SIZE);
+	blk_queue_max_hw_sectors(disk->queue, ATOMFS_BLOB_MAX_SECTORS);
+	blk_queue_max_segments(disk->queue, ATOMFS_BLOB_MAX_SEGMENTS);
+	return disk;
+#endif
+}
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#define ATOMFS_BDEV_OPEN_ARGS struct gendisk *disk, blk_mode_t mode
+#define atomfs_bdev_open_write(mode) ((mode) & BLK_OPEN_WRITE)
+#else
+#define ATOMFS_BDEV_OPEN_ARGS struct block_device *bdev, fmode_t mode
+#define atomfs_bdev_open_write(mode) ((mode) & FMODE_WRITE)
+#endif
 
 #endif /* _ATOMFS_COMPAT_H */

@@ -30,11 +30,11 @@ static bool atomfs_is_stacking_fs(struct super_block *sb)
  * existed would serve caches that nobody checked: refuse a device mounted
  * elsewhere.
  */
-static int atomfs_check_bdev_mount(struct vfsmount *mnt, struct file *file)
+int atomfs_check_bdev_mount(struct vfsmount *mnt, dev_t dev)
 {
 	struct super_block *sb = mnt->mnt_sb;
 
-	if (!sb->s_bdev || sb->s_bdev->bd_dev != file_inode(file)->i_rdev)
+	if (!sb->s_bdev || sb->s_bdev->bd_dev != dev)
 		return -ESTALE;
 	/* Our mount holds the only active reference of a new superblock. */
 	if (atomic_read(&sb->s_active) != 1)
@@ -81,7 +81,7 @@ static struct vfsmount *atomfs_mount_bdev(struct file *file)
 	if (IS_ERR(mnt))
 		goto out_buf;
 
-	err = atomfs_check_bdev_mount(mnt, file);
+	err = atomfs_check_bdev_mount(mnt, file_inode(file)->i_rdev);
 	if (err) {
 		mntput(mnt);
 		mnt = ERR_PTR(err);
@@ -181,6 +181,34 @@ int atomfs_layer_mount_bdev(struct atomfs_lower *lower, struct file *file,
 	return 0;
 }
 
+/*
+ * Mount @blob's device as @lower's layer; @lower takes @blob over, also on
+ * failure. The device's file cannot change (write access is denied and
+ * the device has no change-fd), so no diskseq check is needed.
+ */
+int atomfs_layer_mount_blob(struct atomfs_lower *lower,
+			    struct atomfs_blob *blob)
+{
+	struct vfsmount *mnt;
+	struct kstatfs st;
+	int err;
+
+	lower->blob = blob;
+	atomfs_delay(ATOMFS_DELAY_BEFORE_MOUNT);
+	mnt = atomfs_blob_mount(blob);
+	if (IS_ERR(mnt))
+		return PTR_ERR(mnt);
+	lower->mnt = mnt;
+	err = vfs_statfs(&(struct path){ .mnt = mnt, .dentry = mnt->mnt_root },
+			 &st);
+	if (err)
+		return err;
+	lower->ino_count = st.f_files;
+	lower->size = bdev_nr_bytes(atomfs_blob_bdev(blob));
+	lower->diskseq = READ_ONCE(blob->disk->diskseq);
+	return 0;
+}
+
 /* A directory layer: a private clone of the directory's mount. */
 struct atomfs_lower *atomfs_layer_open_dir(const struct atomfs_layer *desc)
 {
@@ -232,14 +260,16 @@ out:
  * to collect the internal mounts, so releasing never allocates. Squashfs mounts are put one by one:
  * the last mntput() of a mount in no namespace costs no RCU grace period and
  * finishes as task work in this task, so an autoclear loop device is gone
- * before the unmounting system call returns. Directory clones are internal
- * mounts, which kern_unmount() would release with one grace period each:
- * release them all with one.
+ * before the unmounting system call returns. Directory clones and mounts
+ * of file layers are internal mounts, which kern_unmount() would release
+ * with one grace period each: release them all with one, synchronously,
+ * then remove the file layers' devices.
  */
 void atomfs_layers_release(struct atomfs_lower **layers, unsigned int nr)
 {
 	unsigned int i, nr_internal = 0;
 	struct vfsmount **internal = (struct vfsmount **)layers;
+	struct atomfs_blob *blobs = NULL, *blob;
 
 	for (i = 0; i < nr; i++) {
 		struct atomfs_lower *layer = layers[i];
@@ -247,8 +277,13 @@ void atomfs_layers_release(struct atomfs_lower **layers, unsigned int nr)
 		if (!layer || !refcount_dec_and_test(&layer->ref))
 			continue;
 		atomfs_held_forget(layer);
+		if (layer->blob) {
+			layer->blob->next = blobs;
+			blobs = layer->blob;
+		}
 		/* No mount if its set-up failed. */
-		if (layer->mnt && (layer->flags & ATOMFS_INFO_DIR))
+		if (layer->mnt && ((layer->flags & ATOMFS_INFO_DIR) ||
+				   layer->blob))
 			internal[nr_internal++] = layer->mnt;
 		else if (layer->mnt)
 			mntput(layer->mnt);
@@ -256,4 +291,9 @@ void atomfs_layers_release(struct atomfs_lower **layers, unsigned int nr)
 	}
 	if (nr_internal)
 		kern_unmount_array(internal, nr_internal);
+	while (blobs) {
+		blob = blobs;
+		blobs = blob->next;
+		atomfs_blob_put(blob);
+	}
 }

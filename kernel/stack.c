@@ -92,6 +92,9 @@ static int atomfs_check_layer_desc(const struct atomfs_layer *desc)
 	err = atomfs_check_digest(&desc->digest);
 	if (err)
 		return err;
+	if ((desc->flags & ATOMFS_LAYER_FILE) &&
+	    ((desc->flags & ATOMFS_LAYER_DIR) || desc->fd == ATOMFS_NO_FD))
+		return -EINVAL;
 	if ((desc->flags & ATOMFS_LAYER_DIR) &&
 	    (desc->size || atomfs_has_digest(desc) ||
 	     (desc->flags & ATOMFS_LAYER_REHASH)))
@@ -169,6 +172,8 @@ static int atomfs_stack_layout(struct atomfs_stack *stack)
 /* One layer with a digest being set up. */
 struct atomfs_setup {
 	struct file *file;		/* the caller's device; NULL: reuse */
+	bool is_file;			/* @file is a blob file, write-denied */
+	struct atomfs_blob *blob;	/* its device, until mounted */
 	u64 diskseq;			/* of the device hashed, before hashing */
 	struct atomfs_lower *lower;	/* referenced until in the stack */
 	int how;			/* ATOMFS_HELD_* */
@@ -176,6 +181,32 @@ struct atomfs_setup {
 	bool reuse;			/* a held layer, hashed again */
 	struct atomfs_verify_job job;
 };
+
+/* An unverified file layer: give it a device and mount it now. */
+static int atomfs_layer_prepare_blob(struct atomfs_stack *stack,
+				     unsigned int i, struct file *file)
+{
+	struct atomfs_lower *lower;
+	struct atomfs_blob *blob;
+	int err;
+
+	lower = atomfs_lower_alloc();
+	if (!lower) {
+		atomfs_layer_put_file(file);
+		return -ENOMEM;
+	}
+	blob = atomfs_blob_create(file);
+	if (IS_ERR(blob)) {
+		kfree(lower);
+		return PTR_ERR(blob);
+	}
+	err = atomfs_layer_mount_blob(lower, blob);
+	if (err)
+		atomfs_layers_release(&lower, 1);
+	else
+		stack->layers[i] = lower;
+	return err;
+}
 
 /*
  * Check one descriptor; open it at once unless it carries a digest, in
@@ -199,7 +230,12 @@ static int atomfs_layer_prepare(struct atomfs_stack *stack, unsigned int i,
 		stack->layers[i] = lower;
 		return 0;
 	}
-	if (desc->fd != ATOMFS_NO_FD) {
+	if (desc->flags & ATOMFS_LAYER_FILE) {
+		file = atomfs_layer_open_file(desc);
+		if (IS_ERR(file))
+			return PTR_ERR(file);
+		s->is_file = true;
+	} else if (desc->fd != ATOMFS_NO_FD) {
 		file = atomfs_layer_get_bdev(desc, &s->diskseq);
 		if (IS_ERR(file))
 			return PTR_ERR(file);
@@ -208,6 +244,9 @@ static int atomfs_layer_prepare(struct atomfs_stack *stack, unsigned int i,
 		s->file = file;
 		return 0;
 	}
+
+	if (s->is_file)
+		return atomfs_layer_prepare_blob(stack, i, file);
 
 	/* An unverified block device (require_verified is off). */
 	err = -ENOMEM;
@@ -307,7 +346,19 @@ static int atomfs_stack_verify(struct atomfs_stack *stack,
 					goto out;
 				started = true;
 			}
-			if (ret == ATOMFS_HELD_OWNED) {
+			if (ret == ATOMFS_HELD_OWNED && s->is_file) {
+				/* The device takes the file over. */
+				s->blob = atomfs_blob_create(s->file);
+				s->file = NULL;
+				if (IS_ERR(s->blob)) {
+					err = PTR_ERR(s->blob);
+					s->blob = NULL;
+					*failed_layer = i;
+					goto out;
+				}
+				s->job.bdev = atomfs_blob_bdev(s->blob);
+				s->job.size = descs[i].size;
+			} else if (ret == ATOMFS_HELD_OWNED) {
 				s->job.bdev = atomfs_file_bdev(s->file);
 				s->job.size = descs[i].size;
 			} else { /* a held layer, hashed again */
@@ -357,9 +408,14 @@ static int atomfs_stack_verify(struct atomfs_stack *stack,
 			if (!s->queued)
 				continue;
 			s->queued = false;
-			if (s->how == ATOMFS_HELD_OWNED)
+			if (s->how == ATOMFS_HELD_OWNED && s->blob) {
+				err = atomfs_layer_mount_blob(s->lower,
+							      s->blob);
+				s->blob = NULL;
+			} else if (s->how == ATOMFS_HELD_OWNED) {
 				err = atomfs_layer_mount_bdev(s->lower, s->file,
 							      s->diskseq);
+			}
 			if (err) {
 				*failed_layer = i;
 				goto out;
@@ -419,7 +475,11 @@ static void atomfs_setup_cleanup(struct atomfs_setup *setup, unsigned int nr,
 				atomfs_held_done(s->lower, err ?: -EINVAL);
 			atomfs_layers_release(&s->lower, 1);
 		}
-		if (s->file)
+		if (s->blob)
+			atomfs_blob_put(s->blob);
+		if (s->file && s->is_file)
+			atomfs_layer_put_file(s->file);
+		else if (s->file)
 			fput(s->file);
 	}
 	kvfree(setup);

@@ -331,6 +331,9 @@ static int __init atomfs_init(void)
 	err = atomfs_verify_init();
 	if (err)
 		goto verify_err;
+	err = atomfs_blob_init();
+	if (err)
+		goto blob_err;
 	err = atomfs_proc_init();
 	if (err)
 		goto proc_err;
@@ -352,6 +355,8 @@ ctl_err:
 	atomfs_fault_exit();
 	atomfs_proc_exit();
 proc_err:
+	atomfs_blob_exit();
+blob_err:
 	atomfs_verify_exit();
 verify_err:
 	kmem_cache_destroy(atomfs_inode_cachep);
@@ -364,6 +369,7 @@ static void __exit atomfs_exit(void)
 	atomfs_ctl_exit();
 	atomfs_fault_exit();
 	atomfs_proc_exit();
+	atomfs_blob_exit();
 	atomfs_verify_exit();
 	/* Inodes are freed after an RCU grace period. */
 	rcu_barrier();

@@ -50,17 +50,21 @@ struct atomfs_digest {
 /* Layer flags (struct atomfs_layer.flags). */
 #define ATOMFS_LAYER_DIR (1U << 0) /* fd is a directory, not a block device */
 #define ATOMFS_LAYER_REHASH (1U << 1) /* hash a held layer again */
-#define ATOMFS_LAYER_ALL (ATOMFS_LAYER_DIR | ATOMFS_LAYER_REHASH)
+#define ATOMFS_LAYER_FILE (1U << 2) /* fd is the blob file, read-only */
+#define ATOMFS_LAYER_ALL \
+	(ATOMFS_LAYER_DIR | ATOMFS_LAYER_REHASH | ATOMFS_LAYER_FILE)
 
 /*
  * One layer of a stack, in image order (base layer first, as in an OCI
  * manifest).
  * @fd:      a read-only block device holding a squashfs image, or with
+ *           ATOMFS_LAYER_FILE the regular file holding it (opened read-only;
+ *           nobody may write it while the module holds the layer), or with
  *           ATOMFS_LAYER_DIR a directory (O_PATH is fine), or ATOMFS_NO_FD
  *           to reuse a layer the module already holds for @digest;
  * @flags:   ATOMFS_LAYER_*;
  * @size:    size of the layer blob in bytes; the block device must be
- *           exactly this big (0 for directory layers);
+ *           exactly this big, the file too (0 for directory layers);
  * @digest:  expected digest of the whole blob, or algo ATOMFS_DIGEST_NONE;
  * @reserved: must be zero.
  */

@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * atomfs: layers given as blob files (ATOMFS_LAYER_FILE). squashfs needs a
+ * block device, so each held file layer gets one of the module's own: a
+ * read-only blk-mq disk that reads the file with direct I/O where the file's
+ * filesystem allows it, and has no operation that could change its file.
+ * The file's write access is denied for as long as the module holds it.
+ * See "Layers given as files" in Documentation/filesystems/atomfs.rst.
+ */
+#include <linux/blk-mq.h>
+#include <linux/blkdev.h>
+#include <linux/file.h>
+#include <linux/fs_context.h>
+#include <linux/idr.h>
+#include <linux/magic.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include <linux/wait_bit.h>
+
+#include "atomfs.h"
+
+static int atomfs_blob_major;
+/* Minor numbers of the disks: "atomfsb<minor>". */
+static DEFINE_IDA(atomfs_blob_ida);
+/* Disks not yet freed: module exit waits for them. */
+static atomic_t atomfs_blob_disks = ATOMIC_INIT(0);
+
+/* Read one bio of @rq from the blob at *@pos. */
+static blk_status_t atomfs_blob_read_bio(struct atomfs_blob *blob,
+					 struct bio *bio, loff_t *pos)
+{
+	unsigned int len = bio->bi_iter.bi_size;
+	bool direct = blob->direct;
+	struct iov_iter iter;
+	struct kiocb kiocb;
+	ssize_t ret;
+
+again:
+	iov_iter_bvec(&iter, ITER_DEST,
+		      __bvec_iter_bvec(bio->bi_io_vec, bio->bi_iter),
+		      bio_segments(bio), len);
+	iter.iov_offset = bio->bi_iter.bi_bvec_done;
+	init_sync_kiocb(&kiocb, blob->file);
+	kiocb.ki_pos = *pos;
+	if (direct)
+		kiocb.ki_flags |= IOCB_DIRECT;
+	while (iov_iter_count(&iter)) {
+		ret = blob->file->f_op->read_iter(&kiocb, &iter);
+		/* A buffer direct I/O cannot take: read it through the cache. */
+		if (ret == -EINVAL && direct &&
+		    iov_iter_count(&iter) == len) {
+			direct = false;
+			goto again;
+		}
+		if (ret < 0)
+			return errno_to_blk_status(ret);
+		if (!ret) {
+			/* The file ends inside its last sector. */
+			iov_iter_zero(iov_iter_count(&iter), &iter);
+			break;
+		}
+	}
+	*pos += len;
+	return BLK_STS_OK;
+}
+
+/*
+ * Requests are served synchronously in the submitter's context
+ * (BLK_MQ_F_BLOCKING): only reads; anything else fails.
+ */
+static blk_status_t atomfs_blob_queue_rq(struct blk_mq_hw_ctx *hctx,
+					 const struct blk_mq_queue_data *bd)
+{
+	struct request *rq = bd->rq;
+	struct atomfs_blob *blob = rq->q->queuedata;
+	loff_t pos = (loff_t)blk_rq_pos(rq) << SECTOR_SHIFT;
+	blk_status_t status = BLK_STS_IOERR;
+	struct bio *bio;
+
+	blk_mq_start_request(rq);
+	if (req_op(rq) == REQ_OP_READ) {
+		status = BLK_STS_OK;
+		__rq_for_each_bio(bio, rq) {
+			status = atomfs_blob_read_bio(blob, bio, &pos);
+			if (status)
+				break;
+		}
+	}
+	blk_mq_end_request(rq, status);
+	return BLK_STS_OK;
+}
+
+static const struct blk_mq_ops atomfs_blob_mq_ops = {
+	.queue_rq = atomfs_blob_queue_rq,
+};
+
+/* Nobody opens the device for writing, not even with CAP_SYS_ADMIN. */
+static int atomfs_blob_bdev_open(ATOMFS_BDEV_OPEN_ARGS)
+{
+	return atomfs_bdev_open_write(mode) ? -EROFS : 0;
+}
+
+/* The last reference to the disk is gone: give the file back. */
+static void atomfs_blob_free_disk(struct gendisk *disk)
+{
+	struct atomfs_blob *blob = disk->private_data;
+
+	allow_write_access(blob->file);
+	fput(blob->file);
+	ida_free(&atomfs_blob_ida, blob->minor);
+	kfree(blob);
+	if (atomic_dec_and_test(&atomfs_blob_disks))
+		wake_up_var(&atomfs_blob_disks);
+}
+
+/* No ioctl, no change-fd: the device serves its file or nothing. */
+static const struct block_device_operations atomfs_blob_fops = {
+	.owner = THIS_MODULE,
+	.open = atomfs_blob_bdev_open,
+	.free_disk = atomfs_blob_free_disk,
+};
+
+/*
+ * The blob file of a descriptor with ATOMFS_LAYER_FILE, checked (a regular
+ * file open for reading, exactly @desc->size bytes, a multiple of 512, or
+ * of 4096 when it is to be verified) and with write access denied: nobody
+ * can open it for writing until atomfs_layer_put_file() or the blob's
+ * release. This is where a kernel whose squashfs mounts files directly
+ * would take the file instead of making a device of it.
+ */
+struct file *atomfs_layer_open_file(const struct atomfs_layer *desc)
+{
+	struct file *file;
+	int err;
+
+	file = fget(desc->fd);
+	if (!file)
+		return ERR_PTR(-EBADF);
+	err = -EINVAL;
+	if (!S_ISREG(file_inode(file)->i_mode))
+		goto out;
+	err = -EBADF;
+	if (!(file->f_mode & FMODE_READ) || !file->f_op->read_iter)
+		goto out;
+	err = -EMSGSIZE;
+	if (i_size_read(file_inode(file)) != desc->size || !desc->size ||
+	    !IS_ALIGNED(desc->size, SECTOR_SIZE))
+		goto out;
+	if (desc->digest.algo != ATOMFS_DIGEST_NONE &&
+	    !IS_ALIGNED(desc->size, 4096))
+		goto out;
+	/* Also refuses the caller's own fd if it was opened for writing. */
+	err = deny_write_access(file);
+	if (err)
+		goto out;
+	return file;
+out:
+	fput(file);
+	return ERR_PTR(err);
+}
+
+/* Undo atomfs_layer_open_file() for a file that got no device. */
+void atomfs_layer_put_file(struct file *file)
+{
+	allow_write_access(file);
+	fput(file);
+}
+
+/*
+ * Make the device of @file (from atomfs_layer_open_file()); the blob takes
+ * over the file reference and its write denial, also on failure.
+ */
+struct atomfs_blob *atomfs_blob_create(struct file *file)
+{
+	struct address_space *mapping = file->f_mapping;
+	struct atomfs_blob *blob;
+	struct gendisk *disk;
+	int err = -ENOMEM;
+
+	blob = kzalloc(sizeof(*blob), GFP_KERNEL);
+	if (!blob || atomfs_should_fail())
+		goto out_file;
+	blob->file = file;
+	/* Cache the data once, in the layer's mount, as loop's direct_io. */
+	blob->direct = mapping->a_ops && mapping->a_ops->direct_IO;
+
+	err = ida_alloc_max(&atomfs_blob_ida, MINORMASK, GFP_KERNEL);
+	if (err < 0)
+		goto out_file;
+	blob->minor = err;
+
+	blob->tag_set.ops = &atomfs_blob_mq_ops;
+	blob->tag_set.nr_hw_queues = 1;
+	blob->tag_set.queue_depth = 16;
+	blob->tag_set.numa_node = NUMA_NO_NODE;
+	blob->tag_set.flags = BLK_MQ_F_BLOCKING;
+	blob->tag_set.driver_data = blob;
+	err = blk_mq_alloc_tag_set(&blob->tag_set);
+	if (err)
+		goto out_ida;
+
+	disk = atomfs_blob_alloc_disk(&blob->tag_set, blob);
+	err = PTR_ERR(disk);
+	if (IS_ERR(disk))
+		goto out_tags;
+	disk->major = atomfs_blob_major;
+	disk->first_minor = blob->minor;
+	disk->minors = 1;
+	disk->fops = &atomfs_blob_fops;
+	disk->private_data = blob;
+	disk->flags |= GENHD_FL_NO_PART;
+	snprintf(disk->disk_name, DISK_NAME_LEN, "atomfsb%d", blob->minor);
+	set_capacity(disk, i_size_read(file_inode(file)) >> SECTOR_SHIFT);
+	set_disk_ro(disk, true);
+	/* Private to the module: no udev probing of each layer. */
+	dev_set_uevent_suppress(disk_to_dev(disk), 1);
+	blob->disk = disk;
+
+	err = add_disk(disk);
+	if (err)
+		goto out_disk;
+	/* From here on, atomfs_blob_free_disk() releases everything. */
+	atomic_inc(&atomfs_blob_disks);
+	return blob;
+
+out_disk:
+	put_disk(disk);
+out_tags:
+	blk_mq_free_tag_set(&blob->tag_set);
+out_ida:
+	ida_free(&atomfs_blob_ida, blob->minor);
+out_file:
+	kfree(blob);
+	atomfs_layer_put_file(file);
+	return ERR_PTR(err);
+}
+
+struct block_device *atomfs_blob_bdev(struct atomfs_blob *blob)
+{
+	return blob->disk->part0;
+}
+
+/*
+ * Remove the device. Its mount must be gone (atomfs_layers_release()
+ * unmounts synchronously first). Someone else who still has the node open
+ * gets errors from now on; the file is given back when they close it.
+ */
+void atomfs_blob_put(struct atomfs_blob *blob)
+{
+	struct gendisk *disk = blob->disk;
+
+	del_gendisk(disk);
+	blk_mq_free_tag_set(&blob->tag_set);
+	put_disk(disk);
+}
+
+/* What the worker mounts and what it got. */
+struct atomfs_blob_mount {
+	struct work_struct work;
+	struct completion done;
+	char source[DISK_NAME_LEN + 8];
+	struct vfsmount *mnt;
+};
+
+/*
+ * Kernel threads share init_fs: the path is looked up in PID 1's root and
+ * mount namespace, where devtmpfs made the node, whatever the caller's
+ * root. SB_KERNMOUNT makes an internal mount, released synchronously by
+ * kern_unmount_array().
+ */
+static void atomfs_blob_mount_work(struct work_struct *work)
+{
+	struct atomfs_blob_mount *m =
+		container_of(work, struct atomfs_blob_mount, work);
+	struct file_system_type *type;
+	struct fs_context *fc;
+	int err;
+
+	m->mnt = ERR_PTR(-ENODEV);
+	type = get_fs_type("squashfs");
+	if (!type)
+		goto out;
+	fc = fs_context_for_mount(type, SB_RDONLY | SB_KERNMOUNT);
+	/* The context holds its own reference; put_filesystem() is private. */
+	module_put(type->owner);
+	m->mnt = ERR_CAST(fc);
+	if (IS_ERR(fc))
+		goto out;
+	err = vfs_parse_fs_string(fc, "source", m->source, strlen(m->source));
+	m->mnt = err ? ERR_PTR(err) : fc_mount(fc);
+	put_fs_context(fc);
+out:
+	complete(&m->done);
+}
+
+/* Mount squashfs on @blob's device privately. */
+struct vfsmount *atomfs_blob_mount(struct atomfs_blob *blob)
+{
+	struct atomfs_blob_mount m;
+	int err;
+
+	INIT_WORK_ONSTACK(&m.work, atomfs_blob_mount_work);
+	init_completion(&m.done);
+	snprintf(m.source, sizeof(m.source), "/dev/%s", blob->disk->disk_name);
+	queue_work(system_unbound_wq, &m.work);
+	wait_for_completion(&m.done);
+	destroy_work_on_stack(&m.work);
+	if (IS_ERR(m.mnt)) {
+		if (PTR_ERR(m.mnt) == -ENOENT)
+			pr_warn_ratelimited("%s is missing in PID 1's root: is devtmpfs mounted on its /dev?\n",
+					    m.source);
+		return m.mnt;
+	}
+	err = atomfs_check_bdev_mount(m.mnt, disk_devt(blob->disk));
+	if (err) {
+		kern_unmount(m.mnt);
+		return ERR_PTR(err);
+	}
+	return m.mnt;
+}
+
+int __init atomfs_blob_init(void)
+{
+	atomfs_blob_major = register_blkdev(0, "atomfs");
+	return atomfs_blob_major < 0 ? atomfs_blob_major : 0;
+}
+
+void atomfs_blob_exit(void)
+{
+	/* A reader that kept a removed node open may still hold a disk. */
+	wait_var_event(&atomfs_blob_disks, !atomic_read(&atomfs_blob_disks));
+	unregister_blkdev(atomfs_blob_major, "atomfs");
+	ida_destroy(&atomfs_blob_ida);
+}
