@@ -14,6 +14,7 @@
 #include <linux/idr.h>
 #include <linux/magic.h>
 #include <linux/module.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 #include <linux/wait_bit.h>
@@ -25,6 +26,18 @@ static int atomfs_blob_major;
 static DEFINE_IDA(atomfs_blob_ida);
 /* Disks not yet freed: module exit waits for them. */
 static atomic_t atomfs_blob_disks = ATOMIC_INIT(0);
+/*
+ * Requests are served here, never in the submitter's context: a read of the
+ * file submits bios of its own, which would only be queued on the
+ * submitter's current->bio_list until queue_rq returned (a hang), as loop
+ * explains for its own workers. WQ_MEM_RECLAIM: writeback may wait on it.
+ */
+static struct workqueue_struct *atomfs_blob_wq;
+
+/* The per-request data (tag_set.cmd_size). */
+struct atomfs_blob_cmd {
+	struct work_struct work;
+};
 
 /* Read one bio of @rq from the blob at *@pos. */
 static blk_status_t atomfs_blob_read_bio(struct atomfs_blob *blob,
@@ -43,6 +56,8 @@ again:
 	iter.iov_offset = bio->bi_iter.bi_bvec_done;
 	init_sync_kiocb(&kiocb, blob->file);
 	kiocb.ki_pos = *pos;
+	/* Not the caller's O_DIRECT (F_SETFL on the shared file): ours. */
+	kiocb.ki_flags &= ~IOCB_DIRECT;
 	if (direct)
 		kiocb.ki_flags |= IOCB_DIRECT;
 	while (iov_iter_count(&iter)) {
@@ -65,20 +80,20 @@ again:
 	return BLK_STS_OK;
 }
 
-/*
- * Requests are served synchronously in the submitter's context
- * (BLK_MQ_F_BLOCKING): only reads; anything else fails.
- */
-static blk_status_t atomfs_blob_queue_rq(struct blk_mq_hw_ctx *hctx,
-					 const struct blk_mq_queue_data *bd)
+/* A request, in atomfs_blob_wq: only reads; anything else fails. */
+static void atomfs_blob_work(struct work_struct *work)
 {
-	struct request *rq = bd->rq;
+	struct atomfs_blob_cmd *cmd =
+		container_of(work, struct atomfs_blob_cmd, work);
+	struct request *rq = blk_mq_rq_from_pdu(cmd);
 	struct atomfs_blob *blob = rq->q->queuedata;
 	loff_t pos = (loff_t)blk_rq_pos(rq) << SECTOR_SHIFT;
 	blk_status_t status = BLK_STS_IOERR;
+	unsigned int noio;
 	struct bio *bio;
 
-	blk_mq_start_request(rq);
+	/* Reclaim must not recurse into I/O that may wait on this device. */
+	noio = memalloc_noio_save();
 	if (req_op(rq) == REQ_OP_READ) {
 		status = BLK_STS_OK;
 		__rq_for_each_bio(bio, rq) {
@@ -87,7 +102,18 @@ static blk_status_t atomfs_blob_queue_rq(struct blk_mq_hw_ctx *hctx,
 				break;
 		}
 	}
+	memalloc_noio_restore(noio);
 	blk_mq_end_request(rq, status);
+}
+
+static blk_status_t atomfs_blob_queue_rq(struct blk_mq_hw_ctx *hctx,
+					 const struct blk_mq_queue_data *bd)
+{
+	struct atomfs_blob_cmd *cmd = blk_mq_rq_to_pdu(bd->rq);
+
+	blk_mq_start_request(bd->rq);
+	INIT_WORK(&cmd->work, atomfs_blob_work);
+	queue_work(atomfs_blob_wq, &cmd->work);
 	return BLK_STS_OK;
 }
 
@@ -194,7 +220,9 @@ struct atomfs_blob *atomfs_blob_create(struct file *file)
 	blob->tag_set.nr_hw_queues = 1;
 	blob->tag_set.queue_depth = 16;
 	blob->tag_set.numa_node = NUMA_NO_NODE;
-	blob->tag_set.flags = BLK_MQ_F_BLOCKING;
+	blob->tag_set.cmd_size = sizeof(struct atomfs_blob_cmd);
+	/* queue_rq only queues work: it never sleeps. */
+	blob->tag_set.flags = 0;
 	blob->tag_set.driver_data = blob;
 	err = blk_mq_alloc_tag_set(&blob->tag_set);
 	if (err)
@@ -322,8 +350,16 @@ struct vfsmount *atomfs_blob_mount(struct atomfs_blob *blob)
 
 int __init atomfs_blob_init(void)
 {
+	atomfs_blob_wq = alloc_workqueue("atomfs_blob",
+					 WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	if (!atomfs_blob_wq)
+		return -ENOMEM;
 	atomfs_blob_major = register_blkdev(0, "atomfs");
-	return atomfs_blob_major < 0 ? atomfs_blob_major : 0;
+	if (atomfs_blob_major < 0) {
+		destroy_workqueue(atomfs_blob_wq);
+		return atomfs_blob_major;
+	}
+	return 0;
 }
 
 void atomfs_blob_exit(void)
@@ -332,4 +368,5 @@ void atomfs_blob_exit(void)
 	wait_var_event(&atomfs_blob_disks, !atomic_read(&atomfs_blob_disks));
 	unregister_blkdev(atomfs_blob_major, "atomfs");
 	ida_destroy(&atomfs_blob_ida);
+	destroy_workqueue(atomfs_blob_wq);
 }
