@@ -362,8 +362,16 @@ static struct dentry *atomfs_dir_lower(struct dentry *dentry,
 	if (WARN_ON_ONCE(!pdir))
 		return ERR_PTR(-EIO);
 	realparent = atomfs_dir_layer_dentry(pdir, layer);
-	if (WARN_ON_ONCE(!realparent))
+	if (!realparent) {
+		/*
+		 * A crafted layer's hard-linked directory: its inode (and
+		 * lower layers) were found under another parent, and
+		 * d_splice_alias() moved its dentry here.
+		 */
+		pr_warn_ratelimited("layer %u: %pd2 is not below its parent: a hard-linked directory?\n",
+				    layer, dentry);
 		return ERR_PTR(-EIO);
+	}
 	real = lookup_one_len_unlocked(dentry->d_name.name, realparent,
 				       dentry->d_name.len);
 	if (!IS_ERR(real) && !d_is_dir(real)) {

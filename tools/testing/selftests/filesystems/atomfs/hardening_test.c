@@ -1077,4 +1077,48 @@ TEST_F(h, redirect_and_metacopy_refused)
 	EXPECT_TRUE(file_is(MNT "/ok", "ok"));
 }
 
+/* The kernel's taint flags: TAINT_WARN is bit 9. */
+static long long tainted(void)
+{
+	char buf[32];
+
+	if (read_file("/proc/sys/kernel/tainted", buf, sizeof(buf)) < 0)
+		return -1;
+	return atoll(buf);
+}
+
+/*
+ * A crafted layer's directory with two names in two directories (squashfs
+ * does not refuse it): looking the second name up moves the dentry of the
+ * first there (d_splice_alias()), so the inode's lower layers, found under
+ * its first parent, are looked for under a parent that lacks them. That
+ * WARNed in atomfs_dir_lower(); now it is an I/O error, as for any layer
+ * that contradicts itself.
+ */
+TEST_F(h, hard_linked_directory)
+{
+	long long before = tainted();
+	struct stat st;
+	DIR *d;
+
+	ASSERT_LE(0, before);
+	ASSERT_EQ(0, allow_unverified());
+	ASSERT_EQ(0, STACK_PLAIN(MNT, "hard/hldir_low.sqfs",
+				 "hard/hldir_top.sqfs"));
+	ASSERT_EQ(0, stat(MNT "/x/hldirA", &st));
+	ASSERT_TRUE(S_ISDIR(st.st_mode));
+	d = opendir(MNT "/y/hldirB");
+	if (d) {
+		errno = 0;
+		while (readdir(d))
+			;
+		EXPECT_EQ(EIO, errno);
+		closedir(d);
+	} else {
+		EXPECT_EQ(EIO, errno);
+	}
+	EXPECT_EQ(0, (tainted() ^ before) & (1 << 9)) TH_LOG("the kernel warned");
+	EXPECT_EQ(0, umount(MNT));
+}
+
 TEST_HARNESS_MAIN
