@@ -788,6 +788,9 @@ int cmd_build_recipe(int argc, char **argv)
 	goto out;
 fail:
 	rc = cmd_fail(err);
+	/* a failed step: the build exits with its status */
+	if (recipe_step_status)
+		rc = recipe_step_status;
 	if (b.ls.dst && !b.dry_run)
 		atomfs_layout_rollback(b.ls.dst);
 	if (b.cache && !b.dry_run)

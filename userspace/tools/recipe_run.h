@@ -16,6 +16,9 @@ struct recipe_run_opts {
 	bool network_none; /* --network none: a new, empty network namespace */
 };
 
+/* the exit status of the step that failed (0: none did) */
+extern int recipe_step_status;
+
 /*
  * Run stanza s's steps on its image so far (layers, already in dst, with
  * config) and write what they changed as one new squashfs layer into dst:
