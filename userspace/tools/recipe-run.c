@@ -20,20 +20,15 @@
 #include <poll.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cmd.h"
 #include "internal.h"
 #include "mount.h"
 #include "recipe_run.h"
-
-#define V9FS_MAGIC 0x01021997
-#define NFS_MAGIC 0x6969
-#define FUSE_MAGIC 0x65735546
-#define CIFS_MAGIC 0xFF534D42
-#define OVERLAY_MAGIC 0x794c7630
 
 int recipe_step_status;
 
@@ -58,37 +53,41 @@ static int rm_tree(const char *p)
 	return 0;
 }
 
-/* overlayfs cannot use an upper directory on 9p, NFS, FUSE... */
+/*
+ * overlayfs cannot use an upper directory on 9p, NFS, FUSE...  The
+ * filesystem type comes from mountinfo (by device number): statfs() on 9p
+ * reports the server's filesystem, not 9p.
+ */
 static int check_upper_fs(const char *dir)
 {
-	const char *name = NULL;
-	struct statfs sf;
+	static const char *const bad[] = { "9p",   "nfs",  "nfs4",   "cifs",
+					   "smb3", "fuse", "overlay" };
+	char line[8192], fstype[256] = "";
+	unsigned int maj, min;
+	struct stat st;
+	FILE *f;
+	size_t i;
 
-	if (statfs(dir, &sf))
+	if (stat(dir, &st))
 		return atomfs_err(errno, "cannot stat build directory %s: %s",
 				  dir, strerror(errno));
-	switch ((unsigned long)sf.f_type) {
-	case V9FS_MAGIC:
-		name = "9p";
-		break;
-	case NFS_MAGIC:
-		name = "NFS";
-		break;
-	case FUSE_MAGIC:
-		name = "FUSE";
-		break;
-	case CIFS_MAGIC:
-		name = "CIFS";
-		break;
-	case OVERLAY_MAGIC:
-		name = "overlayfs";
-		break;
+	f = fopen("/proc/self/mountinfo", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *dash = strstr(line, " - ");
+
+		if (sscanf(line, "%*u %*u %u:%u", &maj, &min) == 2 && dash &&
+		    makedev(maj, min) == st.st_dev)
+			sscanf(dash + 3, "%255s", fstype);
 	}
-	if (name)
-		return atomfs_err(
-			EXDEV,
-			"build directory %s is on %s, which overlayfs cannot use for the upper directory of run steps; give --build-dir on a local filesystem (ext4, xfs, btrfs, tmpfs)",
-			dir, name);
+	if (f)
+		fclose(f);
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		if (!strcmp(fstype, bad[i]) ||
+		    (!strcmp(bad[i], "fuse") && str_has_prefix(fstype, "fuse")))
+			return atomfs_err(
+				EXDEV,
+				"build directory %s is on %s, which overlayfs cannot use for the upper directory of run steps; give --build-dir on a local filesystem (ext4, xfs, btrfs, tmpfs)",
+				dir, fstype);
 	return 0;
 }
 
@@ -377,6 +376,115 @@ static const char *first_line(const char *s, char *buf, size_t n)
 	return buf;
 }
 
+/* ---- copied up but not changed: not the steps' work ---- */
+
+/* xattrs of p other than overlayfs's own: "name=hexvalue\n"..., in list order */
+static char *xattr_text(const char *p)
+{
+	static char names[65536], val[65536];
+	ssize_t len = llistxattr(p, names, sizeof(names));
+	char *out = NULL, *k;
+	size_t olen = 0;
+	FILE *f = open_memstream(&out, &olen);
+
+	for (k = names; f && len > 0 && k < names + len; k += strlen(k) + 1) {
+		ssize_t vl, j;
+
+		if (str_has_prefix(k, "trusted.overlay.") ||
+		    str_has_prefix(k, "user.overlay."))
+			continue;
+		vl = lgetxattr(p, k, val, sizeof(val));
+		fprintf(f, "%s=", k);
+		for (j = 0; j < vl; j++)
+			fprintf(f, "%02x", (unsigned char)val[j]);
+		fputc('\n', f);
+	}
+	if (f)
+		fclose(f);
+	return out ? out : xstrdup("");
+}
+
+static bool same_content(const char *a, const char *b)
+{
+	char ba[65536], bb[65536];
+	int fa = open(a, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fb = open(b, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	bool same = fa >= 0 && fb >= 0;
+
+	while (same) {
+		ssize_t na = read(fa, ba, sizeof(ba));
+		ssize_t nb = na > 0 ? read(fb, bb, (size_t)na) :
+				      read(fb, bb, 1);
+
+		if (na < 0 || nb != na || memcmp(ba, bb, (size_t)na))
+			same = false;
+		if (na <= 0)
+			break;
+	}
+	if (fa >= 0)
+		close(fa);
+	if (fb >= 0)
+		close(fb);
+	return same;
+}
+
+static const char *prune_upper, *prune_lower;
+
+static int prune_entry(const char *p, const struct stat *su, int flag,
+		       struct FTW *ftw)
+{
+	cleanup_free char *lp = NULL, *xu = NULL, *xl = NULL;
+	struct stat sl;
+
+	(void)ftw;
+	if (flag != FTW_F || !(S_ISREG(su->st_mode) || S_ISLNK(su->st_mode)))
+		return 0;
+	lp = path_join(prune_lower, p + strlen(prune_upper));
+	if (lstat(lp, &sl) || (sl.st_mode & S_IFMT) != (su->st_mode & S_IFMT) ||
+	    sl.st_mode != su->st_mode || sl.st_uid != su->st_uid ||
+	    sl.st_gid != su->st_gid || sl.st_size != su->st_size)
+		return 0;
+	if (S_ISLNK(su->st_mode)) {
+		char tu[4096], tl[4096];
+		ssize_t nu = readlink(p, tu, sizeof(tu));
+		ssize_t nl = readlink(lp, tl, sizeof(tl));
+
+		if (nu < 0 || nu != nl || memcmp(tu, tl, (size_t)nu))
+			return 0;
+	} else if (!same_content(p, lp)) {
+		return 0;
+	}
+	xu = xattr_text(p);
+	xl = xattr_text(lp);
+	if (!strcmp(xu, xl))
+		unlink(p);
+	return 0;
+}
+
+/*
+ * overlayfs copies a file up on any write or metadata change: drop the
+ * files (and links) whose content, mode, owner and xattrs equal what the
+ * image below has, so the layer holds only real changes.
+ */
+static int prune_unchanged(const char *ref, const char *upper,
+			   const char *lower)
+{
+	struct atomfs_mount_opts mo = { .ms_flags = MS_RDONLY };
+	int err = atomfs_mount(ref, lower, &mo);
+
+	if (err)
+		return err;
+	prune_upper = upper;
+	prune_lower = lower;
+	if (nftw(upper, prune_entry, 32, FTW_PHYS | FTW_MOUNT))
+		err = atomfs_err(errno, "cannot walk %s: %s", upper,
+				 strerror(errno));
+	prune_upper = prune_lower = NULL;
+	if (atomfs_umount(lower) && !err)
+		err = -EBUSY;
+	return err;
+}
+
 int recipe_run_stanza(const struct atomfs_recipe *r,
 		      const struct atomfs_recipe_stanza *s,
 		      const struct recipe_run_opts *o,
@@ -480,6 +588,19 @@ int recipe_run_stanza(const struct atomfs_recipe *r,
 	if (err) {
 		atomfs_err_prefix("stanza %s: unmounting %s", s->name, rootfs);
 		goto out;
+	}
+	{
+		cleanup_free char *lower = path_join(top, "lower");
+
+		err = mkdir_p(lower, 0755);
+		if (!err)
+			err = prune_unchanged(ref, upper, lower);
+		if (err) {
+			atomfs_err_prefix(
+				"stanza %s: comparing its changes with its image",
+				s->name);
+			goto out;
+		}
 	}
 	/* the runtime's mount points are not the steps' work */
 	for (i = 0; i < ARRAY_SIZE(made_points); i++) {
