@@ -165,8 +165,12 @@ static json_t *tagged_annotations(struct recipe_build *b,
 {
 	struct atomfs_layout *l = layout_of(b, s);
 
-	if (!l || !atomfs_layout_find_tag(l, s->name))
+	json_t *d;
+
+	if (!l || atomfs_layout_get_tag(l, s->name, &d)) {
+		atomfs_clear_error();
 		return NULL;
+	}
 	if (atomfs_image_load(l, s->name, img)) {
 		atomfs_clear_error();
 		return NULL;
@@ -415,7 +419,7 @@ static int tag_image(struct recipe_build *b,
 		err = atomfs_sign_manifest(
 			l, atomfs_desc_str(mdesc, "digest"),
 			json_integer_value(json_object_get(mdesc, "size")),
-			sign);
+			s->name, sign);
 	if (!err) {
 		*digest = xstrdup(atomfs_desc_str(mdesc, "digest"));
 		err = atomfs_layout_set_tag(l, s->name, mdesc);
