@@ -233,8 +233,6 @@ static json_t *runtime_config(const struct atomfs_recipe_stanza *s,
 	for (i = 0; i < s->nimports; i++) {
 		const struct atomfs_recipe_import *im = &s->imports[i];
 
-		if (!im->path)
-			continue; /* URLs: not fetched by this version */
 		json_array_append_new(
 			mounts,
 			mount_entry(xasprintf_tmp("/atomfs/imports/%s",
@@ -509,6 +507,13 @@ int recipe_run_stanza(const struct atomfs_recipe *r,
 			EPERM,
 			"%s:%d: stanza \"%s\" has run steps, which need root (to mount the image and start the container)",
 			r->path, s->line, s->name);
+	for (i = 0; i < s->nimports; i++)
+		if (s->imports[i].url)
+			return atomfs_err(
+				ENOTSUP,
+				"%s:%d: stanza \"%s\": import %s: this version does not download imports; fetch it and import the file",
+				r->path, s->imports[i].line, s->name,
+				s->imports[i].url);
 	err = mkdir_p(builddir, 0755);
 	if (err)
 		return atomfs_err(err, "cannot create build directory %s: %s",
