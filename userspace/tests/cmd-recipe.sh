@@ -185,9 +185,31 @@ bad alias-bomb 'expands to more than' \
 print("A:\n  from: {type: scratch}\n  labels:\n  - &a0 [x, x, x, x, x, x, x, x, x, x]")
 for i in range(1, 9): print("  - &a%d [%s]" % (i, ", ".join(["*a%d" % (i - 1)] * 10)))')"
 check "recipe: nothing was built for any bad recipe" test ! -e badout
-check_fail_msg 4 "bad.yaml:2: docker://x/y:1: docker:// images come with 'atomfs pull'" \
-	"recipe: from docker is parsed and says it needs atomfs pull" sh -c '
-	printf "A:\n  from: {type: docker, url: docker://x/y:1, insecure: true}\n" >bad.yaml; atomfs build -f bad.yaml --dry-run'
+
+# ---- from and apply docker://: pulled with atomfs pull ----
+if have docker-registry; then
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s/reg}}\nhttp: {addr: "127.0.0.1:%s"}\n' "$T" "$port" >reg.yml
+	env -u REGISTRY_AUTH_FILE docker-registry serve reg.yml >reg.log 2>&1 &
+	regpid=$!
+	i=0; while [ $i -lt 100 ] && ! curl -s -o /dev/null "http://127.0.0.1:$port/v2/"; do sleep 0.1; i=$((i + 1)); done
+	R=docker://127.0.0.1:$port
+	atomfs push -q --tls-verify=false oci:base $R/t/base:1 >/dev/null 2>&1
+	printf 'A:\n  from: {type: docker, url: %s/t/base:1, insecure: true}\n  apply: [ssl]\nssl:\n  from: {type: oci, url: oci:ssl}\n' "$R" >docker.yaml
+	check "recipe: a from docker:// image is pulled into the build directory" \
+		atomfs build -q -f docker.yaml -o dockout --build-dir dockbuild
+	layers_of oci:base >want; layers_of oci:ssl | tail -1 >>want
+	layers_of dockout:A >got
+	check "recipe: ... their layers verbatim" cmp want got
+	check "recipe: ... and a second build reuses everything" sh -c '
+		atomfs build -f docker.yaml -o dockout --build-dir dockbuild 2>err && grep -q "^A: unchanged, reused" err'
+	sed 's|t/base:1|t/nope:1|' docker.yaml >nope.yaml
+	check_fail_msg 1 "nope.yaml:2: cannot pull $R/t/nope:1" "recipe: an image the registry lacks fails with file:line" \
+		atomfs build -f nope.yaml -o dockout2 --build-dir dockbuild2
+	kill $regpid; wait $regpid 2>/dev/null
+else
+	skip "recipe: from docker:// (atomfs pull)" "docker-registry is not installed"
+fi
 
 # ---- imports: digests and hashes ----
 echo data >imp.txt

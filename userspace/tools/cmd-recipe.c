@@ -13,6 +13,7 @@
 #include "internal.h"
 #include "recipe.h"
 #include "recipe_run.h"
+#include "xfer.h"
 
 static const char usage[] =
 	"usage: atomfs build -f RECIPE [OPTIONS]\n"
@@ -94,6 +95,39 @@ static struct atomfs_layout *layout_of(struct recipe_build *b,
 	return s->build_only ? b->cache : b->ls.dst;
 }
 
+/*
+ * docker:// from or apply: pulled (with 'atomfs pull', signatures and all)
+ * into a layout of its own under BUILDDIR/pull, once per build; from then
+ * on it is an oci source.
+ */
+static int pull_src(struct recipe_build *b, const struct atomfs_recipe_src *c)
+{
+	struct atomfs_recipe_src *src =
+		(struct atomfs_recipe_src *)(uintptr_t)c;
+	cleanup_free char *h = atomfs_digest_buf(src->url, strlen(src->url));
+	cleanup_free char *dir = NULL, *dst = NULL;
+	struct xfer_opts xo;
+	int err, rc;
+
+	if (src->dir)
+		return 0;
+	dir = xasprintf("%s/pull/%.16s", b->builddir, h + 7);
+	err = mkdir_p(dir, 0755);
+	if (err)
+		return atomfs_err(err, "cannot create %s: %s", dir,
+				  strerror(-err));
+	xfer_opts_init(&xo);
+	xo.src.tls_verify = !src->insecure;
+	dst = xasprintf("%s:img", dir);
+	rc = xfer_copy(src->url, dst, &xo);
+	if (rc)
+		return atomfs_err(EIO, "%s:%d: cannot pull %s (see above)",
+				  b->r->path, src->line, src->url);
+	src->dir = steal_pointer(&dir);
+	src->tag = xstrdup("img");
+	return 0;
+}
+
 /* the image a from/apply names; -ENOENT (dry run) when not built yet */
 static int load_src(struct recipe_build *b, const struct atomfs_recipe_src *src,
 		    struct atomfs_image *img, struct atomfs_layout **l)
@@ -107,11 +141,12 @@ static int load_src(struct recipe_build *b, const struct atomfs_recipe_src *src,
 					  d->name);
 		return atomfs_image_load(*l, d->name, img);
 	}
-	if (src->type == ATOMFS_RECIPE_DOCKER)
-		return atomfs_err(
-			ENOTSUP,
-			"%s:%d: %s: docker:// images come with 'atomfs pull', which this atomfs does not have yet; pull the image into a layout and give oci:DIR:TAG",
-			b->r->path, src->line, src->text);
+	if (src->type == ATOMFS_RECIPE_DOCKER) {
+		int err = pull_src(b, src);
+
+		if (err)
+			return err;
+	}
 	{
 		cleanup_free char *ref = xasprintf("%s:%s", src->dir, src->tag);
 		int err = open_ref(&b->ls, ref, img, l);
