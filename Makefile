@@ -85,6 +85,7 @@ bench: deps-if-missing
 demo: deps-if-missing
 	$(MAKE) all
 	$(TOP)/tools/testing/demo
+	$(TOP)/tools/testing/demo-recipe
 
 # make install [DESTDIR=] [PREFIX=/usr/local] [KVER=] [KDIR=] [INSTALL_MOD_PATH=]:
 # the module for KVER (default: the running kernel, only if its headers are

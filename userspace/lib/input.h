@@ -11,6 +11,9 @@
 struct atomfs_input_opts {
 	bool strict; /* fail on xattrs squashfs cannot store (ACLs...) instead of warning */
 	bool whiteouts; /* tar: convert OCI .wh. whiteouts to overlay style */
+	bool overlay_upper; /* dir: an overlayfs upper directory: drop its
+			     * trusted./user.overlay.* bookkeeping (origin,
+			     * impure...) but keep overlay.opaque */
 };
 
 /* input_dir.c: read a directory tree (file data is read later, at feed time) */

@@ -149,6 +149,16 @@ int atomfs_src_open(const struct atomfs_tree *t, const struct atomfs_node *n,
 	return fd;
 }
 
+/* overlayfs's own xattrs in an upper directory, except the opaque mark */
+static bool overlay_bookkeeping(const char *k)
+{
+	const char *rest = str_has_prefix(k, "trusted.overlay.") ? k + 16 :
+			   str_has_prefix(k, "user.overlay.")	 ? k + 13 :
+								   NULL;
+
+	return rest && strcmp(rest, "opaque");
+}
+
 /*
  * xattrs of an entry: by fd for the root, else by the entry's name below
  * its held directory (/proc/self/fd/DFD/NAME, l*xattr: the name itself is
@@ -178,6 +188,8 @@ static int read_xattrs(struct walk *wk, const char *shown, int fd,
 		return atomfs_err(errno, "cannot list xattrs of %s: %m", shown);
 	v = xcalloc((size_t)len, sizeof(*v));
 	for (k = names; !err && k < names + len; k += strlen(k) + 1) {
+		if (wk->o->overlay_upper && overlay_bookkeeping(k))
+			continue;
 		if (!atomfs_sqfs_xattr_supported(k)) {
 			if (wk->o->strict) {
 				err = atomfs_err(

@@ -10,6 +10,7 @@
 
 static const char usage[] =
 	"usage: atomfs build [OPTIONS] REF\n"
+	"       atomfs build -f RECIPE [OPTIONS]   (see 'atomfs build -f x --help')\n"
 	"Make image REF ([oci:]DIR:TAG; DIR's layout is created if needed) from:\n"
 	"  --from REF|scratch  the layers of a base image, verbatim (default: scratch)\n"
 	"  --apply REF         then that image's layers not already present, verbatim\n"
@@ -237,6 +238,11 @@ int cmd_build(int argc, char **argv)
 	json_t *annotations, *layers, *config = NULL, *history = NULL;
 	int opt, err, rc;
 
+	/* a recipe: atomfs build -f FILE (cmd-recipe.c) */
+	for (i = 1; i < (size_t)argc && strcmp(argv[i], "--"); i++)
+		if (!strncmp(argv[i], "-f", 2) ||
+		    !strncmp(argv[i], "--file", 6))
+			return cmd_build_recipe(argc, argv);
 	if (cmd_help(argc, argv, usage))
 		return EXIT_OK;
 	annotations = json_object();

@@ -92,6 +92,8 @@ int finish_image(struct atomfs_layout *dst, const char *tag, json_t *config,
 
 int cmd_layer(int argc, char **argv);
 int cmd_build(int argc, char **argv);
+/* cmd-recipe.c: atomfs build -f RECIPE */
+int cmd_build_recipe(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_update(int argc, char **argv);

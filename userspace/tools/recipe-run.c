@@ -1,0 +1,650 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * recipe-run.c: a stanza's run: steps in an OCI runtime on an atomfs mount.
+ *
+ * BUILDDIR/run/NAME/ holds, for the time of one stanza:
+ *   oci/        the image so far (the destination's blobs, hard-linked),
+ *   persist/    upper/ and work/ of the writable mount,
+ *   rootfs/     where the image is mounted writable (verified by the kernel),
+ *   bundle/     the OCI runtime bundle (config.json), one step at a time,
+ *   state/      the runtime's state directory.
+ * Each step is one 'crun run' of /bin/sh -e -c STEP; its output is copied to
+ * stderr with the stanza's name in front.  After the last step the image is
+ * unmounted and upper/ becomes one squashfs layer (its whiteouts and opaque
+ * directories carried, overlayfs's other xattrs dropped).  Everything under
+ * run/NAME/ is removed whatever happens.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "internal.h"
+#include "mount.h"
+#include "recipe_run.h"
+
+int recipe_step_status;
+
+static int rm_entry(const char *p, const struct stat *sb, int flag,
+		    struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p) ? -1 : 0;
+}
+
+/* remove a tree, never crossing into a mount still there */
+static int rm_tree(const char *p)
+{
+	struct stat st;
+
+	if (lstat(p, &st))
+		return errno == ENOENT ? 0 : -errno;
+	if (nftw(p, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT))
+		return -errno;
+	return 0;
+}
+
+/*
+ * overlayfs cannot use an upper directory on 9p, NFS, FUSE...  The
+ * filesystem type comes from mountinfo (by device number): statfs() on 9p
+ * reports the server's filesystem, not 9p.
+ */
+static int check_upper_fs(const char *dir)
+{
+	static const char *const bad[] = { "9p",   "nfs",  "nfs4",   "cifs",
+					   "smb3", "fuse", "overlay" };
+	char line[8192], fstype[256] = "";
+	unsigned int maj, min;
+	struct stat st;
+	FILE *f;
+	size_t i;
+
+	if (stat(dir, &st))
+		return atomfs_err(errno, "cannot stat build directory %s: %s",
+				  dir, strerror(errno));
+	f = fopen("/proc/self/mountinfo", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *dash = strstr(line, " - ");
+
+		if (sscanf(line, "%*u %*u %u:%u", &maj, &min) == 2 && dash &&
+		    makedev(maj, min) == st.st_dev)
+			sscanf(dash + 3, "%255s", fstype);
+	}
+	if (f)
+		fclose(f);
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		if (!strcmp(fstype, bad[i]) ||
+		    (!strcmp(bad[i], "fuse") && str_has_prefix(fstype, "fuse")))
+			return atomfs_err(
+				EXDEV,
+				"build directory %s is on %s, which overlayfs cannot use for the upper directory of run steps; give --build-dir on a local filesystem (ext4, xfs, btrfs, tmpfs)",
+				dir, fstype);
+	return 0;
+}
+
+/* the image so far as DIR:run, in a layout of its own */
+static int stage_image(struct atomfs_layout *dst, const json_t *layers,
+		       const json_t *config, const char *dir)
+{
+	struct atomfs_layout *l = NULL;
+	json_t *ls = json_deep_copy(layers), *cfg = json_deep_copy(config);
+	json_t *mdesc = NULL, *d;
+	size_t i;
+	int err;
+
+	err = atomfs_layout_open(
+		dir, ATOMFS_LAYOUT_WRITE | ATOMFS_LAYOUT_CREATE, &l);
+	json_array_foreach(ls, i, d)
+	{
+		if (err)
+			break;
+		err = atomfs_layout_import_blob(
+			l, dst, atomfs_desc_str(d, "digest"),
+			json_integer_value(json_object_get(d, "size")));
+	}
+	if (!err)
+		err = atomfs_image_write(l, cfg, ls, NULL, &mdesc);
+	if (!err) {
+		err = atomfs_layout_set_tag(l, "run", mdesc);
+		mdesc = NULL;
+	}
+	if (!err)
+		err = atomfs_layout_write_index(l);
+	json_decref(mdesc);
+	json_decref(ls);
+	json_decref(cfg);
+	atomfs_layout_close(l);
+	return err;
+}
+
+static void env_put(json_t *env, const char *k, const char *v)
+{
+	size_t kl = strlen(k), i;
+	json_t *e;
+
+	json_array_foreach(env, i, e)
+	{
+		const char *s = json_string_value(e);
+
+		if (s && !strncmp(s, k, kl) && s[kl] == '=') {
+			json_array_set_new(
+				env, i,
+				json_string(xasprintf_tmp("%s=%s", k, v)));
+			return;
+		}
+	}
+	json_array_append_new(env, json_string(xasprintf_tmp("%s=%s", k, v)));
+}
+
+static json_t *mount_entry(const char *dst, const char *type, const char *src,
+			   const char *opts)
+{
+	json_t *o = json_array(), *m;
+	char *s = xstrdup(opts), *tok, *save = NULL;
+
+	for (tok = strtok_r(s, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save))
+		json_array_append_new(o, json_string(tok));
+	free(s);
+	m = json_pack("{s:s, s:s, s:s, s:o}", "destination", dst, "type", type,
+		      "source", src, "options", o);
+	return m;
+}
+
+/* the OCI runtime config of one step */
+static json_t *runtime_config(const struct atomfs_recipe_stanza *s,
+			      const struct recipe_run_opts *o,
+			      const json_t *config, const char *rootfs,
+			      const char *script)
+{
+	static const char *const caps[] = {
+		"CAP_CHOWN",
+		"CAP_DAC_OVERRIDE",
+		"CAP_FSETID",
+		"CAP_FOWNER",
+		"CAP_MKNOD",
+		"CAP_NET_RAW",
+		"CAP_SETGID",
+		"CAP_SETUID",
+		"CAP_SETFCAP",
+		"CAP_SETPCAP",
+		"CAP_NET_BIND_SERVICE",
+		"CAP_SYS_CHROOT",
+		"CAP_KILL",
+		"CAP_AUDIT_WRITE",
+	};
+	const json_t *icfg = json_object_get(config, "config");
+	json_t *env = json_deep_copy(json_object_get(icfg, "Env")), *capv;
+	json_t *mounts, *ns, *c, *v;
+	const char *k,
+		*cwd = json_string_value(json_object_get(icfg, "WorkingDir"));
+	size_t i;
+
+	if (!json_is_array(env)) {
+		json_decref(env);
+		env = json_array();
+	}
+	json_object_foreach(s->environment, k, v)
+		env_put(env, k, json_string_value(v));
+	json_object_foreach(s->build_env, k, v)
+		env_put(env, k, json_string_value(v));
+	{
+		bool have_path = false;
+
+		json_array_foreach(env, i, v) have_path |=
+			str_has_prefix(json_string_value(v), "PATH=");
+		if (!have_path)
+			env_put(env, "PATH",
+				"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	}
+	env_put(env, "ATOMFS_STANZA", s->name);
+	env_put(env, "STACKER_LAYER_NAME", s->name);
+	if (s->working_dir)
+		cwd = s->working_dir;
+	capv = json_array();
+	for (i = 0; i < ARRAY_SIZE(caps); i++)
+		json_array_append_new(capv, json_string(caps[i]));
+	mounts = json_array();
+	json_array_append_new(mounts, mount_entry("/proc", "proc", "proc",
+						  "nosuid,noexec,nodev"));
+	json_array_append_new(
+		mounts, mount_entry("/dev", "tmpfs", "tmpfs",
+				    "nosuid,strictatime,mode=755,size=65536k"));
+	json_array_append_new(
+		mounts,
+		mount_entry(
+			"/dev/pts", "devpts", "devpts",
+			"nosuid,noexec,newinstance,ptmxmode=0666,mode=0620"));
+	json_array_append_new(
+		mounts,
+		mount_entry("/dev/shm", "tmpfs", "shm",
+			    "nosuid,noexec,nodev,mode=1777,size=65536k"));
+	json_array_append_new(mounts, mount_entry("/sys", "sysfs", "sysfs",
+						  "nosuid,noexec,nodev,ro"));
+	for (i = 0; i < s->nimports; i++) {
+		const struct atomfs_recipe_import *im = &s->imports[i];
+
+		json_array_append_new(
+			mounts,
+			mount_entry(xasprintf_tmp("/atomfs/imports/%s",
+						  im->name),
+				    "bind", im->path, "rbind,ro,nosuid,nodev"));
+		json_array_append_new(
+			mounts,
+			mount_entry(xasprintf_tmp("/stacker/imports/%s",
+						  im->name),
+				    "bind", im->path, "rbind,ro,nosuid,nodev"));
+	}
+	ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type",
+		       "mount", "type", "ipc", "type", "uts");
+	if (o->network_none)
+		json_array_append_new(ns,
+				      json_pack("{s:s}", "type", "network"));
+	c = json_pack(
+		"{s:s, s:{s:b, s:{s:i, s:i}, s:[s, s, s, s], s:o, s:s, s:{s:O, s:O, s:O, s:O}, s:b},"
+		" s:{s:s, s:b}, s:s, s:o, s:{s:o}}",
+		"ociVersion", "1.0.2", "process", "terminal", 0, "user", "uid",
+		0, "gid", 0, "args", "/bin/sh", "-e", "-c", script, "env", env,
+		"cwd", cwd && cwd[0] == '/' ? cwd : "/", "capabilities",
+		"bounding", capv, "effective", capv, "permitted", capv,
+		"ambient", capv, "noNewPrivileges", 0, "root", "path", rootfs,
+		"readonly", 0, "hostname", "atomfs-build", "mounts", mounts,
+		"linux", "namespaces", ns);
+	json_decref(capv);
+	return c;
+}
+
+/* paths the runtime creates as mount points, to be removed from the layer */
+static const char *const made_points[] = { "proc", "dev", "sys", "atomfs",
+					   "stacker" };
+
+static bool cgroup2_mounted(void)
+{
+	return access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
+}
+
+/* is / the initramfs, where pivot_root(2) cannot work? */
+static bool root_is_rootfs(void)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[4096];
+	bool r = false;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char *dash = strstr(line, " - ");
+		unsigned int id, parent;
+		char mp[4096];
+
+		if (sscanf(line, "%u %u %*s %*s %4095s", &id, &parent, mp) ==
+			    3 &&
+		    !strcmp(mp, "/") && dash &&
+		    (str_has_prefix(dash + 3, "rootfs ") ||
+		     str_has_prefix(dash + 3, "ramfs ") ||
+		     str_has_prefix(dash + 3, "tmpfs ")))
+			r = true;
+		if (!strcmp(mp, "/") && dash &&
+		    !str_has_prefix(dash + 3, "rootfs ") &&
+		    !str_has_prefix(dash + 3, "ramfs ") &&
+		    !str_has_prefix(dash + 3, "tmpfs "))
+			r = false;
+	}
+	fclose(f);
+	return r;
+}
+
+/* run one step, copying its output with the stanza's name in front */
+static int run_step(const char *name, const struct recipe_run_opts *o,
+		    const char *state, const char *bundle, const char *id,
+		    int *status)
+{
+	const char *argv[12];
+	int p[2], n = 0, ws;
+	pid_t pid;
+	FILE *in;
+	char line[8192];
+
+	argv[n++] = o->runtime;
+	argv[n++] = "--root";
+	argv[n++] = state;
+	if (!strcmp(o->runtime, "crun") && !cgroup2_mounted())
+		argv[n++] = "--cgroup-manager=disabled";
+	argv[n++] = "run";
+	argv[n++] = "--bundle";
+	argv[n++] = bundle;
+	if (root_is_rootfs())
+		argv[n++] = "--no-pivot";
+	argv[n++] = id;
+	argv[n] = NULL;
+	if (pipe2(p, O_CLOEXEC))
+		return atomfs_err(errno, "pipe: %s", strerror(errno));
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return atomfs_err(errno, "fork: %s", strerror(errno));
+	}
+	if (!pid) {
+		int nul = open("/dev/null", O_RDONLY);
+
+		dup2(nul, 0);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		execvp(argv[0], (char *const *)(uintptr_t)argv);
+		fprintf(stderr, "cannot run %s: %s\n", argv[0],
+			strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	in = fdopen(p[0], "r");
+	while (in && fgets(line, sizeof(line), in)) {
+		if (!atomfs_quiet)
+			fprintf(stderr, "%s: %s%s", name, line,
+				strchr(line, '\n') ? "" : "\n");
+	}
+	if (in)
+		fclose(in);
+	else
+		close(p[0]);
+	while (waitpid(pid, &ws, 0) < 0)
+		if (errno != EINTR)
+			return atomfs_err(errno, "waitpid: %s",
+					  strerror(errno));
+	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	return 0;
+}
+
+static const char *first_line(const char *s, char *buf, size_t n)
+{
+	size_t l = strcspn(s, "\n");
+
+	snprintf(buf, n, "%.*s%s", (int)(l < n - 4 ? l : n - 4), s,
+		 s[l] ? " ..." : "");
+	return buf;
+}
+
+/* ---- copied up but not changed: not the steps' work ---- */
+
+/* xattrs of p other than overlayfs's own: "name=hexvalue\n"..., in list order */
+static char *xattr_text(const char *p)
+{
+	static char names[65536], val[65536];
+	ssize_t len = llistxattr(p, names, sizeof(names));
+	char *out = NULL, *k;
+	size_t olen = 0;
+	FILE *f = open_memstream(&out, &olen);
+
+	for (k = names; f && len > 0 && k < names + len; k += strlen(k) + 1) {
+		ssize_t vl, j;
+
+		if (str_has_prefix(k, "trusted.overlay.") ||
+		    str_has_prefix(k, "user.overlay."))
+			continue;
+		vl = lgetxattr(p, k, val, sizeof(val));
+		fprintf(f, "%s=", k);
+		for (j = 0; j < vl; j++)
+			fprintf(f, "%02x", (unsigned char)val[j]);
+		fputc('\n', f);
+	}
+	if (f)
+		fclose(f);
+	return out ? out : xstrdup("");
+}
+
+static bool same_content(const char *a, const char *b)
+{
+	char ba[65536], bb[65536];
+	int fa = open(a, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fb = open(b, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	bool same = fa >= 0 && fb >= 0;
+
+	while (same) {
+		ssize_t na = read(fa, ba, sizeof(ba));
+		ssize_t nb = na > 0 ? read(fb, bb, (size_t)na) :
+				      read(fb, bb, 1);
+
+		if (na < 0 || nb != na || memcmp(ba, bb, (size_t)na))
+			same = false;
+		if (na <= 0)
+			break;
+	}
+	if (fa >= 0)
+		close(fa);
+	if (fb >= 0)
+		close(fb);
+	return same;
+}
+
+static const char *prune_upper, *prune_lower;
+
+static int prune_entry(const char *p, const struct stat *su, int flag,
+		       struct FTW *ftw)
+{
+	cleanup_free char *lp = NULL, *xu = NULL, *xl = NULL;
+	struct stat sl;
+
+	(void)ftw;
+	if (flag != FTW_F || !(S_ISREG(su->st_mode) || S_ISLNK(su->st_mode)))
+		return 0;
+	lp = path_join(prune_lower, p + strlen(prune_upper));
+	if (lstat(lp, &sl) || (sl.st_mode & S_IFMT) != (su->st_mode & S_IFMT) ||
+	    sl.st_mode != su->st_mode || sl.st_uid != su->st_uid ||
+	    sl.st_gid != su->st_gid || sl.st_size != su->st_size)
+		return 0;
+	if (S_ISLNK(su->st_mode)) {
+		char tu[4096], tl[4096];
+		ssize_t nu = readlink(p, tu, sizeof(tu));
+		ssize_t nl = readlink(lp, tl, sizeof(tl));
+
+		if (nu < 0 || nu != nl || memcmp(tu, tl, (size_t)nu))
+			return 0;
+	} else if (!same_content(p, lp)) {
+		return 0;
+	}
+	xu = xattr_text(p);
+	xl = xattr_text(lp);
+	if (!strcmp(xu, xl))
+		unlink(p);
+	return 0;
+}
+
+/*
+ * overlayfs copies a file up on any write or metadata change: drop the
+ * files (and links) whose content, mode, owner and xattrs equal what the
+ * image below has, so the layer holds only real changes.
+ */
+static int prune_unchanged(const char *ref, const char *upper,
+			   const char *lower)
+{
+	struct atomfs_mount_opts mo = { .ms_flags = MS_RDONLY };
+	int err = atomfs_mount(ref, lower, &mo);
+
+	if (err)
+		return err;
+	prune_upper = upper;
+	prune_lower = lower;
+	if (nftw(upper, prune_entry, 32, FTW_PHYS | FTW_MOUNT))
+		err = atomfs_err(errno, "cannot walk %s: %s", upper,
+				 strerror(errno));
+	prune_upper = prune_lower = NULL;
+	if (atomfs_umount(lower) && !err)
+		err = -EBUSY;
+	return err;
+}
+
+int recipe_run_stanza(const struct atomfs_recipe *r,
+		      const struct atomfs_recipe_stanza *s,
+		      const struct recipe_run_opts *o,
+		      struct atomfs_layout *dst, const json_t *layers,
+		      const json_t *config, const char *builddir,
+		      const struct layer_opts *lo, json_t **desc)
+{
+	cleanup_free char *top = NULL, *runs = NULL, *oci = NULL, *ref = NULL;
+	cleanup_free char *persist = NULL, *rootfs = NULL, *bundle = NULL;
+	cleanup_free char *state = NULL, *upper = NULL, *cfgpath = NULL;
+	cleanup_free char *id =
+		xasprintf("atomfs-build-%ld-%s", (long)getpid(), s->name);
+	struct atomfs_mount_opts mo = { .writable = true };
+	bool had[ARRAY_SIZE(made_points)];
+	bool mounted = false;
+	size_t i;
+	int err, status = 0;
+
+	*desc = NULL;
+	if (geteuid())
+		return atomfs_err(
+			EPERM,
+			"%s:%d: stanza \"%s\" has run steps, which need root (to mount the image and start the container)",
+			r->path, s->line, s->name);
+	for (i = 0; i < s->nimports; i++)
+		if (s->imports[i].url)
+			return atomfs_err(
+				ENOTSUP,
+				"%s:%d: stanza \"%s\": import %s: this version does not download imports; fetch it and import the file",
+				r->path, s->imports[i].line, s->name,
+				s->imports[i].url);
+	err = mkdir_p(builddir, 0755);
+	if (err)
+		return atomfs_err(err, "cannot create build directory %s: %s",
+				  builddir, strerror(-err));
+	err = check_upper_fs(builddir);
+	if (err)
+		return err;
+	runs = path_join(builddir, "run");
+	top = path_join(runs, s->name);
+	oci = path_join(top, "oci");
+	persist = path_join(top, "persist");
+	rootfs = path_join(top, "rootfs");
+	bundle = path_join(top, "bundle");
+	state = path_join(top, "state");
+	upper = path_join(persist, "upper");
+	cfgpath = path_join(bundle, "config.json");
+	ref = xasprintf("%s:run", oci);
+	if (rm_tree(top))
+		return atomfs_err(
+			EBUSY,
+			"cannot clear %s left by an earlier build (is something still mounted there?)",
+			top);
+	err = mkdir_p(rootfs, 0755);
+	if (!err)
+		err = mkdir_p(bundle, 0700);
+	if (!err)
+		err = mkdir_p(state, 0700);
+	if (!err)
+		err = mkdir_p(persist, 0700);
+	if (err) {
+		err = atomfs_err(err, "cannot create %s: %s", top,
+				 strerror(-err));
+		goto out;
+	}
+	err = stage_image(dst, layers, config, oci);
+	if (err)
+		goto out;
+	mo.persist = persist;
+	err = atomfs_mount(ref, rootfs, &mo);
+	if (err) {
+		atomfs_err_prefix("stanza %s: mounting its image writable",
+				  s->name);
+		goto out;
+	}
+	mounted = true;
+	for (i = 0; i < ARRAY_SIZE(made_points); i++) {
+		cleanup_free char *p = path_join(rootfs, made_points[i]);
+		struct stat st;
+
+		had[i] = lstat(p, &st) == 0;
+	}
+	for (i = 0; i < s->run.n; i++) {
+		json_t *c = runtime_config(s, o, config, rootfs, s->run.v[i].s);
+		char *txt = json_dumps(c, JSON_INDENT(1) | JSON_SORT_KEYS);
+		char buf[128];
+
+		json_decref(c);
+		err = write_file_atomic(cfgpath, txt, strlen(txt));
+		free(txt);
+		if (!err)
+			err = run_step(s->name, o, state, bundle, id, &status);
+		if (err)
+			goto out;
+		if (status) {
+			recipe_step_status = status;
+			err = atomfs_err(
+				ECANCELED,
+				"%s:%d: stanza \"%s\": step %zu failed with exit status %d: %s",
+				r->path, s->run.v[i].line, s->name, i + 1,
+				status,
+				first_line(s->run.v[i].s, buf, sizeof(buf)));
+			goto out;
+		}
+	}
+	mounted = false;
+	err = atomfs_umount(rootfs);
+	if (err) {
+		atomfs_err_prefix("stanza %s: unmounting %s", s->name, rootfs);
+		goto out;
+	}
+	{
+		cleanup_free char *lower = path_join(top, "lower");
+
+		err = mkdir_p(lower, 0755);
+		if (!err)
+			err = prune_unchanged(ref, upper, lower);
+		if (err) {
+			atomfs_err_prefix(
+				"stanza %s: comparing its changes with its image",
+				s->name);
+			goto out;
+		}
+	}
+	/* the runtime's mount points are not the steps' work */
+	for (i = 0; i < ARRAY_SIZE(made_points); i++) {
+		cleanup_free char *p = path_join(upper, made_points[i]);
+
+		if (!had[i])
+			rm_tree(p);
+	}
+	{
+		struct layer_opts ulo = *lo;
+		DIR *d = opendir(upper);
+		struct dirent *de;
+		bool empty = true;
+
+		while (d && (de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				empty = false;
+		if (d)
+			closedir(d);
+		if (empty)
+			goto out; /* the steps changed nothing: no layer */
+		ulo.in.overlay_upper = true;
+		err = new_layer(dst, upper, &ulo, desc);
+		if (!err)
+			atomfs_desc_set_annotation(
+				*desc, ANN_SRC_INPUT,
+				xasprintf_tmp("run steps of %s", s->name));
+	}
+out:
+	if (mounted) {
+		/* keep the first error's message */
+		cleanup_free char *msg = xstrdup(atomfs_last_error());
+
+		if (atomfs_umount(rootfs) && !atomfs_quiet)
+			fprintf(stderr, "atomfs: warning: %s\n",
+				atomfs_last_error());
+		atomfs_err(err, "%s", msg);
+	}
+	rm_tree(top);
+	rmdir(runs);
+	return err;
+}
