@@ -215,7 +215,7 @@ static int sha256_file(const char *file, struct atomfs_digest *d)
  * base.sqfs padded with zeros into FILE; its digest in D. Undo with
  * slow_layer_end().
  */
-static int slow_layer(const char *file, struct atomfs_digest *d)
+static int slow_layer(const char *file, struct atomfs_digest *d, int mib)
 {
 	bool knob = access(DELAY_MS, W_OK) == 0;
 	int err = 0;
@@ -225,7 +225,7 @@ static int slow_layer(const char *file, struct atomfs_digest *d)
 		      write_file(DELAY_MS, "400", 3, 0);
 	if (err)
 		return err;
-	err = make_padded(fixture("base.sqfs"), file, (knob ? 4 : 64) * MIB);
+	err = make_padded(fixture("base.sqfs"), file, (knob ? 4 : mib) * MIB);
 	return err ?: sha256_file(file, d);
 }
 
@@ -1149,7 +1149,7 @@ static void *setup_thread(void *p)
 	return NULL;
 }
 
-TEST_F_TIMEOUT(verify, twenty_concurrent_setups, 180)
+TEST_F_TIMEOUT(verify, twenty_concurrent_setups, 600)
 {
 	static struct setup_arg args[NR_SETUPS];
 	unsigned long long ids[NR_SETUPS];
@@ -1165,7 +1165,12 @@ TEST_F_TIMEOUT(verify, twenty_concurrent_setups, 180)
 	 * Layer 0 is slow to verify: whoever claims it first is still hashing
 	 * it when the others arrive, so they must wait on it (the counter).
 	 */
-	ASSERT_EQ(0, slow_layer(WORK "/slow", &slow));
+	/*
+	 * 16 MiB: the threads leave one barrier together, so they arrive
+	 * well within one hash of it; every waiter hashes its own loop device
+	 * again (held loop layers are re-hashed on reuse): 20 of these.
+	 */
+	ASSERT_EQ(0, slow_layer(WORK "/slow", &slow, 16));
 	for (t = 0; t < NR_SETUPS; t++) {
 		self->ls->nr = 0;
 		for (j = 0; j < SETUP_LAYERS; j++) {
@@ -1259,7 +1264,7 @@ TEST_F_TIMEOUT(verify, waiter_retries_after_owner_fails, 180)
 	struct stats s0, s1;
 	int bad, good;
 
-	ASSERT_EQ(0, slow_layer(WORK "/slow", &d));
+	ASSERT_EQ(0, slow_layer(WORK "/slow", &d, 64));
 	ASSERT_EQ(0, copy_file(WORK "/slow", WORK "/slow-bad"));
 	ASSERT_EQ(0, flip_bit(WORK "/slow-bad", 2 * MIB));
 	ASSERT_EQ(0, add_blk_layer(self->ls, WORK "/slow-bad"));
@@ -1313,7 +1318,7 @@ TEST_F_TIMEOUT(verify, shared_wait_is_killable, 180)
 	int status;
 	pid_t pid;
 
-	ASSERT_EQ(0, slow_layer(WORK "/slow", &d));
+	ASSERT_EQ(0, slow_layer(WORK "/slow", &d, 64));
 	ASSERT_EQ(0, add_blk_layer(self->ls, WORK "/slow"));
 	ASSERT_EQ(0, add_blk_layer(self->ls, WORK "/slow"));
 	memset(&owner, 0, sizeof(owner));
