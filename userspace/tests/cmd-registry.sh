@@ -100,6 +100,30 @@ check "push: the registry's log shows no blob upload to app/two" test "$(count_r
 check "push: the log shows the mounts" test "$(count_requests plain 'POST /v2/app/two/blobs/uploads/?mount=')" -eq 4
 check "pull: of v2 fetches only its new layer and config" sh -c "atomfs pull $X $R/app/two:v2 P | grep -q ': 2 blobs fetched'"
 
+# ---- a tar-layer image (umoci-made, copied in by skopeo) is imported on pull ----
+if have umoci && have skopeo; then
+	umoci init --layout u >/dev/null 2>&1
+	umoci new --image u:t >/dev/null 2>&1
+	umoci unpack --image u:t ub >/dev/null 2>&1
+	mkdir -p ub/rootfs/etc/d ub/rootfs/opq
+	echo 1 >ub/rootfs/etc/gone; echo 2 >ub/rootfs/etc/d/x; echo o >ub/rootfs/opq/old
+	umoci repack --refresh-bundle --image u:t ub >/dev/null 2>&1
+	rm ub/rootfs/etc/gone; rm -rf ub/rootfs/opq; mkdir ub/rootfs/opq; echo n >ub/rootfs/opq/new
+	umoci repack --refresh-bundle --image u:t ub >/dev/null 2>&1
+	skopeo copy -q --dest-tls-verify=false oci:u:t $R/tar/img:t >/dev/null 2>&1 ||
+		echo "not ok - skopeo copy of the umoci image into the registry"
+	check "pull: a tar-layer image is pulled and imported in one step" sh -c "atomfs pull $X $R/tar/img:t TP >tp.out 2>&1"
+	check "pull: it says it imported the tar layers" grep -q "TP:t has 2 tar layers: importing" tp.out
+	check "pull: every layer of the pulled image is squashfs" sh -c "atomfs inspect --json TP:t | python3 -c 'import json,sys; assert all(\"squashfs\" in l[\"mediaType\"] for l in json.load(sys.stdin)[\"layers\"])'"
+	same_tree_as_umoci "pull: the pulled image gives the tree umoci unpack gives" u:t TP:t pull
+	check "pull: fsck of the layout is clean" atomfs fsck -q TP
+	atomfs pull -q --no-import $X $R/tar/img:t TN || echo "not ok - pull --no-import"
+	want=$(skopeo inspect --tls-verify=false $R/tar/img:t | python3 -c 'import json,sys; print(json.load(sys.stdin)["Digest"][7:])')
+	check "pull --no-import keeps the registry's manifest, tar layers and all" test "$(manifest_of TN:t)" = "$want"
+else
+	skip "pull: a tar-layer image is pulled and imported in one step" "umoci or skopeo is not installed"
+fi
+
 # ---- failures: one line, the layout unchanged ----
 tree_state P >before
 check_fail_msg 3 "has no manifest nope" "pull: an unknown manifest exits 3" atomfs pull $X $R/app/one:nope P

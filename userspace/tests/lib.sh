@@ -17,8 +17,10 @@ diag() { sed 's/^/# /'; }
 # check DESC CMD...: CMD must exit 0
 check() {
 	desc=$1; shift
-	if "$@" >"$T/.out" 2>&1; then pass "$desc"; else
-		fail "$desc"; echo "exit $? from: $*" | diag; diag <"$T/.out"; fi
+	"$@" >"$T/.out" 2>&1
+	got=$?
+	if [ "$got" -eq 0 ]; then pass "$desc"; else
+		fail "$desc"; echo "exit $got from: $*" | diag; diag <"$T/.out"; fi
 }
 
 # check_exit CODE DESC CMD...: CMD must exit with CODE
@@ -74,4 +76,23 @@ check_skopeo() {
 	else
 		skip "$1" "skopeo is not installed"
 	fi
+}
+
+# same_tree_as_umoci DESC UMOCI_DIR:TAG DIR:TAG: the layers of atomfs image
+# DIR:TAG, extracted and stacked as atomfs does (overlay.py), give the tree
+# `umoci unpack` gives for the tar image UMOCI_DIR:TAG (needs root)
+same_tree_as_umoci() {
+	desc=$1 uref=$2 aref=$3 w=umoci-cmp-$$-${4:-x}
+	if ! is_root; then skip "$desc" "extraction needs root"; return; fi
+	rm -rf "$w"; mkdir "$w"
+	umoci unpack --image "$uref" "$w/ref" >/dev/null 2>&1
+	set --
+	for l in $(layers_of "$aref"); do
+		set -- "$@" "$w/x$(($# + 1))"
+		unsquashfs -q -d "$w/x$#" "$(blob "${aref%:*}" "$l")" >/dev/null 2>&1
+	done
+	python3 "$ATOMFS_TESTS/overlay.py" "$w/ov" "$@"
+	treelist "$w/ref/rootfs" --no-mtime --no-root | awk '{print $1, $2, $NF}' >"$w/ref.list"
+	treelist "$w/ov" --no-mtime --no-root | awk '{print $1, $2, $NF}' >"$w/ov.list"
+	check "$desc" diff "$w/ref.list" "$w/ov.list"
 }

@@ -211,7 +211,8 @@ static int parse_local(const char *s, const char *deftag, bool allow_bare,
 	return atomfs_ref_parse(s, ref);
 }
 
-int xfer_copy(const char *src, const char *dst, const struct xfer_opts *xo)
+int xfer_copy(const char *src, const char *dst, const struct xfer_opts *xo,
+	      char **local)
 {
 	struct atomfs_rref rs = { 0 }, rd = { 0 };
 	struct atomfs_ref ls = { 0 }, ld = { 0 };
@@ -315,6 +316,8 @@ int xfer_copy(const char *src, const char *dst, const struct xfer_opts *xo)
 		stag = tag;
 		if (!ddock) {
 			summary("pulled", src, dst, &st);
+			if (local)
+				*local = xasprintf("%s:%s", ld.dir, dtag);
 			goto out;
 		}
 	} else {
@@ -395,5 +398,5 @@ int cmd_copy(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		return cmd_usage("copy", copy_usage);
-	return xfer_copy(argv[optind], argv[optind + 1], &xo);
+	return xfer_copy(argv[optind], argv[optind + 1], &xo, NULL);
 }

@@ -52,56 +52,26 @@ static int convert_layer(struct atomfs_layout *dst, struct atomfs_layout *src,
 	return 0;
 }
 
-int cmd_import(int argc, char **argv)
+/*
+ * Import image SRC ([oci:]DIR:TAG) into DST (the same or another layout),
+ * tar layers converted and squashfs ones copied; an exit code. On failure
+ * the destination layout is left as it was.
+ */
+int import_image(const char *srcref, const char *dstref,
+		 const struct layer_opts *lo, const char *sign)
 {
-	static const struct option longopts[] = {
-		LAYER_LONGOPTS,
-		{ "sign", required_argument, NULL, 's' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *sign = NULL;
 	struct layouts ls = { 0 };
 	struct atomfs_ref ref = { 0 };
 	struct atomfs_image img = { 0 };
 	struct atomfs_layout *src;
-	struct layer_opts lo;
 	json_t *layers, *config = NULL, *d;
 	size_t i;
-	int opt, err, rc;
+	int err, rc;
 
-	if (cmd_help(argc, argv, usage))
-		return EXIT_OK;
 	layers = json_array();
-	layer_opts_init(&lo);
-	while ((opt = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
-		int r = layer_opt(&lo, opt, optarg);
-
-		if (r < 0) {
-			rc = EXIT_USAGE;
-			goto out;
-		}
-		if (r)
-			continue;
-		if (opt == 's') {
-			sign = optarg;
-		} else if (opt == 'q') {
-			atomfs_quiet = 1;
-		} else {
-			rc = cmd_usage("import", usage);
-			goto out;
-		}
-	}
-	if (argc - optind != 2) {
-		rc = cmd_usage("import", usage);
-		goto out;
-	}
-	if (layer_opts_check(&lo) < 0) {
-		rc = EXIT_USAGE;
-		goto out;
-	}
-	err = atomfs_ref_parse(argv[optind + 1], &ref);
+	if (!layers)
+		return cmd_fail(atomfs_err(ENOMEM, "out of memory"));
+	err = atomfs_ref_parse(dstref, &ref);
 	if (err)
 		goto fail;
 	if (sign) {
@@ -115,7 +85,7 @@ int cmd_import(int argc, char **argv)
 	{
 		struct atomfs_ref sref;
 
-		err = atomfs_ref_parse(argv[optind], &sref);
+		err = atomfs_ref_parse(srcref, &sref);
 		if (err)
 			goto fail;
 		err = layouts_get(&ls, sref.dir, &src);
@@ -134,7 +104,7 @@ int cmd_import(int argc, char **argv)
 	}
 	if (err)
 		goto fail;
-	err = open_ref(&ls, argv[optind], &img, &src);
+	err = open_ref(&ls, srcref, &img, &src);
 	if (err)
 		goto fail;
 	json_array_foreach(img.layers, i, d)
@@ -154,7 +124,7 @@ int cmd_import(int argc, char **argv)
 			nd = err ? NULL : json_deep_copy(d);
 			break;
 		case ATOMFS_LAYER_TAR:
-			err = convert_layer(ls.dst, src, d, &lo, &nd);
+			err = convert_layer(ls.dst, src, d, lo, &nd);
 			break;
 		default:
 			err = atomfs_err(
@@ -189,4 +159,41 @@ out:
 	layouts_close(&ls);
 	atomfs_ref_free(&ref);
 	return rc;
+}
+
+int cmd_import(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		LAYER_LONGOPTS,
+		{ "sign", required_argument, NULL, 's' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sign = NULL;
+	struct layer_opts lo;
+	int opt;
+
+	if (cmd_help(argc, argv, usage))
+		return EXIT_OK;
+	layer_opts_init(&lo);
+	while ((opt = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
+		int r = layer_opt(&lo, opt, optarg);
+
+		if (r < 0)
+			return EXIT_USAGE;
+		if (r)
+			continue;
+		if (opt == 's')
+			sign = optarg;
+		else if (opt == 'q')
+			atomfs_quiet = 1;
+		else
+			return cmd_usage("import", usage);
+	}
+	if (argc - optind != 2)
+		return cmd_usage("import", usage);
+	if (layer_opts_check(&lo) < 0)
+		return EXIT_USAGE;
+	return import_image(argv[optind], argv[optind + 1], &lo, sign);
 }

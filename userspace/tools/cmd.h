@@ -95,6 +95,9 @@ int cmd_build(int argc, char **argv);
 /* cmd-recipe.c: atomfs build -f RECIPE */
 int cmd_build_recipe(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+/* cmd-import.c: SRC into DST, tar layers converted; an exit code */
+int import_image(const char *srcref, const char *dstref,
+		 const struct layer_opts *lo, const char *sign);
 int cmd_inspect(int argc, char **argv);
 int cmd_update(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
