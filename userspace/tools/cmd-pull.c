@@ -43,8 +43,8 @@ static int has_tar_layers(const char *ref)
 	if (!err) {
 		json_array_foreach(img.layers, i, d)
 		{
-			if (atomfs_layer_kind(atomfs_desc_str(d, "mediaType")) ==
-			    ATOMFS_LAYER_TAR)
+			if (atomfs_layer_kind(atomfs_desc_str(
+				    d, "mediaType")) == ATOMFS_LAYER_TAR)
 				n++;
 		}
 	}
