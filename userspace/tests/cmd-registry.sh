@@ -117,6 +117,10 @@ if have umoci && have skopeo; then
 	check "pull: every layer of the pulled image is squashfs" sh -c "atomfs inspect --json TP:t | python3 -c 'import json,sys; assert all(\"squashfs\" in l[\"mediaType\"] for l in json.load(sys.stdin)[\"layers\"])'"
 	same_tree_as_umoci "pull: the pulled image gives the tree umoci unpack gives" u:t TP:t pull
 	check "pull: fsck of the layout is clean" atomfs fsck -q TP
+	first=$(manifest_of TP:t)
+	check "pull: a second pull of it converts nothing and fetches nothing" sh -c "atomfs pull $X $R/tar/img:t TP >tp2.out 2>&1 &&
+		grep -q 'tar layers were imported before' tp2.out && grep -q ': 0 blobs fetched' tp2.out && ! grep -q importing tp2.out"
+	check "pull: ... and the tag names the same import" test "$(manifest_of TP:t)" = "$first"
 	atomfs pull -q --no-import $X $R/tar/img:t TN || echo "not ok - pull --no-import"
 	want=$(skopeo inspect --tls-verify=false $R/tar/img:t | python3 -c 'import json,sys; print(json.load(sys.stdin)["Digest"][7:])')
 	check "pull --no-import keeps the registry's manifest, tar layers and all" test "$(manifest_of TN:t)" = "$want"

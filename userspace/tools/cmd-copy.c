@@ -193,8 +193,8 @@ static int rm_one(const char *p, const struct stat *sb, int flag,
 }
 
 /* a layout side: [oci:]DIR:TAG, or a bare DIR taking deftag */
-static int parse_local(const char *s, const char *deftag, bool allow_bare,
-		       struct atomfs_ref *ref)
+int xfer_parse_local(const char *s, const char *deftag, bool allow_bare,
+		     struct atomfs_ref *ref)
 {
 	const char *p = str_has_prefix(s, "oci:") ? s + 4 : s;
 
@@ -211,8 +211,7 @@ static int parse_local(const char *s, const char *deftag, bool allow_bare,
 	return atomfs_ref_parse(s, ref);
 }
 
-int xfer_copy(const char *src, const char *dst, const struct xfer_opts *xo,
-	      char **local)
+int xfer_copy(const char *src, const char *dst, const struct xfer_opts *xo)
 {
 	struct atomfs_rref rs = { 0 }, rd = { 0 };
 	struct atomfs_ref ls = { 0 }, ld = { 0 };
@@ -266,7 +265,7 @@ int xfer_copy(const char *src, const char *dst, const struct xfer_opts *xo,
 		}
 		dtag = rd.tag;
 	} else {
-		err = parse_local(dst, stag, true, &ld);
+		err = xfer_parse_local(dst, stag, true, &ld);
 		if (err)
 			goto out;
 		dtag = ld.tag;
@@ -316,8 +315,6 @@ int xfer_copy(const char *src, const char *dst, const struct xfer_opts *xo,
 		stag = tag;
 		if (!ddock) {
 			summary("pulled", src, dst, &st);
-			if (local)
-				*local = xasprintf("%s:%s", ld.dir, dtag);
 			goto out;
 		}
 	} else {
@@ -398,5 +395,5 @@ int cmd_copy(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		return cmd_usage("copy", copy_usage);
-	return xfer_copy(argv[optind], argv[optind + 1], &xo, NULL);
+	return xfer_copy(argv[optind], argv[optind + 1], &xo);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* atomfs pull: an image and its signatures from a registry into a layout */
 #include <getopt.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "internal.h"
@@ -15,7 +16,8 @@ static const char pull_usage[] =
 	"has are not fetched; an interrupted pull keeps the blobs it completed.\n"
 	"An image with tar layers (docker, umoci, buildah) is imported in the same\n"
 	"step, as `atomfs import` does: DIR:TAG then names squashfs layers that\n"
-	"mount, and the source's signatures stay with the source's manifest.\n"
+	"mount, and the source's signatures stay with the source's manifest;\n"
+	"pulling it again while the tag names that import converts nothing.\n"
 	"  --no-import            keep tar layers as pulled (not mountable until\n"
 	"                         `atomfs import`)\n"
 	"  --tls-verify=BOOL      verify the registry's TLS certificate (default true;\n"
@@ -25,40 +27,118 @@ static const char pull_usage[] =
 	"Credentials come from $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json\n"
 	"or ~/.docker/config.json; see atomfs(1).\n";
 
-/* how many layers of image REF are tar layers; -errno */
-static int has_tar_layers(const char *ref)
+/* how many layers of image TAG in layout L are tar layers; -errno */
+static int tar_layers(struct atomfs_layout *l, const char *tag)
 {
-	struct atomfs_layout *l = NULL;
 	struct atomfs_image img = { 0 };
-	struct atomfs_ref r = { 0 };
 	const json_t *d;
 	size_t i;
 	int err, n = 0;
 
-	err = atomfs_ref_parse(ref, &r);
-	if (!err)
-		err = atomfs_layout_open(r.dir, 0, &l);
-	if (!err)
-		err = atomfs_image_load(l, r.tag, &img);
-	if (!err) {
-		json_array_foreach(img.layers, i, d)
-		{
-			if (atomfs_layer_kind(atomfs_desc_str(
-				    d, "mediaType")) == ATOMFS_LAYER_TAR)
-				n++;
-		}
+	err = atomfs_image_load(l, tag, &img);
+	if (err)
+		return err;
+	json_array_foreach(img.layers, i, d)
+	{
+		if (atomfs_layer_kind(atomfs_desc_str(d, "mediaType")) ==
+		    ATOMFS_LAYER_TAR)
+			n++;
 	}
 	atomfs_image_free(&img);
-	atomfs_layout_close(l);
-	atomfs_ref_free(&r);
-	return err ? err : n;
+	return n;
 }
 
-/* the pulled tar image REF becomes REF with squashfs layers */
-static int import_pulled(const char *ref)
+/* the index entry of TAG in layout DIR before the pull (a copy), or NULL */
+static json_t *tag_before(const struct atomfs_ref *r)
 {
-	struct layer_opts lo;
+	cleanup_free char *index = atomfs_join(r->dir, "index.json");
+	struct atomfs_layout *l = NULL;
+	json_t *d = NULL;
 
+	if (access(index, F_OK))
+		return NULL; /* a new layout */
+	if (atomfs_layout_open(r->dir, 0, &l))
+		return NULL; /* the pull says why */
+	if (!atomfs_layout_get_tag(l, r->tag, &d))
+		d = json_deep_copy(d);
+	else
+		d = NULL;
+	atomfs_layout_close(l);
+	return d;
+}
+
+/*
+ * Was @prev (TAG's entry before the pull) imported from the manifest that
+ * TAG names now? Then it is the import of what was just pulled: tag it
+ * again instead of converting the same tar layers a second time.
+ */
+static bool imported_from(const struct atomfs_layout *l, const json_t *prev,
+			  const char *tag)
+{
+	const char *now, *pd = prev ? atomfs_desc_str(prev, "digest") : NULL;
+	json_t *cur, *m = NULL, *layers, *d;
+	bool same = false;
+	size_t i;
+
+	if (!pd || atomfs_layout_get_tag(l, tag, &cur))
+		return false;
+	now = atomfs_desc_str(cur, "digest");
+	if (!now || !strcmp(now, pd))
+		return false;
+	if (!atomfs_layout_read_json(
+		    l, pd, json_integer_value(json_object_get(prev, "size")),
+		    &m)) {
+		layers = json_object_get(m, "layers");
+		same = json_array_size(layers) > 0;
+		json_array_foreach(layers, i, d)
+		{
+			const char *src =
+				atomfs_desc_annotation(d, ANN_SRC_MANIFEST);
+
+			if (!src || strcmp(src, now))
+				same = false;
+		}
+	}
+	json_decref(m);
+	return same;
+}
+
+/*
+ * The image just pulled to R: if it has tar layers, import them in place,
+ * unless TAG named their import before the pull (@prev): tag that again.
+ */
+static int import_pulled(const struct atomfs_ref *r, json_t *prev)
+{
+	cleanup_free char *ref = xasprintf("%s:%s", r->dir, r->tag);
+	struct atomfs_layout *l = NULL;
+	struct layer_opts lo;
+	int n, err;
+
+	err = atomfs_layout_open(r->dir, ATOMFS_LAYOUT_WRITE, &l);
+	if (err)
+		return cmd_fail(err);
+	n = tar_layers(l, r->tag);
+	if (n <= 0) {
+		atomfs_layout_close(l);
+		return n < 0 ? cmd_fail(n) : EXIT_OK;
+	}
+	if (imported_from(l, prev, r->tag)) {
+		err = atomfs_layout_set_tag(l, r->tag, json_deep_copy(prev));
+		if (!err)
+			err = atomfs_layout_write_index(l);
+		atomfs_layout_close(l);
+		if (err)
+			return cmd_fail(err);
+		if (!atomfs_quiet)
+			fprintf(stderr,
+				"%s: its tar layers were imported before: %s\n",
+				ref, atomfs_desc_str(prev, "digest"));
+		return EXIT_OK;
+	}
+	atomfs_layout_close(l);
+	if (!atomfs_quiet)
+		fprintf(stderr, "%s has %d tar layer%s: importing\n", ref, n,
+			n == 1 ? "" : "s");
 	layer_opts_init(&lo);
 	return import_image(ref, ref, &lo, NULL);
 }
@@ -75,7 +155,9 @@ int cmd_pull(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	cleanup_free char *local = NULL;
+	struct atomfs_rref rr = { 0 };
+	struct atomfs_ref lr = { 0 };
+	json_t *prev = NULL;
 	bool import = true;
 	struct xfer_opts xo;
 	int opt, r, rc;
@@ -101,16 +183,26 @@ int cmd_pull(int argc, char **argv)
 	if (argc - optind != 2 || !atomfs_is_registry_ref(argv[optind]) ||
 	    atomfs_is_registry_ref(argv[optind + 1]))
 		return cmd_usage("pull", pull_usage);
-	rc = xfer_copy(argv[optind], argv[optind + 1], &xo, &local);
-	if (rc || !import)
-		return rc;
-	r = has_tar_layers(local);
-	if (r < 0)
-		return cmd_fail(r);
+	if (!import)
+		return xfer_copy(argv[optind], argv[optind + 1], &xo);
+	/* where the pull goes, as xfer_copy() decides it */
+	r = atomfs_rref_parse(argv[optind], &rr);
 	if (!r)
-		return EXIT_OK;
-	if (!atomfs_quiet)
-		fprintf(stderr, "%s has %d tar layer%s: importing\n", local, r,
-			r == 1 ? "" : "s");
-	return import_pulled(local);
+		r = xfer_parse_local(argv[optind + 1],
+				     rr.tag ? rr.tag :
+					      (rr.digest ? NULL : "latest"),
+				     true, &lr);
+	if (r) {
+		rc = cmd_fail(r);
+		goto out;
+	}
+	prev = tag_before(&lr);
+	rc = xfer_copy(argv[optind], argv[optind + 1], &xo);
+	if (!rc)
+		rc = import_pulled(&lr, prev);
+out:
+	json_decref(prev);
+	atomfs_rref_free(&rr);
+	atomfs_ref_free(&lr);
+	return rc;
 }

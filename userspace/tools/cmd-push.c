@@ -52,5 +52,5 @@ int cmd_push(int argc, char **argv)
 	if (argc - optind != 2 || atomfs_is_registry_ref(argv[optind]) ||
 	    !atomfs_is_registry_ref(argv[optind + 1]))
 		return cmd_usage("push", push_usage);
-	return xfer_copy(argv[optind], argv[optind + 1], &xo, NULL);
+	return xfer_copy(argv[optind], argv[optind + 1], &xo);
 }

@@ -119,7 +119,7 @@ static int pull_src(struct recipe_build *b, const struct atomfs_recipe_src *c)
 	xfer_opts_init(&xo);
 	xo.src.tls_verify = !src->insecure;
 	dst = xasprintf("%s:img", dir);
-	rc = xfer_copy(src->url, dst, &xo, NULL);
+	rc = xfer_copy(src->url, dst, &xo);
 	if (rc)
 		return atomfs_err(EIO, "%s:%d: cannot pull %s (see above)",
 				  b->r->path, src->line, src->url);

@@ -32,12 +32,11 @@ struct xfer_opts {
 void xfer_opts_init(struct xfer_opts *xo);
 /* --tls-verify[=BOOL], --cert-dir... ; 1 handled, 0 not ours, -1 bad value */
 int xfer_opt(struct xfer_opts *xo, int opt, const char *arg);
-/*
- * SRC and DST: [oci:]DIR:TAG (DST also a bare DIR) or docker://...; for a
- * pull, *@local (if @local) gets the DIR:TAG written, to be freed.
- */
-int xfer_copy(const char *src, const char *dst, const struct xfer_opts *xo,
-	      char **local);
+/* a layout side: [oci:]DIR:TAG, or (if allow_bare) a bare DIR taking deftag */
+int xfer_parse_local(const char *s, const char *deftag, bool allow_bare,
+		     struct atomfs_ref *ref);
+/* SRC and DST: [oci:]DIR:TAG (DST also a bare DIR) or docker://... */
+int xfer_copy(const char *src, const char *dst, const struct xfer_opts *xo);
 
 int cmd_push(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
