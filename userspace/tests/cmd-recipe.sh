@@ -206,6 +206,20 @@ if have docker-registry; then
 	sed 's|t/base:1|t/nope:1|' docker.yaml >nope.yaml
 	check_fail_msg 1 "nope.yaml:2: cannot pull $R/t/nope:1" "recipe: an image the registry lacks fails with file:line" \
 		atomfs build -f nope.yaml -o dockout2 --build-dir dockbuild2
+	if have umoci && have skopeo; then
+		umoci init --layout u >/dev/null 2>&1 && umoci new --image u:t >/dev/null 2>&1
+		umoci unpack --image u:t ub >/dev/null 2>&1; echo tar >ub/rootfs/from-tar
+		umoci repack --refresh-bundle --image u:t ub >/dev/null 2>&1
+		skopeo copy -q --dest-tls-verify=false oci:u:t $R/t/tar:1 >/dev/null 2>&1
+		printf 'T:\n  from: {type: docker, url: %s/t/tar:1, insecure: true}\n' "$R" >tar.yaml
+		check "recipe: from a docker:// image with tar layers imports them" \
+			atomfs build -q -f tar.yaml -o tarout --build-dir tarbuild
+		l=$(layers_of tarout:T)
+		check "recipe: ... into one squashfs layer holding the image's file" sh -c "
+			[ \"\$(echo '$l' | wc -l)\" = 1 ] && unsquashfs -l tarout/blobs/sha256/$l | grep -q '/from-tar\$'"
+	else
+		skip "recipe: from a docker:// image with tar layers imports them" "umoci or skopeo is not installed"
+	fi
 	kill $regpid; wait $regpid 2>/dev/null
 else
 	skip "recipe: from docker:// (atomfs pull)" "docker-registry is not installed"

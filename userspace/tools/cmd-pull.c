@@ -107,7 +107,7 @@ static bool imported_from(const struct atomfs_layout *l, const json_t *prev,
  * The image just pulled to R: if it has tar layers, import them in place,
  * unless TAG named their import before the pull (@prev): tag that again.
  */
-static int import_pulled(const struct atomfs_ref *r, json_t *prev)
+int xfer_import_pulled(const struct atomfs_ref *r, const json_t *prev)
 {
 	cleanup_free char *ref = xasprintf("%s:%s", r->dir, r->tag);
 	struct atomfs_layout *l = NULL;
@@ -199,7 +199,7 @@ int cmd_pull(int argc, char **argv)
 	prev = tag_before(&lr);
 	rc = xfer_copy(argv[optind], argv[optind + 1], &xo);
 	if (!rc)
-		rc = import_pulled(&lr, prev);
+		rc = xfer_import_pulled(&lr, prev);
 out:
 	json_decref(prev);
 	atomfs_rref_free(&rr);

@@ -120,6 +120,13 @@ static int pull_src(struct recipe_build *b, const struct atomfs_recipe_src *c)
 	xo.src.tls_verify = !src->insecure;
 	dst = xasprintf("%s:img", dir);
 	rc = xfer_copy(src->url, dst, &xo);
+	if (!rc) {
+		char tag[] = "img";
+		struct atomfs_ref r = { .dir = dir, .tag = tag };
+
+		/* a docker image's tar layers become squashfs, as pull does */
+		rc = xfer_import_pulled(&r, NULL);
+	}
 	if (rc)
 		return atomfs_err(EIO, "%s:%d: cannot pull %s (see above)",
 				  b->r->path, src->line, src->url);

@@ -38,6 +38,13 @@ int xfer_parse_local(const char *s, const char *deftag, bool allow_bare,
 /* SRC and DST: [oci:]DIR:TAG (DST also a bare DIR) or docker://... */
 int xfer_copy(const char *src, const char *dst, const struct xfer_opts *xo);
 
+/*
+ * cmd-pull.c: the image just pulled to R: tar layers imported in place,
+ * unless @prev (R's entry before the pull, or NULL) is their import; an
+ * exit code
+ */
+int xfer_import_pulled(const struct atomfs_ref *r, const json_t *prev);
+
 int cmd_push(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
