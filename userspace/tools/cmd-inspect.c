@@ -6,12 +6,61 @@
 
 #include "cmd.h"
 #include "internal.h"
+#include "runtime.h"
 
 static const char usage[] =
 	"usage: atomfs inspect [--json] REF\n"
+	"       atomfs inspect --runtime-config [--rootfs DIR] REF\n"
 	"Show image REF: manifest digest, layers (digest, size, media type, where each\n"
 	"came from), config and signatures.\n"
-	"  --json   machine-readable output\n";
+	"  --json             machine-readable output\n"
+	"  --runtime-config   print an OCI runtime config (a bundle's config.json for\n"
+	"                     crun or runc) made from the image's config: Entrypoint\n"
+	"                     and Cmd, Env, WorkingDir, User; the standard mounts,\n"
+	"                     namespaces (network too) and capabilities\n"
+	"  --rootfs DIR       its root.path (default: rootfs, in the bundle), where\n"
+	"                     the image is mounted; user and group names are looked\n"
+	"                     up in its /etc/passwd and /etc/group\n";
+
+/* the OCI runtime config of image @img (see usage); 0 or -errno */
+static int runtime_config(const struct atomfs_image *img, const char *rootfs,
+			  json_t **out)
+{
+	const json_t *c = json_object_get(img->config, "config");
+	json_t *args = json_array(), *v;
+	struct runtime_spec rs = {
+		.cwd = json_string_value(json_object_get(c, "WorkingDir")),
+		.rootfs = rootfs ? rootfs : "rootfs",
+		.network_ns = true,
+	};
+	size_t i;
+	int err;
+
+	err = runtime_user(json_string_value(json_object_get(c, "User")),
+			   rootfs, &rs.uid, &rs.gid);
+	if (err) {
+		json_decref(args);
+		atomfs_err_prefix("%s", img->ref);
+		return err;
+	}
+	json_array_foreach(json_object_get(c, "Entrypoint"), i, v)
+		json_array_append(args, v);
+	json_array_foreach(json_object_get(c, "Cmd"), i, v)
+		json_array_append(args, v);
+	if (!json_array_size(args)) {
+		json_decref(args);
+		return atomfs_err(
+			EINVAL,
+			"%s has neither Entrypoint nor Cmd: nothing to run",
+			img->ref);
+	}
+	rs.args = args;
+	rs.env = runtime_env(img->config);
+	*out = runtime_spec_new(&rs);
+	json_decref(rs.env);
+	json_decref(args);
+	return *out ? 0 : atomfs_err(ENOMEM, "out of memory");
+}
 
 static json_t *describe(const struct atomfs_layout *l,
 			const struct atomfs_image *img)
@@ -181,6 +230,8 @@ int cmd_inspect(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "runtime-config", no_argument, NULL, 'R' },
+		{ "rootfs", required_argument, NULL, 'r' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -188,7 +239,8 @@ int cmd_inspect(int argc, char **argv)
 	struct layouts ls = { 0 };
 	struct atomfs_image img;
 	struct atomfs_layout *l;
-	bool json = false;
+	const char *rootfs = NULL;
+	bool json = false, spec = false;
 	json_t *o;
 	int opt, err;
 
@@ -197,17 +249,32 @@ int cmd_inspect(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "jq", longopts, NULL)) != -1) {
 		if (opt == 'j')
 			json = true;
+		else if (opt == 'R')
+			spec = true;
+		else if (opt == 'r')
+			rootfs = optarg;
 		else if (opt == 'q')
 			atomfs_quiet = 1;
 		else
 			return cmd_usage("inspect", usage);
 	}
-	if (argc - optind != 1)
+	if (argc - optind != 1 || (rootfs && !spec) || (spec && json))
 		return cmd_usage("inspect", usage);
 	err = open_ref(&ls, argv[optind], &img, &l);
 	if (err) {
 		layouts_close(&ls);
 		return cmd_fail(err);
+	}
+	if (spec) {
+		err = runtime_config(&img, rootfs, &o);
+		atomfs_image_free(&img);
+		layouts_close(&ls);
+		if (err)
+			return cmd_fail(err);
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(o);
+		return EXIT_OK;
 	}
 	o = describe(l, &img);
 	if (json) {

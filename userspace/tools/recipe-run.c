@@ -29,6 +29,7 @@
 #include "internal.h"
 #include "mount.h"
 #include "recipe_run.h"
+#include "runtime.h"
 
 int recipe_step_status;
 
@@ -126,140 +127,53 @@ static int stage_image(struct atomfs_layout *dst, const json_t *layers,
 	return err;
 }
 
-static void env_put(json_t *env, const char *k, const char *v)
-{
-	size_t kl = strlen(k), i;
-	json_t *e;
-
-	json_array_foreach(env, i, e)
-	{
-		const char *s = json_string_value(e);
-
-		if (s && !strncmp(s, k, kl) && s[kl] == '=') {
-			json_array_set_new(
-				env, i,
-				json_string(xasprintf_tmp("%s=%s", k, v)));
-			return;
-		}
-	}
-	json_array_append_new(env, json_string(xasprintf_tmp("%s=%s", k, v)));
-}
-
-static json_t *mount_entry(const char *dst, const char *type, const char *src,
-			   const char *opts)
-{
-	json_t *o = json_array(), *m;
-	char *s = xstrdup(opts), *tok, *save = NULL;
-
-	for (tok = strtok_r(s, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save))
-		json_array_append_new(o, json_string(tok));
-	free(s);
-	m = json_pack("{s:s, s:s, s:s, s:o}", "destination", dst, "type", type,
-		      "source", src, "options", o);
-	return m;
-}
-
 /* the OCI runtime config of one step */
 static json_t *runtime_config(const struct atomfs_recipe_stanza *s,
 			      const struct recipe_run_opts *o,
 			      const json_t *config, const char *rootfs,
 			      const char *script)
 {
-	static const char *const caps[] = {
-		"CAP_CHOWN",
-		"CAP_DAC_OVERRIDE",
-		"CAP_FSETID",
-		"CAP_FOWNER",
-		"CAP_MKNOD",
-		"CAP_NET_RAW",
-		"CAP_SETGID",
-		"CAP_SETUID",
-		"CAP_SETFCAP",
-		"CAP_SETPCAP",
-		"CAP_NET_BIND_SERVICE",
-		"CAP_SYS_CHROOT",
-		"CAP_KILL",
-		"CAP_AUDIT_WRITE",
-	};
 	const json_t *icfg = json_object_get(config, "config");
-	json_t *env = json_deep_copy(json_object_get(icfg, "Env")), *capv;
-	json_t *mounts, *ns, *c, *v;
-	const char *k,
-		*cwd = json_string_value(json_object_get(icfg, "WorkingDir"));
+	json_t *env = runtime_env(config), *mounts = json_array(), *v, *c;
+	struct runtime_spec rs = {
+		.env = env,
+		.cwd = json_string_value(json_object_get(icfg, "WorkingDir")),
+		.rootfs = rootfs,
+		.hostname = "atomfs-build",
+		/* steps share the host's network (apt-get) unless told not to */
+		.network_ns = o->network_none,
+		.mounts = mounts,
+	};
+	const char *k;
 	size_t i;
 
-	if (!json_is_array(env)) {
-		json_decref(env);
-		env = json_array();
-	}
 	json_object_foreach(s->environment, k, v)
-		env_put(env, k, json_string_value(v));
+		runtime_env_put(env, k, json_string_value(v));
 	json_object_foreach(s->build_env, k, v)
-		env_put(env, k, json_string_value(v));
-	{
-		bool have_path = false;
-
-		json_array_foreach(env, i, v) have_path |=
-			str_has_prefix(json_string_value(v), "PATH=");
-		if (!have_path)
-			env_put(env, "PATH",
-				"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-	}
-	env_put(env, "ATOMFS_STANZA", s->name);
-	env_put(env, "STACKER_LAYER_NAME", s->name);
+		runtime_env_put(env, k, json_string_value(v));
+	runtime_env_put(env, "ATOMFS_STANZA", s->name);
+	runtime_env_put(env, "STACKER_LAYER_NAME", s->name);
 	if (s->working_dir)
-		cwd = s->working_dir;
-	capv = json_array();
-	for (i = 0; i < ARRAY_SIZE(caps); i++)
-		json_array_append_new(capv, json_string(caps[i]));
-	mounts = json_array();
-	json_array_append_new(mounts, mount_entry("/proc", "proc", "proc",
-						  "nosuid,noexec,nodev"));
-	json_array_append_new(
-		mounts, mount_entry("/dev", "tmpfs", "tmpfs",
-				    "nosuid,strictatime,mode=755,size=65536k"));
-	json_array_append_new(
-		mounts,
-		mount_entry(
-			"/dev/pts", "devpts", "devpts",
-			"nosuid,noexec,newinstance,ptmxmode=0666,mode=0620"));
-	json_array_append_new(
-		mounts,
-		mount_entry("/dev/shm", "tmpfs", "shm",
-			    "nosuid,noexec,nodev,mode=1777,size=65536k"));
-	json_array_append_new(mounts, mount_entry("/sys", "sysfs", "sysfs",
-						  "nosuid,noexec,nodev,ro"));
+		rs.cwd = s->working_dir;
 	for (i = 0; i < s->nimports; i++) {
 		const struct atomfs_recipe_import *im = &s->imports[i];
 
 		json_array_append_new(
 			mounts,
-			mount_entry(xasprintf_tmp("/atomfs/imports/%s",
-						  im->name),
-				    "bind", im->path, "rbind,ro,nosuid,nodev"));
+			runtime_mount(
+				xasprintf_tmp("/atomfs/imports/%s", im->name),
+				"bind", im->path, "rbind,ro,nosuid,nodev"));
 		json_array_append_new(
 			mounts,
-			mount_entry(xasprintf_tmp("/stacker/imports/%s",
-						  im->name),
-				    "bind", im->path, "rbind,ro,nosuid,nodev"));
+			runtime_mount(
+				xasprintf_tmp("/stacker/imports/%s", im->name),
+				"bind", im->path, "rbind,ro,nosuid,nodev"));
 	}
-	ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type",
-		       "mount", "type", "ipc", "type", "uts");
-	if (o->network_none)
-		json_array_append_new(ns,
-				      json_pack("{s:s}", "type", "network"));
-	c = json_pack(
-		"{s:s, s:{s:b, s:{s:i, s:i}, s:[s, s, s, s], s:o, s:s, s:{s:O, s:O, s:O, s:O}, s:b},"
-		" s:{s:s, s:b}, s:s, s:o, s:{s:o}}",
-		"ociVersion", "1.0.2", "process", "terminal", 0, "user", "uid",
-		0, "gid", 0, "args", "/bin/sh", "-e", "-c", script, "env", env,
-		"cwd", cwd && cwd[0] == '/' ? cwd : "/", "capabilities",
-		"bounding", capv, "effective", capv, "permitted", capv,
-		"ambient", capv, "noNewPrivileges", 0, "root", "path", rootfs,
-		"readonly", 0, "hostname", "atomfs-build", "mounts", mounts,
-		"linux", "namespaces", ns);
-	json_decref(capv);
+	rs.args = json_pack("[s, s, s, s]", "/bin/sh", "-e", "-c", script);
+	c = runtime_spec_new(&rs);
+	json_decref(rs.args);
+	json_decref(mounts);
+	json_decref(env);
 	return c;
 }
 
