@@ -590,16 +590,16 @@ static int parse_from(struct yctx *c, const struct atomfs_recipe *r,
 			    type);
 	src->line = line_of(urlp->v);
 	if (!strcmp(type, "tar")) {
-		if (str_has_prefix(url, "http://") ||
-		    str_has_prefix(url, "https://"))
-			return perr(
-				c, urlp->v,
-				"\"from\" of type tar: downloading %s is not supported; fetch it and give its path",
-				url);
 		src->type = ATOMFS_RECIPE_TAR;
 		src->text = xstrdup(url);
-		src->path = resolve_path(
-			r, str_has_prefix(url, "file://") ? url + 7 : url);
+		/* fetched into the build directory when the build needs it */
+		if (str_has_prefix(url, "http://") ||
+		    str_has_prefix(url, "https://"))
+			src->url = xstrdup(url);
+		else
+			src->path = resolve_path(
+				r,
+				str_has_prefix(url, "file://") ? url + 7 : url);
 		return 0;
 	}
 	if (!strcmp(type, "oci")) {

@@ -50,7 +50,7 @@ struct atomfs_recipe_src {
 	char *name; /* built: stanza name */
 	size_t stanza; /* built: index into recipe->v */
 	char *path; /* tar: archive path (relative ones resolved) */
-	char *url; /* docker: docker://HOST/REPO:TAG */
+	char *url; /* docker: docker://HOST/REPO:TAG; tar: http(s) URL */
 	bool insecure; /* docker: plain http */
 	int line;
 };

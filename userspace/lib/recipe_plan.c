@@ -140,8 +140,8 @@ int atomfs_recipe_import_digest(const struct atomfs_recipe *r,
 	int err;
 
 	(void)r;
-	if (imp->url) {
-		/* not fetched to plan: the recorded hash stands for its content */
+	if (imp->url && !imp->path) {
+		/* not fetched: the recorded hash stands for its content */
 		*out = imp->hash ? xstrdup(imp->hash) :
 				   xasprintf("url:%s", imp->url);
 		return 0;

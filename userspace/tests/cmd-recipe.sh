@@ -247,6 +247,42 @@ echo again >imp.txt
 check "recipe: a changed import makes its stanza a rebuild" sh -c '
 	atomfs build -f imp2.yaml -o impout2 --dry-run >plan && grep -q "^A: rebuild: its recipe, base or imports changed" plan'
 
+# ---- imports by http(s): fetched into the build directory, hash checked ----
+mkdir -p www && echo remote >www/r.txt
+rh=$(sha256sum www/r.txt | cut -d" " -f1)
+hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -m http.server --bind 127.0.0.1 --directory www "$hport" >http.log 2>&1 &
+httppid=$!
+i=0; while [ $i -lt 100 ] && ! curl -s -o /dev/null "http://127.0.0.1:$hport/"; do sleep 0.1; i=$((i + 1)); done
+U=http://127.0.0.1:$hport
+printf 'A:\n  from: {type: built, tag: base}\n  imports:\n    - path: %s/r.txt\n      hash: sha256:%s\nbase:\n  from: {type: tar, url: base.tar}\n' "$U" "$rh" >url.yaml
+check "recipe: an http import with the right hash is fetched" sh -c "atomfs build -f url.yaml -o urlout --build-dir urlb 2>url.err && grep -q 'A: fetching $U/r.txt' url.err"
+check "recipe: ... into the build directory, with its content" sh -c 'cmp www/r.txt urlb/imports/*/r.txt'
+check "recipe: ... and not fetched again while it has that hash" sh -c "atomfs build -f url.yaml -o urlout --build-dir urlb 2>url.err && ! grep -q fetching url.err && grep -q '^A: unchanged, reused' url.err"
+echo tampered >www/r.txt
+rm -rf urlb
+check_fail_msg 5 "url.yaml:4: stanza \"A\": import $U/r.txt: its sha256 is sha256:.*but the recipe's hash says sha256:$rh" \
+	"recipe: an http import whose content does not match the hash fails, naming both" atomfs build -f url.yaml -o urlout --build-dir urlb
+sed 's|/r.txt|/nope.txt|' url.yaml >url404.yaml
+check_fail_msg 1 "url404.yaml:4: stanza \"A\": cannot download $U/nope.txt: HTTP status 404" \
+	"recipe: an http import the server does not have fails with file:line and the status" atomfs build -f url404.yaml -o urlout --build-dir urlb
+printf 'A:\n  from: {type: built, tag: base}\n  import: %s/r.txt\nbase:\n  from: {type: tar, url: base.tar}\n' "$U" >urlnh.yaml
+atomfs build -q -f urlnh.yaml -o urlnh --build-dir urlnhb || echo "not ok - fixture: build urlnh.yaml"
+echo new >www/r.txt
+check "recipe: an http import without hash is fetched each build: a changed file rebuilds" sh -c '
+	atomfs build -f urlnh.yaml -o urlnh --build-dir urlnhb --dry-run >plan 2>&1 && grep -q "^A: rebuild: its recipe, base or imports changed" plan'
+cp base.tar www/base.tar
+printf 'base:\n  from: {type: tar, url: %s/base.tar}\n' "$U" >urltar.yaml
+printf 'base:\n  from: {type: tar, url: base.tar}\n' >localtar.yaml
+atomfs build -q -f localtar.yaml -o localtar --build-dir localtarb || echo "not ok - fixture: build localtar.yaml"
+check "recipe: from tar by http URL is fetched and gives the layer the local file gives" sh -c "
+	atomfs build -q -f urltar.yaml -o urltar --build-dir urltarb && cmp urltarb/from/*/from.tar base.tar &&
+	test \"\$(atomfs inspect --json urltar:base | grep '\"digest\"')\" = \"\$(atomfs inspect --json localtar:base | grep '\"digest\"')\""
+sed 's|/base.tar|/nope.tar|' urltar.yaml >urltar404.yaml
+check_fail_msg 1 "urltar404.yaml:2: from tar: cannot download $U/nope.tar: HTTP status 404" \
+	"recipe: a from tar URL the server lacks fails with file:line and the status" atomfs build -f urltar404.yaml -o urltar --build-dir urltarb
+kill $httppid; wait $httppid 2>/dev/null
+
 # ---- --clean ----
 check "recipe: --clean removes the build directory" sh -c 'atomfs build -q -f atomfs.yaml --clean && test ! -e .atomfs'
 check "recipe: --rebuild of an unknown stanza is an error" sh -c '! atomfs build -f atomfs.yaml --rebuild nope --dry-run 2>/dev/null'

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "download.h"
 #include "internal.h"
 #include "recipe.h"
 #include "recipe_run.h"
@@ -164,6 +165,37 @@ static int load_src(struct recipe_build *b, const struct atomfs_recipe_src *src,
 	}
 }
 
+/*
+ * A "from: tar" given by http(s) URL, fetched into BUILDDIR/from/<url
+ * hash>/from.tar, once per build (only its content says whether it changed).
+ */
+static int fetch_tar(struct recipe_build *b, const struct atomfs_recipe_src *c)
+{
+	struct atomfs_recipe_src *src =
+		(struct atomfs_recipe_src *)(uintptr_t)c;
+	cleanup_free char *h = NULL, *dir = NULL, *dest = NULL;
+	int err;
+
+	if (src->path)
+		return 0;
+	h = atomfs_digest_buf(src->url, strlen(src->url));
+	dir = xasprintf("%s/from/%.16s", b->builddir, h + 7);
+	dest = path_join(dir, "from.tar"); /* the URL's name is not trusted */
+	err = mkdir_p(dir, 0755);
+	if (err)
+		return atomfs_err(err, "cannot create %s: %s", dir,
+				  strerror(-err));
+	if (!atomfs_quiet)
+		fprintf(stderr, "fetching %s\n", src->url);
+	err = download_file(src->url, dest);
+	if (err) {
+		atomfs_err_prefix("%s:%d: from tar", b->r->path, src->line);
+		return err;
+	}
+	src->path = steal_pointer(&dest);
+	return 0;
+}
+
 /* digest of what a from/apply names; NULL digest: pending (dry run) */
 static int src_digest(struct recipe_build *b,
 		      const struct atomfs_recipe_src *src, char **out,
@@ -179,7 +211,9 @@ static int src_digest(struct recipe_build *b,
 		*out = xstrdup("scratch");
 		return 0;
 	case ATOMFS_RECIPE_TAR:
-		err = atomfs_digest_file(src->path, out, NULL);
+		err = fetch_tar(b, src);
+		if (!err)
+			err = atomfs_digest_file(src->path, out, NULL);
 		if (err)
 			atomfs_err_prefix("%s:%d: from tar %s", b->r->path,
 					  src->line, src->text);
@@ -566,6 +600,48 @@ static int make_stanza(struct recipe_build *b, struct atomfs_recipe_stanza *s,
 	return err;
 }
 
+/*
+ * An http(s) import of stanza @s, fetched into BUILDDIR/imports/<url hash>/
+ * NAME: then it is a file like any other (its digest checked against the
+ * recipe's hash, mounted in the run). A file fetched earlier that has the
+ * recipe's hash is not fetched again; without a hash, it is fetched every
+ * build, since only its content says whether it changed.
+ */
+static int fetch_import(struct recipe_build *b,
+			const struct atomfs_recipe_stanza *s,
+			struct atomfs_recipe_import *imp)
+{
+	cleanup_free char *h = atomfs_digest_buf(imp->url, strlen(imp->url));
+	cleanup_free char *dir =
+		xasprintf("%s/imports/%.16s", b->builddir, h + 7);
+	cleanup_free char *dest = path_join(dir, imp->name);
+	cleanup_free char *have = NULL;
+	int err;
+
+	if (imp->path)
+		return 0; /* fetched for an earlier stanza's plan */
+	if (imp->hash && !access(dest, F_OK) &&
+	    !atomfs_digest_file(dest, &have, NULL) &&
+	    !strcmp(have, imp->hash)) {
+		imp->path = steal_pointer(&dest);
+		return 0;
+	}
+	err = mkdir_p(dir, 0755);
+	if (err)
+		return atomfs_err(err, "cannot create %s: %s", dir,
+				  strerror(-err));
+	if (!atomfs_quiet)
+		fprintf(stderr, "%s: fetching %s\n", s->name, imp->url);
+	err = download_file(imp->url, dest);
+	if (err) {
+		atomfs_err_prefix("%s:%d: stanza \"%s\"", b->r->path, imp->line,
+				  s->name);
+		return err;
+	}
+	imp->path = steal_pointer(&dest);
+	return 0;
+}
+
 /* inputs, decision and (unless a dry run) the work for one stanza */
 static int do_stanza(struct recipe_build *b, size_t idx)
 {
@@ -585,6 +661,9 @@ static int do_stanza(struct recipe_build *b, size_t idx)
 	for (i = 0; !err && i < s->napply; i++)
 		err = src_digest(b, &s->apply[i], &ss->in.apply[i],
 				 &apply_pending);
+	for (i = 0; !err && i < s->nimports; i++)
+		if (s->imports[i].url)
+			err = fetch_import(b, s, &s->imports[i]);
 	for (i = 0; !err && i < s->nimports; i++) {
 		err = atomfs_recipe_import_digest(b->r, &s->imports[i],
 						  &ss->in.imports[i]);

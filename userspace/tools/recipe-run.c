@@ -422,10 +422,10 @@ int recipe_run_stanza(const struct atomfs_recipe *r,
 			"%s:%d: stanza \"%s\" has run steps, which need root (to mount the image and start the container)",
 			r->path, s->line, s->name);
 	for (i = 0; i < s->nimports; i++)
-		if (s->imports[i].url)
+		if (!s->imports[i].path)
 			return atomfs_err(
-				ENOTSUP,
-				"%s:%d: stanza \"%s\": import %s: this version does not download imports; fetch it and import the file",
+				EINVAL,
+				"%s:%d: stanza \"%s\": import %s was not fetched",
 				r->path, s->imports[i].line, s->name,
 				s->imports[i].url);
 	err = mkdir_p(builddir, 0755);
