@@ -283,6 +283,15 @@ check_fail_msg 1 "urltar404.yaml:2: from tar: cannot download $U/nope.tar: HTTP 
 	"recipe: a from tar URL the server lacks fails with file:line and the status" atomfs build -f urltar404.yaml -o urltar --build-dir urltarb
 kill $httppid; wait $httppid 2>/dev/null
 
+# ---- --sign: every tagged image signed for its tag ----
+openssl genpkey -algorithm ed25519 -out rk.pem 2>/dev/null; openssl pkey -in rk.pem -pubout -out rk.pub
+printf 'base:\n  from: {type: tar, url: base.tar}\nB2:\n  from: {type: built, tag: base}\n  environment: {X: y}\n' >sign.yaml
+check "recipe: --sign signs each tagged image" atomfs build -q -f sign.yaml -o signout --build-dir signb --sign rk.pem
+check "recipe: ... base verifies with the key" atomfs verify --pubkey rk.pub signout:base
+check "recipe: ... B2 verifies with the key" atomfs verify --pubkey rk.pub signout:B2
+check_exit 5 "recipe: without --sign the image is unsigned (verify exits 5)" \
+	sh -c 'atomfs build -q -f sign.yaml -o unsignout --build-dir unsignb && atomfs verify --pubkey rk.pub unsignout:B2'
+
 # ---- --clean ----
 check "recipe: --clean removes the build directory" sh -c 'atomfs build -q -f atomfs.yaml --clean && test ! -e .atomfs'
 check "recipe: --rebuild of an unknown stanza is an error" sh -c '! atomfs build -f atomfs.yaml --rebuild nope --dry-run 2>/dev/null'
