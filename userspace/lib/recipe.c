@@ -610,9 +610,11 @@ static int parse_from(struct yctx *c, const struct atomfs_recipe *r,
 				c, urlp->v,
 				"\"from\" of type oci takes a layout (DIR:TAG); use type docker for %s",
 				url);
-		/* stacker also allows url: DIR with tag: TAG */
-		full = tagp ? xasprintf("oci:%s:%s", url, tag) :
-			      xasprintf("oci:%s", url);
+		/* stacker also allows url: DIR with tag: TAG; oci: is optional */
+		const char *u = str_has_prefix(url, "oci:") ? url + 4 : url;
+
+		full = tagp ? xasprintf("oci:%s:%s", u, tag) :
+			      xasprintf("oci:%s", u);
 		err = parse_ref(c, r, urlp->v, full, src);
 		if (!err && src->type != ATOMFS_RECIPE_OCI)
 			err = perr(

@@ -292,6 +292,13 @@ check "recipe: ... B2 verifies with the key" atomfs verify --pubkey rk.pub signo
 check_exit 5 "recipe: without --sign the image is unsigned (verify exits 5)" \
 	sh -c 'atomfs build -q -f sign.yaml -o unsignout --build-dir unsignb && atomfs verify --pubkey rk.pub unsignout:B2'
 
+# ---- from oci: the url with or without its oci: prefix ----
+printf 'P:\n  from: {type: oci, url: "oci:%s/signout:base"}\nQ:\n  from: {type: oci, url: "%s/signout:base"}\n' "$PWD" "$PWD" >ociurl.yaml
+check "recipe: from oci takes url: oci:DIR:TAG as well as DIR:TAG" sh -c '
+	atomfs build -q -f ociurl.yaml -o ociurlout --build-dir ociurlb &&
+	test "$(atomfs inspect --json ociurlout:P | grep -c sha256)" -gt 0 &&
+	test "$(atomfs inspect --json ociurlout:P | grep "\"digest\"")" = "$(atomfs inspect --json ociurlout:Q | grep "\"digest\"")"'
+
 # ---- --clean ----
 check "recipe: --clean removes the build directory" sh -c 'atomfs build -q -f atomfs.yaml --clean && test ! -e .atomfs'
 check "recipe: --rebuild of an unknown stanza is an error" sh -c '! atomfs build -f atomfs.yaml --rebuild nope --dry-run 2>/dev/null'
