@@ -251,8 +251,11 @@ check "recipe: a changed import makes its stanza a rebuild" sh -c '
 mkdir -p www && echo remote >www/r.txt
 rh=$(sha256sum www/r.txt | cut -d" " -f1)
 hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 -m http.server --bind 127.0.0.1 --directory www "$hport" >http.log 2>&1 &
+# the interpreter itself, not a wrapper (pyenv's shim) whose pid $! would be
+PY=$(python3 -c 'import sys; print(sys.executable)')
+"$PY" -m http.server --bind 127.0.0.1 --directory www "$hport" >http.log 2>&1 &
 httppid=$!
+trap 'kill $httppid 2>/dev/null; rm -rf "$T"' EXIT
 i=0; while [ $i -lt 100 ] && ! curl -s -o /dev/null "http://127.0.0.1:$hport/"; do sleep 0.1; i=$((i + 1)); done
 U=http://127.0.0.1:$hport
 printf 'A:\n  from: {type: built, tag: base}\n  imports:\n    - path: %s/r.txt\n      hash: sha256:%s\nbase:\n  from: {type: tar, url: base.tar}\n' "$U" "$rh" >url.yaml

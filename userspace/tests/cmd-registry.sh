@@ -120,7 +120,22 @@ if have umoci && have skopeo; then
 	first=$(manifest_of TP:t)
 	check "pull: a second pull of it converts nothing and fetches nothing" sh -c "atomfs pull $X $R/tar/img:t TP >tp2.out 2>&1 &&
 		grep -q 'tar layers were imported before' tp2.out && grep -q ': 0 blobs fetched' tp2.out && ! grep -q importing tp2.out"
-	check "pull: ... and the tag names the same import" test "$(manifest_of TP:t)" = "$first"
+	check "pull: ... and the tag names the same import" test -n "$first" -a "$(manifest_of TP:t)" = "$first"
+	# the import's layers name their source manifest; pushed and pulled
+	# back they must not pass for a pull's import (only the local index
+	# entry's record counts)
+	atomfs push -q $X TP:t $R/forged/img:1 || echo "not ok - push TP:t"
+	atomfs pull -q $X $R/forged/img:1 TF:t || echo "not ok - pull forged"
+	check "pull: layers claiming to come from the tar image are not taken for its import" sh -c "
+		atomfs pull $X $R/tar/img:t TF:t >tf.out 2>&1 && grep -q 'TF:t has 2 tar layers: importing' tf.out"
+	# the tag's tar image changes: the next pull imports it again
+	umoci unpack --image u:t ub2 >/dev/null 2>&1; echo more >ub2/rootfs/more
+	umoci repack --refresh-bundle --image u:t ub2 >/dev/null 2>&1
+	skopeo copy -q --dest-tls-verify=false oci:u:t $R/tar/img:t >/dev/null 2>&1 ||
+		echo "not ok - skopeo copy of the changed umoci image"
+	check "pull: a changed tar image at the same tag is imported again" sh -c "
+		atomfs pull $X $R/tar/img:t TP >tp3.out 2>&1 && grep -q 'TP:t has 3 tar layers: importing' tp3.out"
+	check "pull: ... to a new manifest" test -n "$first" -a "$(manifest_of TP:t)" != "$first"
 	atomfs pull -q --no-import $X $R/tar/img:t TN || echo "not ok - pull --no-import"
 	want=$(skopeo inspect --tls-verify=false $R/tar/img:t | python3 -c 'import json,sys; print(json.load(sys.stdin)["Digest"][7:])')
 	check "pull --no-import keeps the registry's manifest, tar layers and all" test "$(manifest_of TN:t)" = "$want"

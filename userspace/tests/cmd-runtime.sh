@@ -25,6 +25,10 @@ N:
   cmd: /bin/true
 S:
   from: {type: tar, url: r.tar}
+U:
+  from: {type: tar, url: r.tar}
+  runtime_user: app
+  cmd: /bin/true
 EOY
 atomfs build -q -f rt.yaml -o oci >/dev/null 2>&1 || echo "not ok - fixture: build rt.yaml"
 check "runtime-config: an image with a named user, given its rootfs" \
@@ -49,6 +53,12 @@ check_fail_msg 3 "needed to find user 'app'" "runtime-config: a rootfs without /
 	atomfs inspect --runtime-config --rootfs "$PWD/empty" oci:R
 check_fail_msg 4 "neither Entrypoint nor Cmd" "runtime-config: an image with nothing to run is an error" \
 	atomfs inspect --runtime-config oci:S
+check "runtime-config: a user name alone takes its group from the image's /etc/passwd" \
+	sh -c 'atomfs inspect --runtime-config --rootfs "$PWD/r" oci:U | python3 -c "
+import json,sys; assert json.load(sys.stdin)[\"process\"][\"user\"] == {\"uid\": 1234, \"gid\": 5678}"'
+mkdir -p fifo/etc && mkfifo fifo/etc/passwd
+check_fail_msg 4 "fifo/etc/passwd is not a regular file" "runtime-config: a FIFO as /etc/passwd is refused, not waited on" \
+	timeout 20 atomfs inspect --runtime-config --rootfs "$PWD/fifo" oci:U
 check_exit 2 "runtime-config: --rootfs without --runtime-config is a usage error" \
 	atomfs inspect --rootfs r oci:R
 done_testing

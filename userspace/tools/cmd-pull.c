@@ -68,39 +68,55 @@ static json_t *tag_before(const struct atomfs_ref *r)
 }
 
 /*
- * Was @prev (TAG's entry before the pull) imported from the manifest that
- * TAG names now? Then it is the import of what was just pulled: tag it
- * again instead of converting the same tar layers a second time.
+ * The index entry of a pull's import records the tar manifest it was made
+ * from. Only this tool writes it, in the layout's own index.json: nothing a
+ * registry serves (manifests, configs, layer annotations) can claim it.
+ */
+#define ANN_PULL_IMPORT "org.atomfs.pull.imported-from"
+
+/*
+ * Was @prev (TAG's entry before the pull) this tool's import of the
+ * manifest that TAG names now? Then tag it again instead of converting the
+ * same tar layers a second time.
  */
 static bool imported_from(const struct atomfs_layout *l, const json_t *prev,
 			  const char *tag)
 {
-	const char *now, *pd = prev ? atomfs_desc_str(prev, "digest") : NULL;
-	json_t *cur, *m = NULL, *layers, *d;
-	bool same = false;
-	size_t i;
+	const char *now, *from, *pd;
+	json_t *cur, *m = NULL;
+	bool have;
 
-	if (!pd || atomfs_layout_get_tag(l, tag, &cur))
+	if (!prev || atomfs_layout_get_tag(l, tag, &cur))
 		return false;
+	pd = atomfs_desc_str(prev, "digest");
+	from = atomfs_desc_annotation(prev, ANN_PULL_IMPORT);
 	now = atomfs_desc_str(cur, "digest");
-	if (!now || !strcmp(now, pd))
+	if (!pd || !from || !now || strcmp(from, now))
 		return false;
-	if (!atomfs_layout_read_json(
-		    l, pd, json_integer_value(json_object_get(prev, "size")),
-		    &m)) {
-		layers = json_object_get(m, "layers");
-		same = json_array_size(layers) > 0;
-		json_array_foreach(layers, i, d)
-		{
-			const char *src =
-				atomfs_desc_annotation(d, ANN_SRC_MANIFEST);
-
-			if (!src || strcmp(src, now))
-				same = false;
-		}
-	}
+	/* and the import is still there, intact */
+	have = !atomfs_layout_read_json(
+		l, pd, json_integer_value(json_object_get(prev, "size")), &m);
 	json_decref(m);
-	return same;
+	atomfs_clear_error();
+	return have;
+}
+
+/* record in TAG's entry of layout DIR that it is the import of @from */
+static int mark_import(const struct atomfs_ref *r, const char *from)
+{
+	struct atomfs_layout *l = NULL;
+	json_t *d;
+	int err;
+
+	err = atomfs_layout_open(r->dir, ATOMFS_LAYOUT_WRITE, &l);
+	if (!err)
+		err = atomfs_layout_get_tag(l, r->tag, &d);
+	if (!err) {
+		atomfs_desc_set_annotation(d, ANN_PULL_IMPORT, from);
+		err = atomfs_layout_write_index(l);
+	}
+	atomfs_layout_close(l);
+	return err;
 }
 
 /*
@@ -110,9 +126,11 @@ static bool imported_from(const struct atomfs_layout *l, const json_t *prev,
 int xfer_import_pulled(const struct atomfs_ref *r, const json_t *prev)
 {
 	cleanup_free char *ref = xasprintf("%s:%s", r->dir, r->tag);
+	cleanup_free char *pulled = NULL;
 	struct atomfs_layout *l = NULL;
 	struct layer_opts lo;
-	int n, err;
+	json_t *cur;
+	int n, err, rc;
 
 	err = atomfs_layout_open(r->dir, ATOMFS_LAYOUT_WRITE, &l);
 	if (err)
@@ -135,12 +153,21 @@ int xfer_import_pulled(const struct atomfs_ref *r, const json_t *prev)
 				ref, atomfs_desc_str(prev, "digest"));
 		return EXIT_OK;
 	}
+	err = atomfs_layout_get_tag(l, r->tag, &cur);
+	if (!err)
+		pulled = xstrdup(atomfs_desc_str(cur, "digest"));
 	atomfs_layout_close(l);
+	if (err)
+		return cmd_fail(err);
 	if (!atomfs_quiet)
 		fprintf(stderr, "%s has %d tar layer%s: importing\n", ref, n,
 			n == 1 ? "" : "s");
 	layer_opts_init(&lo);
-	return import_image(ref, ref, &lo, NULL);
+	rc = import_image(ref, ref, &lo, NULL);
+	if (rc)
+		return rc;
+	err = mark_import(r, pulled);
+	return err ? cmd_fail(err) : EXIT_OK;
 }
 
 int cmd_pull(int argc, char **argv)

@@ -8,6 +8,7 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -181,11 +182,15 @@ static bool parse_id(const char *s, size_t n, uint32_t *id)
 static int lookup_id(const char *rootfs, const char *file, const char *name,
 		     size_t nlen, uint32_t *id, uint32_t *gid)
 {
-	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC,
+	/* O_NONBLOCK: a FIFO planted there must not hang us */
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK,
 				.resolve = RESOLVE_IN_ROOT |
 					   RESOLVE_NO_MAGICLINKS };
-	char line[4096];
+	cleanup_free char *line = NULL;
+	size_t cap = 0, total = 0;
 	int root, fd, err = -ENOENT;
+	struct stat st;
+	ssize_t len;
 	FILE *f;
 
 	root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -197,15 +202,21 @@ static int lookup_id(const char *rootfs, const char *file, const char *name,
 		return atomfs_err(errno,
 				  "%s/%s: %m (needed to find user '%.*s')",
 				  rootfs, file, (int)nlen, name);
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return atomfs_err(EINVAL, "%s/%s is not a regular file", rootfs,
+				  file);
+	}
 	f = fdopen(fd, "r");
 	if (!f) {
 		close(fd);
 		return atomfs_err(errno, "%s/%s: %m", rootfs, file);
 	}
-	/* name:password:id[:gid:...] */
-	while (fgets(line, sizeof(line), f)) {
-		char *f1 = strchr(line, ':'), *f2, *f3, *end;
-		unsigned long v;
+	/* name:password:id[:gid:...], whole lines, at most 16 MiB read */
+	while ((len = getline(&line, &cap, f)) > 0 &&
+	       (total += (size_t)len) <= (16u << 20)) {
+		char *f1 = memchr(line, ':', (size_t)len), *f2, *f3, *end;
+		unsigned long long v;
 
 		if (!f1 || (size_t)(f1 - line) != nlen ||
 		    memcmp(line, name, nlen))
@@ -213,14 +224,14 @@ static int lookup_id(const char *rootfs, const char *file, const char *name,
 		f2 = strchr(f1 + 1, ':');
 		if (!f2)
 			break;
-		v = strtoul(f2 + 1, &end, 10);
+		v = strtoull(f2 + 1, &end, 10);
 		if (end == f2 + 1 || (*end != ':' && *end != '\n' && *end) ||
 		    v > UINT32_MAX - 1)
 			break;
 		*id = (uint32_t)v;
 		if (gid && *end == ':') {
 			f3 = end + 1;
-			v = strtoul(f3, &end, 10);
+			v = strtoull(f3, &end, 10);
 			if (end == f3 || v > UINT32_MAX - 1)
 				break;
 			*gid = (uint32_t)v;
