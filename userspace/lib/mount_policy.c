@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * mount_policy.c: which signatures a mount needs.
+ * mount_policy.c: which signatures a mount needs, and whose index.json it
+ * may trust.
  *
  *   /etc/atomfs/policy.json:
  *   {"require_signature": true, "trusted_keys": ["/etc/atomfs/keys/a.pem"]}
@@ -185,6 +186,52 @@ static int load_policy(const char *file, struct policy *p)
 	return 0;
 }
 
+/*
+ * index.json says which manifest a tag names: whoever can rewrite it picks
+ * the image root mounts (any manifest whose blobs the layout holds), so it
+ * must be root's alone, like the layout directory and the blobs (checked
+ * with the layers, see mount_stack.c).  Checked here, before the
+ * signature: what resolve read must not have come from someone else.  A
+ * root-owned index.json in a directory only root can write cannot have
+ * been someone else's when it was read.
+ */
+static int check_index_owner(const struct atomfs_image_info *info)
+{
+	const char *what = NULL;
+	struct stat st;
+	int dir, fd, err = 0;
+	char uid[32];
+
+	dir = open(info->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return atomfs_err(-errno, "%s: %s", info->dir,
+				  strerror(errno));
+	fd = openat(dir, "index.json",
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		err = atomfs_err(-errno, "%s/index.json: %s", info->dir,
+				 strerror(errno));
+		goto out;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(uid, sizeof(uid), "owned by uid %u",
+			 (unsigned int)st.st_uid);
+		what = uid;
+	} else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		what = "writable by group or others";
+	}
+	if (what)
+		err = atomfs_err(
+			-EPERM,
+			"%s/index.json is %s: whoever can write it chooses which image a tag mounts; make it root's alone (chown root: and chmod go-w) or copy the image into a root-owned layout",
+			info->dir, what);
+out:
+	if (fd >= 0)
+		close(fd);
+	close(dir);
+	return err;
+}
+
 int atomfs_mount_check_signature(const struct atomfs_image_info *info,
 				 const char *ref,
 				 const struct atomfs_mount_opts *o)
@@ -195,6 +242,9 @@ int atomfs_mount_check_signature(const struct atomfs_image_info *info,
 	size_t i;
 	int err;
 
+	err = check_index_owner(info);
+	if (err)
+		return err;
 	err = load_policy(file, &p);
 	if (err)
 		return err;
