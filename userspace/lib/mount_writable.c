@@ -84,6 +84,52 @@ static int write_record(const char *target, uint64_t id, bool persist)
 	return 0;
 }
 
+/*
+ * persist=DIR: DIR, DIR/upper and DIR/work, walked one component at a time
+ * with openat(O_NOFOLLOW | O_DIRECTORY) and created with mkdirat(), so
+ * that no component is a symbolic link (a user's symlink would make root
+ * create directories, and keep a container's writes, anywhere).  The
+ * overlay is then given the directories by /proc/self/fd, so a component
+ * swapped after the walk changes nothing.  Returns an fd or -errno.
+ */
+static int open_dir_nofollow(int at, const char *path, const char *shown)
+{
+	cleanup_free char *p = strdup(path);
+	char *comp, *save = NULL;
+	int fd, next, err;
+
+	if (!p)
+		return atomfs_enomem();
+	fd = *path == '/' ? open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC) :
+			    fcntl(at, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return atomfs_err(-errno, "%s: %s", shown, strerror(errno));
+	for (comp = strtok_r(p, "/", &save); comp;
+	     comp = strtok_r(NULL, "/", &save)) {
+		next = openat(fd, comp,
+			      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0 && errno == ENOENT &&
+		    (!mkdirat(fd, comp, 0755) || errno == EEXIST))
+			next = openat(fd, comp,
+				      O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					      O_CLOEXEC);
+		err = -errno;
+		close(fd);
+		if (next >= 0) {
+			fd = next;
+			continue;
+		}
+		if (err == -ELOOP || err == -ENOTDIR)
+			return atomfs_err(
+				-ELOOP,
+				"persist=%s: '%s' is a symbolic link or not a directory; atomfs follows no symbolic link there (give the real path of a directory only root can write)",
+				shown, comp);
+		return atomfs_err(err, "persist=%s: cannot create '%s': %s",
+				  shown, comp, strerror(-err));
+	}
+	return fd;
+}
+
 int atomfs_mount_writable(int stack, const char *ref, const char *target,
 			  const struct atomfs_mount_opts *o,
 			  unsigned long ms_flags)
@@ -93,7 +139,7 @@ int atomfs_mount_writable(int stack, const char *ref, const char *target,
 	cleanup_free char *up = NULL, *work = NULL, *ovl = NULL;
 	bool island = false;
 	uint64_t id;
-	int err;
+	int persist = -1, upfd = -1, workfd = -1, err;
 
 	err = mkdir_p(ATOMFS_RUN_DIR "/mounts", 0700);
 	if (err)
@@ -123,8 +169,20 @@ int atomfs_mount_writable(int stack, const char *ref, const char *target,
 	}
 	id = stack_id_of(lower);
 	if (o->persist) {
-		up = atomfs_join(o->persist, "upper");
-		work = atomfs_join(o->persist, "work");
+		persist = open_dir_nofollow(AT_FDCWD, o->persist, o->persist);
+		if (persist < 0) {
+			err = persist;
+			goto out;
+		}
+		upfd = open_dir_nofollow(persist, "upper", o->persist);
+		workfd = upfd < 0 ? upfd :
+				    open_dir_nofollow(persist, "work", o->persist);
+		if (workfd < 0) {
+			err = workfd;
+			goto out;
+		}
+		up = atomfs_asprintf("/proc/self/fd/%d", upfd);
+		work = atomfs_asprintf("/proc/self/fd/%d", workfd);
 	} else {
 		if (mkdir(rw, 0755) ||
 		    mount("tmpfs", rw, "tmpfs", 0, "mode=0755")) {
@@ -140,7 +198,8 @@ int atomfs_mount_writable(int stack, const char *ref, const char *target,
 		err = atomfs_enomem();
 		goto out;
 	}
-	if ((err = mkdir_p(up, 0755)) || (err = mkdir_p(work, 0755))) {
+	if (!o->persist &&
+	    ((err = mkdir_p(up, 0755)) || (err = mkdir_p(work, 0755)))) {
 		atomfs_err(
 			err,
 			"%s: cannot create the upper and work directories: %s",
@@ -166,6 +225,12 @@ int atomfs_mount_writable(int stack, const char *ref, const char *target,
 		goto out;
 	}
 out:
+	if (workfd >= 0)
+		close(workfd);
+	if (upfd >= 0)
+		close(upfd);
+	if (persist >= 0)
+		close(persist);
 	if (island)
 		umount2(stage, MNT_DETACH); /* the staging tree, all of it */
 	if (rw)
