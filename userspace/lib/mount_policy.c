@@ -204,8 +204,7 @@ static int check_index_owner(const struct atomfs_image_info *info)
 
 	dir = open(info->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
-		return atomfs_err(-errno, "%s: %s", info->dir,
-				  strerror(errno));
+		return atomfs_err(-errno, "%s: %s", info->dir, strerror(errno));
 	fd = openat(dir, "index.json",
 		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {

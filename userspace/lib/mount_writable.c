@@ -175,8 +175,9 @@ int atomfs_mount_writable(int stack, const char *ref, const char *target,
 			goto out;
 		}
 		upfd = open_dir_nofollow(persist, "upper", o->persist);
-		workfd = upfd < 0 ? upfd :
-				    open_dir_nofollow(persist, "work", o->persist);
+		workfd = upfd < 0 ?
+				 upfd :
+				 open_dir_nofollow(persist, "work", o->persist);
 		if (workfd < 0) {
 			err = workfd;
 			goto out;
