@@ -41,10 +41,13 @@ static int decode_auth(const char *b64, const char *file, const char *host,
 		       struct atomfs_creds *c)
 {
 	size_t len = strlen(b64);
-	cleanup_free unsigned char *raw = xcalloc(1, len + 1);
-	int n = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)len);
+	cleanup_free unsigned char *raw = calloc(1, len + 1);
+	int n;
 	char *colon;
 
+	if (!raw)
+		return atomfs_enomem();
+	n = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)len);
 	if (n < 0)
 		return atomfs_err(
 			EINVAL,
@@ -64,10 +67,14 @@ static int decode_auth(const char *b64, const char *file, const char *host,
 			host, file);
 	}
 	*colon = '\0';
-	c->user = xstrdup((char *)raw);
-	c->secret = xstrdup(colon + 1);
-	c->file = xstrdup(file);
+	c->user = strdup((char *)raw);
+	c->secret = strdup(colon + 1);
+	c->file = strdup(file);
 	explicit_bzero(raw, (size_t)n);
+	if (!c->user || !c->secret || !c->file) {
+		atomfs_creds_free(c);
+		return atomfs_enomem();
+	}
 	return 0;
 }
 
@@ -139,7 +146,9 @@ json_t *atomfs_auth_parse_challenge(const char *h, char **scheme)
 			break;
 		key = strndup(s, (size_t)(p - s));
 		p++;
-		val = xcalloc(1, strlen(p) + 1);
+		val = calloc(1, strlen(p) + 1);
+		if (!val)
+			break; /* out of memory: the challenge ends here */
 		if (*p == '"') {
 			for (p++; *p && *p != '"'; p++) {
 				if (*p == '\\' && p[1])

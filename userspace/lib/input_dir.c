@@ -34,16 +34,20 @@ struct hl_map {
 	size_t n, cap;
 };
 
+/* NULL when the map must grow and memory runs out (the map is unchanged) */
 static struct atomfs_node **hl_slot(struct hl_map *m, dev_t dev, ino_t ino)
 {
 	size_t i, mask;
 
 	if (m->n * 2 >= m->cap) {
 		struct hl_ent *old = m->v;
-		size_t oldcap = m->cap;
+		size_t oldcap = m->cap, cap = m->cap ? m->cap * 2 : 64;
+		struct hl_ent *v = calloc(cap, sizeof(*v));
 
-		m->cap = m->cap ? m->cap * 2 : 64;
-		m->v = xcalloc(m->cap, sizeof(*m->v));
+		if (!v)
+			return NULL;
+		m->v = v;
+		m->cap = cap;
 		m->n = 0;
 		for (i = 0; i < oldcap; i++)
 			if (old[i].node)
@@ -124,7 +128,9 @@ int atomfs_src_open(const struct atomfs_tree *t, const struct atomfs_node *n,
 	struct stat st;
 	int fd;
 
-	*shown = path_join(t->src_dir ? t->src_dir : "", n->src);
+	*shown = atomfs_join(t->src_dir ? t->src_dir : "", n->src);
+	if (!*shown)
+		return atomfs_enomem();
 	if (t->src_fd < 0)
 		return atomfs_err(EINVAL, "internal: %s has no directory",
 				  *shown);
@@ -181,12 +187,16 @@ static int read_xattrs(struct walk *wk, const char *shown, int fd,
 		return atomfs_err(errno, "cannot list xattrs of %s: %m", shown);
 	if (!len)
 		return 0;
-	names = xcalloc(1, (size_t)len + 1);
+	names = calloc(1, (size_t)len + 1);
+	if (!names)
+		return atomfs_enomem();
 	len = at ? llistxattr(at, names, (size_t)len) :
 		   flistxattr(fd, names, (size_t)len);
 	if (len < 0)
 		return atomfs_err(errno, "cannot list xattrs of %s: %m", shown);
-	v = xcalloc((size_t)len, sizeof(*v));
+	v = calloc((size_t)len, sizeof(*v));
+	if (!v)
+		return atomfs_enomem();
 	for (k = names; !err && k < names + len; k += strlen(k) + 1) {
 		if (wk->o->overlay_upper && overlay_bookkeeping(k))
 			continue;
@@ -206,7 +216,11 @@ static int read_xattrs(struct walk *wk, const char *shown, int fd,
 		vlen = at ? lgetxattr(at, k, NULL, 0) :
 			    fgetxattr(fd, k, NULL, 0);
 		if (vlen >= 0) {
-			v[count].value = xcalloc(1, (size_t)vlen + 1);
+			v[count].value = calloc(1, (size_t)vlen + 1);
+			if (!v[count].value) {
+				err = atomfs_enomem();
+				break;
+			}
 			vlen = at ? lgetxattr(at, k, v[count].value,
 					      (size_t)vlen + 1) :
 				    fgetxattr(fd, k, v[count].value,
@@ -222,8 +236,8 @@ static int read_xattrs(struct walk *wk, const char *shown, int fd,
 		v[count].key = k;
 		v[count++].size = (size_t)vlen;
 	}
-	if (!err)
-		err = atomfs_node_add_xattrs(n, v, count);
+	if (!err && atomfs_node_add_xattrs(n, v, count))
+		err = atomfs_enomem();
 	for (i = 0; i < count; i++)
 		free(v[i].value);
 	return err;
@@ -254,9 +268,12 @@ static int fill_node(struct walk *wk, const char *shown, int fd, int dfd,
 	if (S_ISBLK(st->st_mode) || S_ISCHR(st->st_mode))
 		n->rdev = st->st_rdev;
 	if (S_ISLNK(st->st_mode)) {
-		cleanup_free char *buf = xcalloc(1, (size_t)st->st_size + 2);
-		ssize_t l = readlinkat(dfd, name, buf, (size_t)st->st_size + 1);
+		cleanup_free char *buf = calloc(1, (size_t)st->st_size + 2);
+		ssize_t l;
 
+		if (!buf)
+			return atomfs_enomem();
+		l = readlinkat(dfd, name, buf, (size_t)st->st_size + 1);
 		if (l < 0)
 			return atomfs_err(errno, "cannot read symlink %s: %m",
 					  shown);
@@ -270,14 +287,18 @@ static int fill_node(struct walk *wk, const char *shown, int fd, int dfd,
 	}
 	if (S_ISREG(st->st_mode)) {
 		n->size = (uint64_t)st->st_size;
-		n->src = xstrdup(rel);
+		n->src = strdup(rel);
+		if (!n->src)
+			return atomfs_enomem();
 		n->src_dev = st->st_dev;
 		n->src_ino = st->st_ino;
 	}
 	if (dfd < 0)
 		return read_xattrs(wk, shown, fd, NULL, n);
-	at = wk->proc ? xasprintf("/proc/self/fd/%d/%s", dfd, name) :
-			xstrdup(shown);
+	at = wk->proc ? atomfs_asprintf("/proc/self/fd/%d/%s", dfd, name) :
+			strdup(shown);
+	if (!at)
+		return atomfs_enomem();
 	return read_xattrs(wk, shown, -1, at, n);
 }
 
@@ -313,24 +334,35 @@ static int insert_err(int err, struct walk *wk, const char *shown)
 			  strerror(-err));
 }
 
-static void todo_push(struct walk *wk, char *rel, const struct stat *st,
-		      struct atomfs_node *node)
+/* takes rel (freed on -ENOMEM) */
+static int todo_push(struct walk *wk, char *rel, const struct stat *st,
+		     struct atomfs_node *node)
 {
+	if (!rel)
+		return atomfs_enomem();
 	if (wk->ntodo == wk->todo_cap) {
-		wk->todo_cap = wk->todo_cap ? 2 * wk->todo_cap : 64;
-		wk->todo = xrealloc(wk->todo, wk->todo_cap * sizeof(*wk->todo));
+		size_t cap = wk->todo_cap ? 2 * wk->todo_cap : 64;
+		struct pending *v = realloc(wk->todo, cap * sizeof(*v));
+
+		if (!v) {
+			free(rel);
+			return atomfs_enomem();
+		}
+		wk->todo = v;
+		wk->todo_cap = cap;
 	}
 	wk->todo[wk->ntodo++] = (struct pending){
 		.rel = rel, .dev = st->st_dev, .ino = st->st_ino, .node = node
 	};
+	return 0;
 }
 
 /* list one directory: its entries become nodes, its subdirectories pending */
 static int read_dir(struct walk *wk, const struct pending *p)
 {
 	const char *root = wk->t->src_dir;
-	cleanup_free char *shown = *p->rel ? path_join(root, p->rel) :
-					     xstrdup(root);
+	cleanup_free char *shown = *p->rel ? atomfs_join(root, p->rel) :
+					     strdup(root);
 	char **names = NULL;
 	size_t n = 0, cap = 0, i, first = wk->ntodo;
 	struct dirent *de;
@@ -338,6 +370,8 @@ static int read_dir(struct walk *wk, const struct pending *p)
 	DIR *d = NULL;
 	int dfd, fd2, err = 0;
 
+	if (!shown)
+		return atomfs_enomem();
 	dfd = open_beneath(wk->t->src_fd, p->rel, O_RDONLY | O_DIRECTORY);
 	if (dfd < 0)
 		return open_err(shown, "directory");
@@ -364,28 +398,47 @@ static int read_dir(struct walk *wk, const struct pending *p)
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if (n == cap) {
-			cap = cap ? cap * 2 : 32;
-			names = xrealloc(names, cap * sizeof(*names));
+			size_t c = cap ? cap * 2 : 32;
+			char **v = realloc(names, c * sizeof(*names));
+
+			if (!v)
+				break;
+			names = v;
+			cap = c;
 		}
-		names[n++] = xstrdup(de->d_name);
+		names[n] = strdup(de->d_name);
+		if (!names[n])
+			break;
+		n++;
 	}
-	if (errno)
+	if (de)
+		err = atomfs_enomem(); /* stopped early: out of memory */
+	else if (errno)
 		err = atomfs_err(errno, "cannot read directory %s: %m", shown);
 	closedir(d);
 	/* name order, so hard link owners are chosen the same way every time */
 	if (n > 1)
 		qsort(names, n, sizeof(*names), name_cmp);
 	for (i = 0; !err && i < n; i++) {
-		cleanup_free char *rel = *p->rel ? path_join(p->rel, names[i]) :
-						   xstrdup(names[i]);
-		cleanup_free char *kshown = path_join(root, rel);
+		cleanup_free char *rel = *p->rel ?
+						 atomfs_join(p->rel, names[i]) :
+						 strdup(names[i]);
+		cleanup_free char *kshown = rel ? atomfs_join(root, rel) : NULL;
 		struct atomfs_node *k;
 
+		if (!kshown) {
+			err = atomfs_enomem();
+			break;
+		}
 		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			err = atomfs_err(errno, "cannot stat %s: %m", kshown);
 			break;
 		}
 		k = atomfs_node_new(names[i], st.st_mode);
+		if (!k) {
+			err = atomfs_enomem();
+			break;
+		}
 		err = atomfs_tree_insert(wk->t, p->node, k);
 		if (err) {
 			atomfs_node_free(k);
@@ -396,6 +449,10 @@ static int read_dir(struct walk *wk, const struct pending *p)
 			struct atomfs_node **slot =
 				hl_slot(&wk->hl, st.st_dev, st.st_ino);
 
+			if (!slot) {
+				err = atomfs_enomem();
+				break;
+			}
 			if (*slot) {
 				k->link = *slot;
 				continue;
@@ -404,7 +461,7 @@ static int read_dir(struct walk *wk, const struct pending *p)
 		}
 		err = fill_node(wk, kshown, -1, dfd, names[i], rel, &st, k);
 		if (!err && S_ISDIR(st.st_mode))
-			todo_push(wk, steal_pointer(&rel), &st, k);
+			err = todo_push(wk, steal_pointer(&rel), &st, k);
 	}
 	/* subdirectories are read in name order, each before the next
 	 * sibling's (a depth-first walk, as the recursive one was) */
@@ -444,11 +501,13 @@ int atomfs_input_dir(const char *dir, const struct atomfs_input_opts *o,
 		close(t->src_fd);
 	free(t->src_dir);
 	t->src_fd = fd;
-	t->src_dir = xstrdup(dir);
+	t->src_dir = strdup(dir);
+	if (!t->src_dir)
+		return atomfs_enomem();
 	wk.proc = access("/proc/self/fd", X_OK) == 0;
 	err = fill_node(&wk, dir, fd, -1, NULL, "", &st, t->root);
 	if (!err)
-		todo_push(&wk, xstrdup(""), &st, t->root);
+		err = todo_push(&wk, strdup(""), &st, t->root);
 	while (wk.ntodo) {
 		struct pending p = wk.todo[--wk.ntodo];
 

@@ -161,8 +161,13 @@ static int add_xattrs(struct archive_entry *e,
 				path, member, name, size,
 				ATOMFS_XATTR_SIZE_MAX);
 		if (count == cap) {
-			cap = cap ? 2 * cap : 8;
-			v = xrealloc(v, cap * sizeof(*v));
+			size_t c = cap ? 2 * cap : 8;
+			struct atomfs_xattr *nv = realloc(v, c * sizeof(*v));
+
+			if (!nv)
+				return atomfs_enomem();
+			v = nv;
+			cap = c;
 		}
 		v[count++] = (struct atomfs_xattr){
 			.key = (char *)(uintptr_t)name,
@@ -170,7 +175,7 @@ static int add_xattrs(struct archive_entry *e,
 			.size = size,
 		};
 	}
-	return atomfs_node_add_xattrs(n, v, count);
+	return atomfs_node_add_xattrs(n, v, count) ? atomfs_enomem() : 0;
 }
 
 /* an error from atomfs_tree_lookup() or atomfs_tree_insert(), explained */
@@ -179,6 +184,8 @@ static int tree_err(int err, struct tar_state *st, const char *member)
 	const char *more = strlen(member) > SHOW ? "..." : "";
 
 	switch (err) {
+	case -ENOMEM:
+		return atomfs_enomem();
 	case -ENOTDIR:
 		return atomfs_err(
 			EBADMSG,
@@ -294,6 +301,14 @@ static void mark_content(struct atomfs_node *n)
 		n->content = true;
 }
 
+/* the overlay-style opaque mark on directory n */
+static int set_opaque(struct atomfs_node *n)
+{
+	return atomfs_node_set_xattr(n, OPAQUE_XATTR, "y", 1) ?
+		       atomfs_enomem() :
+		       0;
+}
+
 static bool is_whiteout(const char *clean)
 {
 	const char *slash = strrchr(clean, '/');
@@ -315,7 +330,7 @@ static int whiteout(struct tar_state *st, struct archive_entry *e,
 
 	if (!strcmp(leaf, ".wh..wh..opq")) {
 		/* opaque directory: overlay style xattr on the parent */
-		return atomfs_node_set_xattr(parent, OPAQUE_XATTR, "y", 1);
+		return set_opaque(parent);
 	}
 	if (!leaf[4] || !strcmp(leaf + 4, ".") || !strcmp(leaf + 4, ".."))
 		return atomfs_err(EBADMSG,
@@ -331,11 +346,13 @@ static int whiteout(struct tar_state *st, struct archive_entry *e,
 		 * whiteouts is no content: it goes, with the lower one.)
 		 */
 		if (S_ISDIR(old->mode))
-			return atomfs_node_set_xattr(old, OPAQUE_XATTR, "y", 1);
+			return set_opaque(old);
 		return 0;
 	}
 	/* whiteout: a 0/0 character device under the real name */
 	n = atomfs_node_new(leaf + 4, S_IFCHR);
+	if (!n)
+		return atomfs_enomem();
 	n->rdev = makedev(0, 0);
 	err = set_meta(st, e, member, n);
 	if (err) {
@@ -363,7 +380,10 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 			EBADMSG,
 			"%s: a member has no name; the archive is malformed",
 			path);
-	if (atomfs_path_clean(member, &clean) < 0)
+	err = atomfs_path_clean(member, &clean);
+	if (err == -ENOMEM)
+		return atomfs_enomem();
+	if (err)
 		return atomfs_err(
 			EPERM,
 			"%s: member '%s' is an absolute path or contains '..'; refusing an archive that writes outside its root",
@@ -401,12 +421,17 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 		struct atomfs_node *tp, *tn;
 		const char *tleaf;
 
-		if (atomfs_path_clean(hl, &target) < 0 || !*target)
+		err = atomfs_path_clean(hl, &target);
+		if (err == -ENOMEM)
+			return atomfs_enomem();
+		if (err || !*target)
 			return atomfs_err(
 				EPERM,
 				"%s: hard link '%s' points to '%s', outside the archive's root; refusing it",
 				path, member, hl);
 		err = atomfs_tree_lookup(t, target, false, &tp, &tleaf);
+		if (err == -ENOMEM)
+			return atomfs_enomem();
 		tn = err ? NULL : atomfs_node_child(t, tp, tleaf);
 		if (!tn || S_ISDIR(tn->mode))
 			return atomfs_err(
@@ -414,6 +439,8 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 				"%s: hard link '%s' points to '%s', which is not an earlier file in the archive",
 				path, member, hl);
 		n = atomfs_node_new(leaf, tn->mode);
+		if (!n)
+			return atomfs_enomem();
 		n->link = tn->link ? tn->link : tn;
 		if (n->link == atomfs_node_child(t, parent, leaf)) {
 			/* a link to itself: keep the existing entry */
@@ -427,6 +454,8 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 	}
 
 	n = atomfs_node_new(leaf, mode);
+	if (!n)
+		return atomfs_enomem();
 	err = set_meta(st, e, member, n);
 	if (!err)
 		err = check_acls(st, e, member);
@@ -445,9 +474,13 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 		n->size = (uint64_t)archive_entry_size(e);
 		break;
 	case S_IFLNK:
-		n->symlink = xstrdup(archive_entry_symlink(e) ?
-					     archive_entry_symlink(e) :
-					     "");
+		n->symlink = strdup(archive_entry_symlink(e) ?
+					    archive_entry_symlink(e) :
+					    "");
+		if (!n->symlink) {
+			atomfs_node_free(n);
+			return atomfs_enomem();
+		}
 		/* the kernel's squashfs calls longer targets corrupt */
 		if (strlen(n->symlink) > ATOMFS_SYMLINK_MAX) {
 			atomfs_node_free(n);
@@ -487,7 +520,11 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 		 * ("NAME/.wh..wh..opq" then "NAME/").
 		 */
 		if (old && (!S_ISDIR(old->mode) || is_opaque(old)))
-			atomfs_node_set_xattr(n, OPAQUE_XATTR, "y", 1);
+			err = set_opaque(n);
+		if (err) {
+			atomfs_node_free(n);
+			return err;
+		}
 	}
 	err = insert(st, member, parent, n);
 	if (!err)
@@ -508,6 +545,7 @@ struct unpacker {
 	int fd; /* write end of the pipe */
 	pthread_t thread;
 	char msg[512]; /* error, if any */
+	bool oom; /* the error: out of memory */
 };
 
 static void *unpack_thread(void *arg)
@@ -516,9 +554,14 @@ static void *unpack_thread(void *arg)
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
 	size_t bufsz = 1 << 20;
-	char *buf = xcalloc(1, bufsz);
+	char *buf = malloc(bufsz);
 	sigset_t set;
 
+	if (!a || !buf) {
+		snprintf(u->msg, sizeof(u->msg), "out of memory");
+		u->oom = true;
+		goto out;
+	}
 	/* a reader that stops early closes the pipe: get EPIPE, not a signal */
 	sigemptyset(&set);
 	sigaddset(&set, SIGPIPE);
@@ -593,6 +636,8 @@ int atomfs_input_tar(const char *path, const struct atomfs_input_opts *o,
 	bool threaded = false;
 	int r, err = 0, opened, pfd[2];
 
+	if (!a)
+		return atomfs_enomem();
 	archive_read_support_filter_all(a);
 	archive_read_support_format_tar(a);
 	archive_read_support_format_gnutar(a);
@@ -639,7 +684,9 @@ out:
 		 * explains a truncated stream better than the tar reader can */
 		close(pfd[0]);
 		pthread_join(u.thread, NULL);
-		if (u.msg[0]) {
+		if (u.oom) {
+			err = atomfs_enomem();
+		} else if (u.msg[0]) {
 			err = atomfs_err(
 				EBADMSG,
 				"%s is not a readable tar archive (decompressing: %s); check the file is complete and not corrupt",

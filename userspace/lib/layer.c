@@ -27,8 +27,9 @@ int atomfs_build_layer(const char *input, const struct atomfs_input_opts *io,
 
 	if (stat(input, &st) < 0)
 		return atomfs_err(errno, "cannot use %s as a layer: %m", input);
-	atomfs_tree_init(&t);
-	err = atomfs_sqfs_create(out, so, &w);
+	err = atomfs_tree_init(&t);
+	if (!err)
+		err = atomfs_sqfs_create(out, so, &w);
 	if (err)
 		goto out;
 	if (S_ISDIR(st.st_mode)) {

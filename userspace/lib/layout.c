@@ -232,8 +232,12 @@ int atomfs_layout_open(const char *dir, unsigned int flags,
 	json_t *j;
 	int err;
 
-	if ((flags & ATOMFS_LAYOUT_CREATE) && mkdir_p(dir, 0755) < 0)
-		return atomfs_err(errno, "cannot create directory %s: %m", dir);
+	err = flags & ATOMFS_LAYOUT_CREATE ? mkdir_p(dir, 0755) : 0;
+	if (err == -ENOMEM)
+		return atomfs_enomem();
+	if (err)
+		return atomfs_err(err, "cannot create directory %s: %s", dir,
+				  strerror(-err));
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return atomfs_enomem();

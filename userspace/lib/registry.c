@@ -162,24 +162,23 @@ int atomfs_rref_parse(const char *s, struct atomfs_rref *r)
 	r->host = strndup(p, (size_t)(slash - p));
 	p = slash + 1;
 	at = strchr(p, '@');
+	colon = at ? NULL : strrchr(p, ':');
 	if (at) {
-		r->digest = xstrdup(at + 1);
+		r->digest = strdup(at + 1);
 		r->repo = strndup(p, (size_t)(at - p));
-		if (!atomfs_digest_valid(r->digest))
-			goto bad;
-	} else {
+	} else if (colon) {
 		/* the tag colon comes after the last slash (the port's is before) */
-		colon = strrchr(p, ':');
-		if (colon) {
-			r->tag = xstrdup(colon + 1);
-			r->repo = strndup(p, (size_t)(colon - p));
-			if (!atomfs_tag_valid(r->tag))
-				goto bad;
-		} else {
-			r->repo = xstrdup(p);
-		}
+		r->tag = strdup(colon + 1);
+		r->repo = strndup(p, (size_t)(colon - p));
+	} else {
+		r->repo = strdup(p);
 	}
-	if (!r->host || !r->repo || !repo_valid(r->repo))
+	if (!r->host || !r->repo || (at && !r->digest) || (colon && !r->tag)) {
+		atomfs_rref_free(r);
+		return atomfs_enomem();
+	}
+	if ((at && !atomfs_digest_valid(r->digest)) ||
+	    (colon && !atomfs_tag_valid(r->tag)) || !repo_valid(r->repo))
 		goto bad;
 	for (p = r->host; *p; p++)
 		if (!isalnum((unsigned char)*p) && !strchr(".-:[]", *p))
@@ -195,10 +194,13 @@ bad:
 
 /* ---- HTTP ---- */
 
-static char *hdr_value(const char *line, size_t n, const char *name)
+/* name's value if line is that header (r->werr = -ENOMEM: no memory) */
+static char *hdr_value_r(struct resp *r, const char *line, size_t n,
+			 const char *name)
 {
 	size_t k = strlen(name);
 	const char *v, *e;
+	char *val;
 
 	if (n <= k || strncasecmp(line, name, k) || line[k] != ':')
 		return NULL;
@@ -208,8 +210,12 @@ static char *hdr_value(const char *line, size_t n, const char *name)
 		v++;
 	while (e > v && isspace((unsigned char)e[-1]))
 		e--;
-	return strndup(v, (size_t)(e - v));
+	val = strndup(v, (size_t)(e - v));
+	if (!val)
+		r->werr = -ENOMEM;
+	return val;
 }
+#define hdr_value(line, n, name) hdr_value_r(r, line, n, name)
 
 static size_t on_header(char *buf, size_t sz, size_t n, void *arg)
 {
@@ -225,11 +231,11 @@ static size_t on_header(char *buf, size_t sz, size_t n, void *arg)
 		r->fd = fd;
 		return len;
 	}
-#define TAKE(field, name)                      \
-	if ((v = hdr_value(buf, len, name))) { \
-		free(r->field);                \
-		r->field = v;                  \
-		return len;                    \
+#define TAKE(field, name)                                 \
+	if ((v = hdr_value(buf, len, name)) || r->werr) { \
+		free(r->field);                           \
+		r->field = v;                             \
+		return v ? len : 0;                       \
 	}
 	TAKE(ctype, "Content-Type");
 	TAKE(digest, "Docker-Content-Digest");
@@ -245,6 +251,7 @@ static size_t on_body(char *buf, size_t sz, size_t n, void *arg)
 	struct resp *r = arg;
 	size_t len = sz * n, off = 0;
 	long status = 0;
+	char *body;
 
 	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (r->fd >= 0 && status >= 200 && status < 300) {
@@ -267,7 +274,12 @@ static size_t on_body(char *buf, size_t sz, size_t n, void *arg)
 	}
 	if (r->len + len > MAX_DOC)
 		return 0; /* CURLE_WRITE_ERROR: too big for a document */
-	r->body = xrealloc(r->body, r->len + len + 1);
+	body = realloc(r->body, r->len + len + 1);
+	if (!body) {
+		r->werr = -ENOMEM;
+		return 0;
+	}
+	r->body = body;
 	memcpy(r->body + r->len, buf, len);
 	r->len += len;
 	r->body[r->len] = '\0';
@@ -286,19 +298,19 @@ static size_t on_read(char *buf, size_t sz, size_t n, void *arg)
 }
 
 /* the registry's error: "MANIFEST_UNKNOWN: manifest unknown" or the status */
-static char *resp_error(const struct resp *r)
+#define RESP_ERROR_MAX 512
+static const char *resp_error(const struct resp *r, char *s)
 {
 	json_t *j = r->body ? json_loads(r->body, 0, NULL) : NULL;
 	json_t *e = json_array_get(json_object_get(j, "errors"), 0);
 	const char *code = json_string_value(json_object_get(e, "code"));
 	const char *msg = json_string_value(json_object_get(e, "message"));
-	char *s;
 
 	if (code)
-		s = xasprintf("%s (%s, HTTP %ld)", msg ? msg : code, code,
-			      r->status);
+		snprintf(s, RESP_ERROR_MAX, "%s (%s, HTTP %ld)",
+			 msg ? msg : code, code, r->status);
 	else
-		s = xasprintf("HTTP status %ld", r->status);
+		snprintf(s, RESP_ERROR_MAX, "HTTP status %ld", r->status);
 	json_decref(j);
 	return s;
 }
@@ -381,6 +393,8 @@ static int perform(struct atomfs_registry *reg, const struct req *q,
 	rc = curl_easy_perform(c);
 	curl_slist_free_all(h);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	if (r->werr == -ENOMEM)
+		return atomfs_enomem();
 	if (r->werr)
 		return atomfs_err(r->werr, "cannot write what %s sends: %s",
 				  reg->host, strerror(-r->werr));
@@ -400,13 +414,20 @@ static int perform(struct atomfs_registry *reg, const struct req *q,
 /* base64 "user:secret", for a Basic Authorization header */
 static char *basic_header(const struct atomfs_creds *cr)
 {
-	cleanup_free char *plain = xasprintf("%s:%s", cr->user, cr->secret);
-	size_t n = strlen(plain);
-	cleanup_free char *b64 = xcalloc(1, 4 * ((n + 2) / 3) + 1);
+	cleanup_free char *plain =
+		atomfs_asprintf("%s:%s", cr->user, cr->secret);
+	size_t n = plain ? strlen(plain) : 0;
+	cleanup_free char *b64 = plain ? calloc(1, 4 * ((n + 2) / 3) + 1) :
+					 NULL;
 	char *h;
 
+	if (!b64) {
+		if (plain)
+			explicit_bzero(plain, n);
+		return NULL;
+	}
 	EVP_EncodeBlock((unsigned char *)b64, (unsigned char *)plain, (int)n);
-	h = xasprintf("Authorization: Basic %s", b64);
+	h = atomfs_asprintf("Authorization: Basic %s", b64);
 	explicit_bzero(plain, n);
 	explicit_bzero(b64, strlen(b64));
 	return h;
@@ -426,6 +447,15 @@ static int refused(struct atomfs_registry *reg)
 		EACCES,
 		"registry %s refused the credentials for it from %s: log in again with 'skopeo login %s'",
 		reg->host, reg->creds.file, reg->host);
+}
+
+/* url a b, freeing url; NULL (url freed) when memory runs out */
+static char *append_free(char *url, const char *a, const char *b)
+{
+	char *r = url ? atomfs_asprintf("%s%s%s", url, a, b) : NULL;
+
+	free(url);
+	return r;
 }
 
 /* The docker token flow: GET realm?service=&scope= (basic auth if known). */
@@ -453,25 +483,27 @@ static int get_token(struct atomfs_registry *reg, json_t *params)
 			reg->host);
 		goto out;
 	}
-	url = xasprintf("%s%s", realm, strchr(realm, '?') ? "&" : "?");
-	if (service) {
+	url = atomfs_asprintf("%s%s", realm, strchr(realm, '?') ? "&" : "?");
+	if (url && service) {
 		e = curl_easy_escape(c, service, 0);
-		url = xrealloc(url, strlen(url) + strlen(e) + 16);
-		strcat(strcat(url, "service="), e);
+		url = e ? append_free(url, "service=", e) : NULL;
 		curl_free(e);
 	}
 	/* one scope parameter per space-separated scope */
-	for (const char *s = scope; s && *s;) {
+	for (const char *s = scope; url && s && *s;) {
 		size_t n = strcspn(s, " ");
 		cleanup_free char *one = strndup(s, n);
 
-		e = curl_easy_escape(c, one, 0);
-		url = xrealloc(url, strlen(url) + strlen(e) + 16);
-		strcat(strcat(url, "&scope="), e);
+		e = one ? curl_easy_escape(c, one, 0) : NULL;
+		url = e ? append_free(url, "&scope=", e) : NULL;
 		curl_free(e);
 		s += n;
 		while (*s == ' ')
 			s++;
+	}
+	if (!url) {
+		err = atomfs_enomem();
+		goto out;
 	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -512,7 +544,9 @@ static int get_token(struct atomfs_registry *reg, json_t *params)
 		goto out;
 	}
 	free(reg->authz);
-	reg->authz = xasprintf("Authorization: Bearer %s", tok);
+	reg->authz = atomfs_asprintf("Authorization: Bearer %s", tok);
+	if (!reg->authz)
+		err = atomfs_enomem();
 out:
 	json_decref(j);
 	free(url);
@@ -535,6 +569,10 @@ static int authenticate(struct atomfs_registry *reg, const struct resp *r,
 			"registry %s refused access (HTTP 401) without saying how to log in",
 			reg->host);
 	params = atomfs_auth_parse_challenge(r->www, &scheme);
+	if (!scheme) {
+		json_decref(params);
+		return atomfs_enomem();
+	}
 	if (scheme && !strcasecmp(scheme, "basic")) {
 		if (!reg->have_creds)
 			err = no_creds(reg);
@@ -544,7 +582,7 @@ static int authenticate(struct atomfs_registry *reg, const struct resp *r,
 			reg->basic = true;
 			free(reg->authz);
 			reg->authz = basic_header(&reg->creds);
-			err = 0;
+			err = reg->authz ? 0 : atomfs_enomem();
 		}
 	} else if (scheme && !strcasecmp(scheme, "bearer")) {
 		err = again ? (reg->have_creds ? refused(reg) : no_creds(reg)) :
@@ -565,6 +603,8 @@ static int request(struct atomfs_registry *reg, const struct req *q,
 {
 	int err, tries;
 
+	if (!q->url)
+		return atomfs_enomem(); /* url_for() or its like ran out */
 	for (tries = 0;; tries++) {
 		resp_reset(r);
 		if (r->fd >= 0) {
@@ -590,7 +630,9 @@ static int request(struct atomfs_registry *reg, const struct req *q,
 static char *url_for(const struct atomfs_registry *reg, const char *kind,
 		     const char *what)
 {
-	return xasprintf("%s/v2/%s/%s/%s", reg->base, reg->repo, kind, what);
+	/* NULL when out of memory: request() says so */
+	return atomfs_asprintf("%s/v2/%s/%s/%s", reg->base, reg->repo, kind,
+			       what);
 }
 
 /* ---- opening ---- */
@@ -603,12 +645,18 @@ static int load_cert_dir(struct atomfs_registry *reg, const char *dir)
 	if (!d)
 		return atomfs_err(
 			errno, "cannot read certificate directory %s: %m", dir);
+	char *ca;
+
 	while ((de = readdir(d))) {
-		cleanup_free char *p = path_join(dir, de->d_name);
+		cleanup_free char *p = atomfs_join(dir, de->d_name);
 		cleanup_free char *data = NULL;
 		size_t len;
 		int err;
 
+		if (!p) {
+			closedir(d);
+			return atomfs_enomem();
+		}
 		if (str_has_suffix(de->d_name, ".crt")) {
 			err = read_file(p, &data, &len, 1 << 20);
 			if (err) {
@@ -616,7 +664,12 @@ static int load_cert_dir(struct atomfs_registry *reg, const char *dir)
 				return atomfs_err(err, "cannot read CA %s: %s",
 						  p, strerror(-err));
 			}
-			reg->ca = xrealloc(reg->ca, reg->ca_len + len + 2);
+			ca = realloc(reg->ca, reg->ca_len + len + 2);
+			if (!ca) {
+				closedir(d);
+				return atomfs_enomem();
+			}
+			reg->ca = ca;
 			memcpy(reg->ca + reg->ca_len, data, len);
 			reg->ca_len += len;
 			reg->ca[reg->ca_len++] = '\n';
@@ -638,8 +691,8 @@ void atomfs_registry_close(struct atomfs_registry *reg)
 		return;
 	if (reg->cache_dirty && reg->o.blob_cache) {
 		char *s = json_dumps(reg->cache, JSON_COMPACT | JSON_SORT_KEYS);
-		cleanup_free char *dir = xstrdup(reg->o.blob_cache);
-		char *slash = strrchr(dir, '/');
+		cleanup_free char *dir = strdup(reg->o.blob_cache);
+		char *slash = dir ? strrchr(dir, '/') : NULL;
 
 		if (slash) {
 			*slash = '\0';
@@ -677,10 +730,16 @@ int atomfs_registry_open(const struct atomfs_rref *rr,
 	int err;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	reg = xcalloc(1, sizeof(*reg));
+	reg = calloc(1, sizeof(*reg));
+	if (!reg)
+		return atomfs_enomem();
 	reg->o = *o;
-	reg->host = xstrdup(rr->host);
-	reg->repo = xstrdup(rr->repo);
+	reg->host = strdup(rr->host);
+	reg->repo = strdup(rr->repo);
+	if (!reg->host || !reg->repo) {
+		err = atomfs_enomem();
+		goto fail;
+	}
 	reg->curl = curl_easy_init();
 	if (!reg->curl) {
 		err = atomfs_err(ENOMEM, "out of memory");
@@ -704,24 +763,29 @@ int atomfs_registry_open(const struct atomfs_rref *rr,
 	}
 	if (!reg->cache)
 		reg->cache = json_object();
+	if (!reg->cache) {
+		err = atomfs_enomem();
+		goto fail;
+	}
 
 	/* ping: https first; without verification, plain http as a fallback */
-	reg->base = xasprintf("https://%s", reg->host);
-	url = xasprintf("%s/v2/", reg->base);
+	reg->base = atomfs_asprintf("https://%s", reg->host);
+	url = reg->base ? atomfs_asprintf("%s/v2/", reg->base) : NULL;
 	q.url = url;
 	err = request(reg, &q, &r);
 	if (err == -ECONNREFUSED && !o->tls_verify) {
 		free(reg->base);
 		free(url);
-		reg->base = xasprintf("http://%s", reg->host);
-		url = xasprintf("%s/v2/", reg->base);
+		reg->base = atomfs_asprintf("http://%s", reg->host);
+		url = reg->base ? atomfs_asprintf("%s/v2/", reg->base) : NULL;
 		q.url = url;
 		err = request(reg, &q, &r);
 	}
 	if (err)
 		goto fail;
 	if (r.status != 200) {
-		cleanup_free char *why = resp_error(&r);
+		char whybuf[RESP_ERROR_MAX];
+		const char *why = resp_error(&r, whybuf);
 
 		err = atomfs_err(
 			EPROTO,
@@ -742,11 +806,13 @@ fail:
 
 static void cache_note(struct atomfs_registry *reg, const char *digest)
 {
-	cleanup_free char *where = xasprintf("%s/%s", reg->host, reg->repo);
+	cleanup_free char *where =
+		atomfs_asprintf("%s/%s", reg->host, reg->repo);
 	json_t *a = json_object_get(reg->cache, digest), *v;
 	size_t i;
 
-	if (!reg->o.blob_cache)
+	/* only a hint for later pushes: without memory, none */
+	if (!reg->o.blob_cache || !where)
 		return;
 	if (!json_is_array(a)) {
 		a = json_array();
@@ -801,8 +867,9 @@ static int blob_exists(struct atomfs_registry *reg, const char *digest)
 static char *abs_location(const struct atomfs_registry *reg, const char *loc)
 {
 	if (str_has_prefix(loc, "http://") || str_has_prefix(loc, "https://"))
-		return xstrdup(loc);
-	return xasprintf("%s%s%s", reg->base, *loc == '/' ? "" : "/", loc);
+		return strdup(loc);
+	return atomfs_asprintf("%s%s%s", reg->base, *loc == '/' ? "" : "/",
+			       loc);
 }
 
 enum { UP_SENT, UP_PRESENT, UP_MOUNTED };
@@ -828,11 +895,12 @@ static int blob_push(struct atomfs_registry *reg, const char *path,
 	}
 	from = cache_other_repo(reg, digest);
 	if (from)
-		url = xasprintf("%s/v2/%s/blobs/uploads/?mount=%s&from=%s",
-				reg->base, reg->repo, digest, from);
+		url = atomfs_asprintf(
+			"%s/v2/%s/blobs/uploads/?mount=%s&from=%s", reg->base,
+			reg->repo, digest, from);
 	else
-		url = xasprintf("%s/v2/%s/blobs/uploads/", reg->base,
-				reg->repo);
+		url = atomfs_asprintf("%s/v2/%s/blobs/uploads/", reg->base,
+				      reg->repo);
 	q.url = url;
 	err = request(reg, &q, &r);
 	if (err)
@@ -843,7 +911,8 @@ static int blob_push(struct atomfs_registry *reg, const char *path,
 		goto out;
 	}
 	if (r.status != 202 || !r.location) {
-		cleanup_free char *why = resp_error(&r);
+		char whybuf[RESP_ERROR_MAX];
+		const char *why = resp_error(&r, whybuf);
 
 		err = atomfs_err(
 			EPROTO,
@@ -854,8 +923,14 @@ static int blob_push(struct atomfs_registry *reg, const char *path,
 	{
 		cleanup_free char *loc = abs_location(reg, r.location);
 
-		put = xasprintf("%s%sdigest=%s", loc,
-				strchr(loc, '?') ? "&" : "?", digest);
+		put = loc ? atomfs_asprintf("%s%sdigest=%s", loc,
+					    strchr(loc, '?') ? "&" : "?",
+					    digest) :
+			    NULL;
+	}
+	if (!put) {
+		err = atomfs_enomem();
+		goto out;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -874,7 +949,8 @@ static int blob_push(struct atomfs_registry *reg, const char *path,
 	if (err)
 		goto out;
 	if (r.status != 201) {
-		cleanup_free char *why = resp_error(&r);
+		char whybuf[RESP_ERROR_MAX];
+		const char *why = resp_error(&r, whybuf);
 
 		err = atomfs_err(EPROTO,
 				 "registry %s refused blob %s for %s: %s",
@@ -894,9 +970,9 @@ static int manifest_put(struct atomfs_registry *reg, const char *ref,
 			bool *has_subject_api)
 {
 	cleanup_free char *url = url_for(reg, "manifests", ref);
-	cleanup_free char *ct = xasprintf("Content-Type: %s", mt);
+	cleanup_free char *ct = atomfs_asprintf("Content-Type: %s", mt);
 	cleanup_free char *want = atomfs_digest_buf(body, len);
-	struct curl_slist *h = curl_slist_append(NULL, ct);
+	struct curl_slist *h = ct ? curl_slist_append(NULL, ct) : NULL;
 	struct req q = { .method = "PUT",
 			 .url = url,
 			 .hdr = h,
@@ -904,13 +980,14 @@ static int manifest_put(struct atomfs_registry *reg, const char *ref,
 			 .body_len = len,
 			 .fd = -1 };
 	struct resp r = { .fd = -1 };
-	int err = request(reg, &q, &r);
+	int err = ct && want ? request(reg, &q, &r) : atomfs_enomem();
 
 	curl_slist_free_all(h);
 	if (err)
 		goto out;
 	if (r.status != 201) {
-		cleanup_free char *why = resp_error(&r);
+		char whybuf[RESP_ERROR_MAX];
+		const char *why = resp_error(&r, whybuf);
 
 		err = atomfs_err(
 			EPROTO, "registry %s refused manifest %s for %s:%s: %s",
@@ -952,7 +1029,8 @@ static int manifest_get(struct atomfs_registry *reg, const char *ref,
 	if (err)
 		goto out;
 	if (r.status == 404) {
-		cleanup_free char *why = resp_error(&r);
+		char whybuf[RESP_ERROR_MAX];
+		const char *why = resp_error(&r, whybuf);
 
 		err = atomfs_err(ENOENT,
 				 "registry %s has no manifest %s in %s: %s",
@@ -960,7 +1038,8 @@ static int manifest_get(struct atomfs_registry *reg, const char *ref,
 		goto out;
 	}
 	if (r.status != 200 || !r.body) {
-		cleanup_free char *why = resp_error(&r);
+		char whybuf[RESP_ERROR_MAX];
+		const char *why = resp_error(&r, whybuf);
 
 		err = atomfs_err(
 			EPROTO, "registry %s: cannot get manifest %s of %s: %s",
@@ -968,6 +1047,10 @@ static int manifest_get(struct atomfs_registry *reg, const char *ref,
 		goto out;
 	}
 	got = atomfs_digest_buf(r.body, r.len);
+	if (!got) {
+		err = atomfs_enomem();
+		goto out;
+	}
 	if ((str_has_prefix(ref, "sha256:") && strcmp(ref, got)) ||
 	    (r.digest && str_has_prefix(r.digest, "sha256:") &&
 	     strcmp(r.digest, got))) {
@@ -986,10 +1069,14 @@ static int manifest_get(struct atomfs_registry *reg, const char *ref,
 			reg->repo, reg->host);
 		goto out;
 	}
-	*mt = xstrdup(jmt				? jmt :
-		      (r.ctype && strchr(r.ctype, '/')) ? r.ctype :
-		      json_object_get(j, "manifests")	? MT_OCI_INDEX :
-							  MT_OCI_MANIFEST);
+	*mt = strdup(jmt			       ? jmt :
+		     (r.ctype && strchr(r.ctype, '/')) ? r.ctype :
+		     json_object_get(j, "manifests")   ? MT_OCI_INDEX :
+							 MT_OCI_MANIFEST);
+	if (!*mt) {
+		err = atomfs_enomem();
+		goto out;
+	}
 	/* "type/subtype; charset=..." */
 	(*mt)[strcspn(*mt, "; ")] = '\0';
 	*body = steal_pointer(&r.body);
@@ -1020,7 +1107,8 @@ static int blob_get(struct atomfs_registry *reg, const char *digest,
 	if (err)
 		goto out;
 	if (r.status != 200) {
-		cleanup_free char *why = resp_error(&r);
+		char whybuf[RESP_ERROR_MAX];
+		const char *why = resp_error(&r, whybuf);
 
 		err = atomfs_err(r.status == 404 ? ENOENT : EPROTO,
 				 "registry %s: cannot get blob %s of %s: %s",
@@ -1028,7 +1116,11 @@ static int blob_get(struct atomfs_registry *reg, const char *digest,
 		goto out;
 	}
 	EVP_DigestFinal_ex(r.md, md, &mdlen);
-	got = xcalloc(1, 7 + 2 * mdlen + 1);
+	got = calloc(1, 7 + 2 * mdlen + 1);
+	if (!got) {
+		err = atomfs_enomem();
+		goto out;
+	}
 	strcpy(got, "sha256:");
 	for (unsigned int i = 0; i < mdlen; i++)
 		sprintf(got + 7 + 2 * i, "%02x", md[i]);
@@ -1060,7 +1152,9 @@ static int blob_get_mem(struct atomfs_registry *reg, const char *digest,
 				 reg->host, digest, r.status);
 	if (!err) {
 		got = atomfs_digest_buf(r.body, r.len);
-		if (strcmp(got, digest))
+		if (!got)
+			err = atomfs_enomem();
+		else if (strcmp(got, digest))
 			err = atomfs_err(
 				EILSEQ,
 				"blob %s from registry %s arrived as %s",
@@ -1078,7 +1172,7 @@ static int blob_get_mem(struct atomfs_registry *reg, const char *digest,
 
 static char *referrers_tag(const char *digest)
 {
-	return xasprintf("sha256-%s", digest + 7);
+	return atomfs_asprintf("sha256-%s", digest + 7);
 }
 
 /*
@@ -1097,7 +1191,7 @@ static int referrers_get(struct atomfs_registry *reg, const char *digest,
 	struct req q = { .method = "GET", .url = url, .hdr = h, .fd = -1 };
 	struct resp r = { .fd = -1 };
 	size_t len;
-	int err = request(reg, &q, &r);
+	int err = tag ? request(reg, &q, &r) : atomfs_enomem();
 
 	curl_slist_free_all(h);
 	if (err)
@@ -1155,6 +1249,10 @@ static int read_blob(const struct atomfs_layout *l, const char *digest,
 		return atomfs_err(err, "cannot read %s: %s", path,
 				  strerror(-err));
 	got = atomfs_digest_buf(*body, *len);
+	if (!got) {
+		free(steal_pointer(body));
+		return atomfs_enomem();
+	}
 	if (strcmp(got, digest)) {
 		free(steal_pointer(body));
 		return atomfs_err(
@@ -1355,7 +1453,9 @@ int atomfs_registry_push(struct atomfs_registry *reg, struct atomfs_layout *l,
 		cleanup_free char *s =
 			json_dumps(idx, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
-		err = manifest_put(reg, rt, MT_OCI_INDEX, s, strlen(s), NULL);
+		err = rt && s ? manifest_put(reg, rt, MT_OCI_INDEX, s,
+					     strlen(s), NULL) :
+				atomfs_enomem();
 	}
 out:
 	json_decref(idx);

@@ -152,9 +152,10 @@ static void none_destroy(sqfs_object_t *obj)
 
 static sqfs_object_t *none_copy(const sqfs_object_t *obj)
 {
-	sqfs_compressor_t *c = xcalloc(1, sizeof(*c));
+	sqfs_compressor_t *c = malloc(sizeof(*c));
 
-	memcpy(c, obj, sizeof(*c));
+	if (c)
+		memcpy(c, obj, sizeof(*c));
 	return (sqfs_object_t *)c;
 }
 
@@ -186,8 +187,10 @@ static sqfs_s32 none_do_block(sqfs_compressor_t *cmp, const sqfs_u8 *in,
 
 static sqfs_compressor_t *none_compressor(void)
 {
-	sqfs_compressor_t *c = xcalloc(1, sizeof(*c));
+	sqfs_compressor_t *c = calloc(1, sizeof(*c));
 
+	if (!c)
+		return NULL;
 	c->base.destroy = none_destroy;
 	c->base.copy = none_copy;
 	c->get_configuration = none_get_config;
@@ -204,7 +207,7 @@ static int make_compressors(struct atomfs_sqfs *w)
 
 	if (w->opts.comp == ATOMFS_COMP_NONE) {
 		w->cmp = none_compressor();
-		return 0;
+		return w->cmp ? 0 : atomfs_enomem();
 	}
 	err = sqfs_compressor_config_init(&cfg, (SQFS_COMPRESSOR)w->opts.comp,
 					  w->opts.block_size, 0);
@@ -228,11 +231,17 @@ static int make_compressors(struct atomfs_sqfs *w)
 int atomfs_sqfs_create(const char *path, const struct atomfs_sqfs_opts *opts,
 		       struct atomfs_sqfs **out)
 {
-	struct atomfs_sqfs *w = xcalloc(1, sizeof(*w));
+	struct atomfs_sqfs *w = calloc(1, sizeof(*w));
 	sqfs_block_processor_desc_t desc;
 	int err;
 
-	w->path = xstrdup(path);
+	if (!w)
+		return atomfs_enomem();
+	w->path = strdup(path);
+	if (!w->path) {
+		free(w);
+		return atomfs_enomem();
+	}
 	w->opts = *opts;
 	if (!w->opts.block_size)
 		w->opts.block_size = 128 * 1024;
@@ -437,9 +446,11 @@ static int feed_node(struct atomfs_node *n, void *arg)
 int atomfs_sqfs_feed_tree(struct atomfs_sqfs *w, struct atomfs_tree *t)
 {
 	size_t bufsz = 1024 * 1024;
-	cleanup_free char *buf = xcalloc(1, bufsz);
+	cleanup_free char *buf = malloc(bufsz);
 	struct feed f = { .w = w, .t = t, .buf = buf, .bufsz = bufsz };
 
+	if (!buf)
+		return atomfs_enomem();
 	atomfs_tree_sort(t->root);
 	return atomfs_tree_walk(t->root, feed_node, NULL, &f);
 }
@@ -512,8 +523,14 @@ static int number_dir(struct atomfs_node *d, void *arg)
 		if (o->ino)
 			continue;
 		if (l->n == l->cap) {
-			l->cap = l->cap ? 2 * l->cap : 256;
-			l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+			size_t cap = l->cap ? 2 * l->cap : 256;
+			struct atomfs_node **v =
+				realloc(l->v, cap * sizeof(*l->v));
+
+			if (!v)
+				return -ENOMEM;
+			l->v = v;
+			l->cap = cap;
 		}
 		l->v[l->n++] = o;
 		o->ino = (uint32_t)l->n;
@@ -542,7 +559,8 @@ static int set_xattrs(struct atomfs_sqfs *w, struct atomfs_node *n,
 
 		return atomfs_err(EINVAL,
 				  "writing squashfs %s: xattrs of %s: %s",
-				  w->path, p, sqfs_strerror(err));
+				  w->path, p ? p : "a file",
+				  sqfs_strerror(err));
 	}
 	return 0;
 }
@@ -550,8 +568,10 @@ static int set_xattrs(struct atomfs_sqfs *w, struct atomfs_node *n,
 static sqfs_inode_generic_t *special_inode(struct atomfs_node *n)
 {
 	size_t extra = S_ISLNK(n->mode) ? strlen(n->symlink) : 0;
-	sqfs_inode_generic_t *in = xcalloc(1, sizeof(*in) + extra);
+	sqfs_inode_generic_t *in = calloc(1, sizeof(*in) + extra);
 
+	if (!in)
+		return NULL;
 	in->payload_bytes_available = (sqfs_u32)extra;
 	in->payload_bytes_used = (sqfs_u32)extra;
 	switch (n->mode & S_IFMT) {
@@ -636,8 +656,9 @@ static int write_inode(struct serial *s, struct atomfs_node *n)
 		if (!in) {
 			cleanup_free char *p = atomfs_node_path(n);
 
-			return atomfs_err(
-				EINVAL, "internal: no data written for %s", p);
+			return atomfs_err(EINVAL,
+					  "internal: no data written for %s",
+					  p ? p : "a file");
 		}
 		err = sqfs_inode_set_xattr_index(in, xidx);
 		if (!err && n->nlink > 1) {
@@ -648,12 +669,16 @@ static int write_inode(struct serial *s, struct atomfs_node *n)
 			return sqerr(w, err, "file inode");
 	} else {
 		in = special_inode(n);
+		if (!in &&
+		    (S_ISLNK(n->mode) || S_ISBLK(n->mode) || S_ISCHR(n->mode) ||
+		     S_ISFIFO(n->mode) || S_ISSOCK(n->mode)))
+			return atomfs_enomem();
 		if (!in) {
 			cleanup_free char *p = atomfs_node_path(n);
 
 			return atomfs_err(EINVAL,
 					  "%s has an unsupported file type %o",
-					  p, n->mode & S_IFMT);
+					  p ? p : "a file", n->mode & S_IFMT);
 		}
 		err = sqfs_inode_set_xattr_index(in, xidx);
 		if (err) {
@@ -694,10 +719,21 @@ static int serialize(struct atomfs_sqfs *w, struct atomfs_tree *t)
 
 	atomfs_tree_walk(t->root, clear_links, NULL, NULL);
 	atomfs_tree_walk(t->root, count_links, NULL, NULL);
-	atomfs_tree_walk(t->root, NULL, number_dir, &l);
+	err = atomfs_tree_walk(t->root, NULL, number_dir, &l);
 	/* the root */
-	if (l.n == l.cap)
-		l.v = xrealloc(l.v, (l.cap + 1) * sizeof(*l.v));
+	if (!err && l.n == l.cap) {
+		struct atomfs_node **v =
+			realloc(l.v, (l.cap + 1) * sizeof(*l.v));
+
+		if (v)
+			l.v = v;
+		else
+			err = -ENOMEM;
+	}
+	if (err) {
+		free(l.v);
+		return atomfs_enomem();
+	}
 	l.v[l.n++] = t->root;
 	t->root->ino = (uint32_t)l.n;
 	s.count = (uint32_t)l.n;

@@ -13,9 +13,15 @@
 
 struct atomfs_node *atomfs_node_new(const char *name, mode_t mode)
 {
-	struct atomfs_node *n = xcalloc(1, sizeof(*n));
+	struct atomfs_node *n = calloc(1, sizeof(*n));
 
-	n->name = xstrdup(name);
+	if (!n)
+		return NULL;
+	n->name = strdup(name);
+	if (!n->name) {
+		free(n);
+		return NULL;
+	}
 	n->mode = mode;
 	return n;
 }
@@ -97,11 +103,13 @@ int atomfs_tree_init(struct atomfs_tree *t)
 	EVP_MAC *mac;
 
 	memset(t, 0, sizeof(*t));
+	t->src_fd = -1;
 	t->root = atomfs_node_new("", S_IFDIR | 0755);
+	if (!t->root)
+		return atomfs_enomem();
 	t->nnodes = 1;
 	t->max_nodes = ATOMFS_TREE_MAX_NODES;
 	t->max_depth = ATOMFS_TREE_MAX_DEPTH;
-	t->src_fd = -1;
 	/*
 	 * Without OpenSSL's SipHash (a broken provider set-up) names are
 	 * hashed with an unkeyed function: still correct, only no longer
@@ -160,16 +168,12 @@ static uint64_t name_hash(struct atomfs_tree *t, const char *name)
 	return h;
 }
 
-/* (re)build dir's hash table for its current kids, sized for cap kids */
-static void htab_build(struct atomfs_node *dir, size_t cap)
+/* fill dir's hash table (of dir->hcap slots) with its current kids */
+static void htab_fill(struct atomfs_node *dir)
 {
-	size_t i, hcap = 16;
+	size_t i, hcap = dir->hcap;
 
-	while (hcap < 2 * cap)
-		hcap *= 2;
-	free(dir->htab);
-	dir->htab = xcalloc(hcap, sizeof(*dir->htab));
-	dir->hcap = hcap;
+	memset(dir->htab, 0, hcap * sizeof(*dir->htab));
 	for (i = 0; i < dir->nkids; i++) {
 		size_t s = dir->kids[i]->hash & (hcap - 1);
 
@@ -177,6 +181,24 @@ static void htab_build(struct atomfs_node *dir, size_t cap)
 			s = (s + 1) & (hcap - 1);
 		dir->htab[s] = (uint32_t)i + 1;
 	}
+}
+
+/* (re)build dir's hash table sized for cap kids; unchanged on -ENOMEM */
+static int htab_build(struct atomfs_node *dir, size_t cap)
+{
+	size_t hcap = 16;
+	uint32_t *h;
+
+	while (hcap < 2 * cap)
+		hcap *= 2;
+	h = calloc(hcap, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	free(dir->htab);
+	dir->htab = h;
+	dir->hcap = hcap;
+	htab_fill(dir);
+	return 0;
 }
 
 /*
@@ -233,10 +255,22 @@ int atomfs_tree_insert(struct atomfs_tree *t, struct atomfs_node *parent,
 	if (t->nnodes + t->ngraveyard >= t->max_nodes)
 		return -E2BIG;
 	n->hash = name_hash(t, n->name);
-	n->depth = parent->depth + 1;
-	n->parent = parent;
 	i = kid_find(t, parent, n->name, n->hash, &hslot);
 	if (i < parent->nkids) {
+		/* room in the graveyard first: nothing changes on -ENOMEM */
+		if (t->ngraveyard == t->graveyard_cap) {
+			size_t cap = t->graveyard_cap ? 2 * t->graveyard_cap :
+							64;
+			struct atomfs_node **g = realloc(
+				t->graveyard, cap * sizeof(*t->graveyard));
+
+			if (!g)
+				return -ENOMEM;
+			t->graveyard = g;
+			t->graveyard_cap = cap;
+		}
+		n->depth = parent->depth + 1;
+		n->parent = parent;
 		old = parent->kids[i];
 		/* a directory replacing a directory keeps its contents (tar semantics) */
 		if (S_ISDIR(old->mode) && S_ISDIR(n->mode)) {
@@ -258,36 +292,43 @@ int atomfs_tree_insert(struct atomfs_tree *t, struct atomfs_node *parent,
 		n->idx = (uint32_t)i;
 		parent->kids[i] = n;
 		old->parent = NULL;
-		if (t->ngraveyard == t->graveyard_cap) {
-			t->graveyard_cap =
-				t->graveyard_cap ? 2 * t->graveyard_cap : 64;
-			t->graveyard = xrealloc(t->graveyard,
-						t->graveyard_cap *
-							sizeof(*t->graveyard));
-		}
 		t->graveyard[t->ngraveyard++] = old;
 		return 0;
 	}
 	if (parent->nkids == parent->kids_cap) {
-		parent->kids_cap = parent->kids_cap ? parent->kids_cap * 2 : 8;
-		parent->kids = xrealloc(
-			parent->kids, parent->kids_cap * sizeof(*parent->kids));
+		size_t cap = parent->kids_cap ? parent->kids_cap * 2 : 8;
+		struct atomfs_node **k =
+			realloc(parent->kids, cap * sizeof(*parent->kids));
+
+		if (!k)
+			return -ENOMEM;
+		parent->kids = k;
+		parent->kids_cap = cap;
 	}
+	n->depth = parent->depth + 1;
+	n->parent = parent;
 	n->idx = (uint32_t)parent->nkids;
 	parent->kids[parent->nkids++] = n;
-	t->nnodes++;
-	if (parent->htab && 2 * parent->nkids <= parent->hcap)
+	if (parent->htab && 2 * parent->nkids <= parent->hcap) {
 		parent->htab[hslot] = n->idx + 1;
-	else if (parent->htab || parent->nkids >= ATOMFS_DIR_HASH_MIN)
-		htab_build(parent, parent->kids_cap);
+	} else if ((parent->htab || parent->nkids >= ATOMFS_DIR_HASH_MIN) &&
+		   htab_build(parent, parent->kids_cap)) {
+		/* not inserted: the table still holds the others */
+		parent->kids[--parent->nkids] = NULL;
+		n->parent = NULL;
+		return -ENOMEM;
+	}
+	t->nnodes++;
 	return 0;
 }
 
 int atomfs_path_clean(const char *in, char **out)
 {
-	char *buf = xcalloc(1, strlen(in) + 1), *o = buf;
+	char *buf = calloc(1, strlen(in) + 1), *o = buf;
 	const char *p = in;
 
+	if (!buf)
+		return -ENOMEM;
 	if (*p == '/') {
 		free(buf);
 		return -EPERM;
@@ -344,6 +385,8 @@ int atomfs_tree_lookup(struct atomfs_tree *t, const char *path,
 			if (!create_parents)
 				return -ENOENT;
 			next = atomfs_node_new(comp, S_IFDIR | 0755);
+			if (!next)
+				return -ENOMEM;
 			next->mtime = dir->mtime;
 			err = atomfs_tree_insert(t, dir, next);
 			if (err) {
@@ -381,25 +424,40 @@ int atomfs_node_add_xattrs(struct atomfs_node *n, const struct atomfs_xattr *v,
 			   size_t count)
 {
 	size_t total = n->nxattrs + count, i, out = 0;
+	struct atomfs_xattr *grown;
 	struct xattr_ord *all;
 
 	if (!count)
 		return 0;
-	all = xcalloc(total, sizeof(*all));
+	/* every allocation before n changes: on -ENOMEM n is as it was */
+	grown = realloc(n->xattrs, total * sizeof(*n->xattrs));
+	if (!grown)
+		return -ENOMEM;
+	n->xattrs = grown;
+	all = calloc(total, sizeof(*all));
+	if (!all)
+		return -ENOMEM;
 	for (i = 0; i < n->nxattrs; i++)
 		all[i] = (struct xattr_ord){ .x = n->xattrs[i], .ord = i };
 	for (i = 0; i < count; i++) {
 		struct atomfs_xattr *x = &all[n->nxattrs + i].x;
 
-		x->key = xstrdup(v[i].key);
-		x->value = xcalloc(1, v[i].size);
+		x->key = strdup(v[i].key);
+		x->value = malloc(v[i].size ? v[i].size : 1);
+		if (!x->key || !x->value) {
+			do {
+				free(all[n->nxattrs + i].x.key);
+				free(all[n->nxattrs + i].x.value);
+			} while (i-- > 0);
+			free(all);
+			return -ENOMEM;
+		}
 		memcpy(x->value, v[i].value, v[i].size);
 		x->size = v[i].size;
 		all[n->nxattrs + i].ord = n->nxattrs + i;
 	}
 	/* one sort however many there are (a tar header can hold 30,000) */
 	qsort(all, total, sizeof(*all), xattr_ord_cmp);
-	n->xattrs = xrealloc(n->xattrs, total * sizeof(*n->xattrs));
 	for (i = 0; i < total; i++) {
 		if (i + 1 < total && !strcmp(all[i].x.key, all[i + 1].x.key)) {
 			free(all[i].x.key);
@@ -443,7 +501,7 @@ static int sort_kids(struct atomfs_node *dir, void *arg)
 	for (i = 0; i < dir->nkids; i++)
 		dir->kids[i]->idx = (uint32_t)i;
 	if (dir->htab)
-		htab_build(dir, dir->kids_cap);
+		htab_fill(dir); /* same size: no allocation */
 	return 0;
 }
 
@@ -452,19 +510,22 @@ void atomfs_tree_sort(struct atomfs_node *dir)
 	atomfs_tree_walk(dir, sort_kids, NULL, NULL);
 }
 
+/* "/a/b" for messages; NULL when memory runs out */
 char *atomfs_node_path(const struct atomfs_node *n)
 {
 	char *p, *q;
 
 	if (!n->parent)
-		return xstrdup("/");
-	p = xstrdup(n->name);
-	for (n = n->parent; n->parent; n = n->parent) {
-		q = xasprintf("%s/%s", n->name, p);
+		return strdup("/");
+	p = strdup(n->name);
+	for (n = n->parent; p && n->parent; n = n->parent) {
+		q = atomfs_asprintf("%s/%s", n->name, p);
 		free(p);
 		p = q;
 	}
-	q = xasprintf("/%s", p);
+	if (!p)
+		return NULL;
+	q = atomfs_asprintf("/%s", p);
 	free(p);
 	return q;
 }

@@ -48,10 +48,11 @@ void atomfs_err_prefix(const char *fmt, ...)
 }
 
 /*
- * The x*() helpers are left only for the layer writer's input and tree
- * code (input_dir.c, input_tar.c, tree.c, squashfs.c), which has yet to
- * learn to return -ENOMEM; everything reachable from the exported API
- * checks its allocations.  The library never prints, so no message here.
+ * The x*() helpers are left only for the recipe code (recipe.c,
+ * recipe_plan.c, recipe_tree.c) and the tools, which have yet to learn to
+ * return -ENOMEM; the layer writer, the layout, the registry and
+ * everything else reachable from the exported API check their
+ * allocations.  The library never prints, so no message here.
  */
 static void oom(void)
 {
@@ -165,7 +166,11 @@ int read_file(const char *path, char **data, size_t *len, size_t max)
 		close(fd);
 		return -EFBIG;
 	}
-	buf = xcalloc(1, (size_t)st.st_size + 1);
+	buf = calloc(1, (size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
 	while (got < (size_t)st.st_size) {
 		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
 
@@ -223,11 +228,14 @@ static int write_all(int fd, const void *data, size_t len)
  */
 int write_file_atomic(const char *path, const void *data, size_t len)
 {
-	cleanup_free char *tmp = xasprintf("%s.tmp-%d", path, (int)getpid());
-	cleanup_free char *dir = xstrdup(path);
+	cleanup_free char *tmp =
+		atomfs_asprintf("%s.tmp-%d", path, (int)getpid());
+	cleanup_free char *dir = strdup(path);
 	char *slash;
 	int fd, err;
 
+	if (!tmp || !dir)
+		return -ENOMEM;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;

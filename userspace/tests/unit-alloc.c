@@ -5,26 +5,39 @@
  * vasprintf: linked with --wrap, see the Makefile) is made to fail in
  * turn, the Nth one in run N, until a run sees no failure; each call must
  * then give its normal result or -ENOMEM, and ASan must see no leak.
+ * The same walk goes through the layer writer (a build from a directory,
+ * an import of a tar with whiteouts, hard links and xattrs) and a pull
+ * from a registry (tests/static-registry.py serving a layout): manifest,
+ * config and layer fetched, parsed, checked and stored.
  */
 #include <errno.h>
+#include <libgen.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "libatomfs.h"
 #include "mount.h"
+#include "input.h"
+#include "oci.h"
+#include "registry.h"
+#include "squashfs.h"
 #include "tap.h"
 
 static long alloc_count, fail_at = -1;
 static int injected;
 
+/* as malloc does, a failure sets errno to ENOMEM */
 static int should_fail(void)
 {
 	if (++alloc_count == fail_at) {
 		injected = 1;
+		errno = ENOMEM;
 		return 1;
 	}
 	return 0;
@@ -145,9 +158,151 @@ static void fail_all(const int *base, const char *whose, int strict, long step)
 	   bad);
 }
 
+/* ---- the layer writer and the registry, one operation per walk ---- */
+
+static char sq[600], regref[600], pulldir[600];
+static char shm[] = "/dev/shm/atomfs-unit-alloc.XXXXXX";
+static bool have_shm;
+
+static int op_build(const char *input, bool whiteouts)
+{
+	struct atomfs_input_opts io = { .whiteouts = whiteouts };
+	struct atomfs_sqfs_opts so = { .comp = ATOMFS_COMP_GZIP, .threads = 1 };
+
+	return atomfs_build_layer(input, &io, &so, sq);
+}
+
+static int op_build_dir(void)
+{
+	char in[600];
+
+	snprintf(in, sizeof(in), "%s/tree", dir);
+	return op_build(in, false);
+}
+
+static int op_import_tar(void)
+{
+	char in[600];
+
+	snprintf(in, sizeof(in), "%s/layer.tar", dir);
+	return op_build(in, true);
+}
+
+static int op_pull(void)
+{
+	struct atomfs_registry_opts ro = { .tls_verify = false };
+	struct atomfs_registry *reg = NULL;
+	struct atomfs_layout *l = NULL;
+	struct atomfs_xfer_stats st = { 0 };
+	struct atomfs_rref rr;
+	char *digest = NULL;
+	int err;
+
+	err = atomfs_rref_parse(regref, &rr);
+	if (err)
+		return err;
+	err = atomfs_registry_open(&rr, &ro, &reg);
+	if (!err)
+		err = atomfs_layout_open(
+			pulldir, ATOMFS_LAYOUT_WRITE | ATOMFS_LAYOUT_CREATE,
+			&l);
+	if (!err && l->created)
+		err = atomfs_layout_write_index(l);
+	if (!err)
+		err = atomfs_registry_pull(reg, rr.tag, l, "t", &digest, &st);
+	free(digest);
+	atomfs_layout_close(l);
+	atomfs_registry_close(reg);
+	atomfs_rref_free(&rr);
+	return err;
+}
+
+static void reset_outputs(void)
+{
+	char cmd[1400];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", sq, pulldir);
+	if (system(cmd))
+		tap_diag("cannot remove %s", sq);
+}
+
+/* op must succeed, then fail only with -ENOMEM (or succeed) under every
+ * allocation failure in turn; ASan checks the error paths for leaks */
+static void walk(const char *what, int (*op)(void))
+{
+	long n, runs = 0, bad = 0;
+	int base, got;
+
+	reset_outputs();
+	base = op();
+	reset_outputs();
+	if (!ok(base == 0, "alloc: %s succeeds without failures (%d: %s)", what,
+		base, base ? atomfs_last_error() : ""))
+		return;
+	for (n = 1; n < 100000; n++) {
+		alloc_count = 0;
+		fail_at = n;
+		injected = 0;
+		got = op();
+		fail_at = -1;
+		reset_outputs();
+		runs++;
+		if (!injected)
+			break;
+		if (got == base || got == -ENOMEM)
+			continue;
+		if (bad++ < 10)
+			tap_diag(
+				"%s: allocation %ld failed: gave %d (%s), not 0 or -ENOMEM",
+				what, n, got, atomfs_last_error());
+	}
+	ok(runs > 10 && !injected,
+	   "alloc: %s: each of its %ld allocations was made to fail in turn",
+	   what, runs - 1);
+	ok(!bad,
+	   "alloc: %s: ... each time it gave -ENOMEM or succeeded (%ld did not)",
+	   what, bad);
+}
+
+/* tests/static-registry.py serving layout L; its pid, or -1 */
+static pid_t serve(const char *tests, char *port, size_t portsz)
+{
+	char script[600], layout[600];
+	int p[2];
+	pid_t pid;
+	FILE *f;
+
+	snprintf(script, sizeof(script), "%s/static-registry.py", tests);
+	snprintf(layout, sizeof(layout), "%s/L", dir);
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		close(p[1]);
+		execlp("python3", "python3", script, layout, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	f = fdopen(p[0], "r");
+	if (pid < 0 || !f || !fgets(port, (int)portsz, f)) {
+		if (f)
+			fclose(f);
+		if (pid > 0) {
+			kill(pid, SIGTERM);
+			waitpid(pid, NULL, 0);
+		}
+		return -1;
+	}
+	fclose(f);
+	port[strcspn(port, "\n")] = '\0';
+	return pid;
+}
+
 int main(void)
 {
-	char cmd[1024];
+	char cmd[4096];
 	int base[6];
 
 	if (!mkdtemp(dir))
@@ -175,8 +330,63 @@ int main(void)
 	 */
 	json_set_alloc_funcs(__wrap_malloc, free);
 	fail_all(base, "libatomfs's and jansson's (every third)", 0, 3);
-	json_set_alloc_funcs(malloc, free);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	/* (in this file "malloc" is __wrap_malloc: --wrap renames it) */
+	json_set_alloc_funcs(__real_malloc, free);
+
+	/* the layer writer: a directory and a tar, each feature on its path;
+	 * outputs on tmpfs if there is one: a pull fsyncs a dozen times, and
+	 * every allocation failing in turn means a hundred pulls */
+	have_shm = mkdtemp(shm) != NULL;
+	snprintf(sq, sizeof(sq), "%s/out.sqfs", have_shm ? shm : dir);
+	snprintf(pulldir, sizeof(pulldir), "%.*s/pulled",
+		 (int)(strrchr(sq, '/') - sq), sq);
+	snprintf(
+		cmd, sizeof(cmd),
+		"cd %s && mkdir -p tree/d/e && echo a >tree/f && ln tree/f tree/d/hard && "
+		"ln -s f tree/link && mkfifo tree/fifo && echo b >tree/d/e/g && "
+		"python3 -c '\n"
+		"import io, tarfile\n"
+		"t = tarfile.open(\"layer.tar\", \"w\", format=tarfile.PAX_FORMAT)\n"
+		"def add(name, type=tarfile.REGTYPE, data=b\"\", **kw):\n"
+		"    i = tarfile.TarInfo(name); i.type = type; i.size = len(data); i.mode = 0o755 if type == tarfile.DIRTYPE else 0o644\n"
+		"    for k, v in kw.items(): setattr(i, k, v)\n"
+		"    t.addfile(i, io.BytesIO(data))\n"
+		"add(\"./\", tarfile.DIRTYPE)\n"
+		"add(\"a/\", tarfile.DIRTYPE)\n"
+		"add(\"a/f\", data=b\"x\" * 5000, pax_headers={\"SCHILY.xattr.user.k\": \"v\"})\n"
+		"add(\"a/h\", tarfile.LNKTYPE, linkname=\"a/f\")\n"
+		"add(\"a/l\", tarfile.SYMTYPE, linkname=\"f\")\n"
+		"add(\"b/.wh..wh..opq\")\n"
+		"add(\".wh.gone\")\n"
+		"add(\"deep/er/file\", data=b\"y\")\n"
+		"t.close()\n'",
+		dir);
+	if (ok(system(cmd) == 0,
+	       "alloc: a directory and a tar to build from")) {
+		walk("a build from a directory", op_build_dir);
+		walk("an import of a tar", op_import_tar);
+	}
+
+	/* a pull: the registry serves L:t over loopback */
+	{
+		const char *tests = getenv("ATOMFS_TESTS");
+		char src[] = __FILE__, port[32];
+		pid_t pid;
+
+		if (!tests)
+			tests = dirname(src);
+		pid = serve(tests, port, sizeof(port));
+		if (ok(pid > 0, "alloc: a registry serving the image (port %s)",
+		       pid > 0 ? port : "none")) {
+			snprintf(regref, sizeof(regref),
+				 "docker://127.0.0.1:%s/test/img:t", port);
+			walk("a pull from a registry (manifest, config, layer)",
+			     op_pull);
+			kill(pid, SIGTERM);
+			waitpid(pid, NULL, 0);
+		}
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, have_shm ? shm : "");
 	if (system(cmd))
 		return 1;
 	return tap_failed ? 1 : 0;
