@@ -100,8 +100,9 @@ static int open_dir_nofollow(int at, const char *path, const char *shown)
 
 	if (!p)
 		return atomfs_enomem();
-	fd = *path == '/' ? open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC) :
-			    fcntl(at, F_DUPFD_CLOEXEC, 3);
+	fd = *path == '/'   ? open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC) :
+	     at == AT_FDCWD ? open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) :
+			      fcntl(at, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0)
 		return atomfs_err(-errno, "%s: %s", shown, strerror(errno));
 	for (comp = strtok_r(p, "/", &save); comp;
