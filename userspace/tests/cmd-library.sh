@@ -14,10 +14,10 @@ fi
 nm -g --defined-only "$a" 2>/dev/null | awk 'NF == 3 && $2 != "U" { print $3 }' | sort -u >static
 check "library: libatomfs.a defines only atomfs_* symbols" sh -c '! grep -v "^atomfs_" static'
 check "library: ... read_file, path_join, xcalloc among them no longer" sh -c '! grep -qx "read_file\|path_join\|xcalloc" static'
-nm -D --defined-only "$so" | awk '$2 != "A" { sub(/@.*/, "", $3); print $3 }' | sort >exported
-sed -n 's/^\t\(atomfs_[a-z_]*\);$/\1/p' "$map" | sort >listed
-check "library: libatomfs.so.0 exports exactly what libatomfs.map lists" diff listed exported
-check "library: ... under version LIBATOMFS_0.1" sh -c "nm -D --defined-only '$so' | grep -q ' atomfs_resolve@@LIBATOMFS_0.1\$'"
+nm -D --defined-only "$so" | awk '$2 != "A" { print $3 }' | sort >exported
+sed -n 's/^\t\(atomfs_[a-z_]*\);$/\1@@LIBATOMFS_0/p' "$map" | sort >listed
+check "library: libatomfs.so.0 exports under LIBATOMFS_0 exactly what libatomfs.map lists" sh -c 'grep "@@LIBATOMFS_0\$" exported | diff listed -'
+check "library: ... and anything else only under LIBATOMFS_PRIVATE (its own tools)" sh -c '! grep -v -e "@@LIBATOMFS_0\$" -e "^atomfs_[a-z0-9_]*@@LIBATOMFS_PRIVATE\$" exported'
 check "library: its soname is libatomfs.so.0" sh -c "objdump -p '$so' | grep -q 'SONAME *libatomfs.so.0'"
 nm -D --undefined-only "$so" | awk '{ sub(/@.*/, "", $2); print $2 }' | sort -u >imports
 check "library: libatomfs calls no printing, environment, signal handler or exit function" sh -c '
