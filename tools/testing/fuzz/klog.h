@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The kernel-log watch shared by the ioctl fuzzer and the stress run: read
+ * What the ioctl fuzzer and the stress run both check. The kernel log: read
  * /dev/kmsg from the moment the run starts and flag every report that the VM
  * harness (tools/testing/vm/run) also fails on: bugs, warnings, sanitizer
- * and lockdep reports, RCU stalls, lockups, hung tasks, busy inodes.
+ * and lockdep reports, RCU stalls, lockups, hung tasks, busy inodes. And
+ * loop devices left behind: those whose backing file is a program's own.
  */
 #ifndef ATOMFS_TESTING_KLOG_H
 #define ATOMFS_TESTING_KLOG_H
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
+#include <limits.h>
 #include <regex.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,6 +79,50 @@ static inline unsigned long klog_poll(struct klog *k, const char *who)
 	k->bad += found;
 	fflush(stdout);
 	return found;
+}
+
+/*
+ * Loop devices whose backing file's path starts with PREFIX (a program's
+ * own tmpfs: the other program of a mixed run has its own).
+ */
+static inline int klog_loops_under(const char *prefix)
+{
+	char p[PATH_MAX], file[PATH_MAX];
+	struct dirent *de;
+	int n = 0, fd;
+	ssize_t len;
+	DIR *d = opendir("/sys/block");
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "loop", 4))
+			continue;
+		snprintf(p, sizeof(p), "/sys/block/%s/loop/backing_file",
+			 de->d_name);
+		fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, file, sizeof(file) - 1);
+		close(fd);
+		if (len > 0 && !strncmp(file, prefix, strlen(prefix)))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Wait up to TIMEOUT_MS for klog_loops_under(PREFIX) to be 0; return it. */
+static inline int klog_wait_loops_under(const char *prefix, int timeout_ms)
+{
+	int n, waited;
+
+	for (waited = 0;; waited += 10) {
+		n = klog_loops_under(prefix);
+		if (n <= 0 || waited >= timeout_ms)
+			return n;
+		usleep(10000);
+	}
 }
 
 #endif
