@@ -49,7 +49,7 @@
 #define MNT_PER_THREAD 2
 #define POOL_MAX 48
 #define BUF_LAYERS 72	/* the most layers a request carries in memory */
-#define STUCK_SECONDS 300
+#define STUCK_SECONDS 120
 
 /* --- the PRNG: splitmix64, one state per thread --- */
 struct rng {
@@ -1299,9 +1299,10 @@ int main(int argc, char **argv)
 			if (b)
 				running = true;
 			if (b && now - b > STUCK_SECONDS * 1000LL && !stuck) {
-				printf("# thread %d stuck in %s for %lld s\n",
+				printf("# thread %d stuck in %s for %lld s; blocked tasks and held locks: see the kernel log (sysrq w, d)\n",
 				       i, op_names[threads[i].op],
 				       (now - b) / 1000);
+				klog_dump_blocked();
 				stuck++;
 			}
 		}

@@ -82,6 +82,23 @@ static inline unsigned long klog_poll(struct klog *k, const char *who)
 }
 
 /*
+ * A thread of ours is stuck in the kernel: have the kernel log the blocked
+ * tasks' stacks (sysrq w) and the locks held (sysrq d, with lockdep), for
+ * whoever reads the kernel log afterwards.
+ */
+static inline void klog_dump_blocked(void)
+{
+	int fd = open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (write(fd, "w", 1) < 0 || write(fd, "d", 1) < 0)
+		printf("# cannot write /proc/sysrq-trigger: %s\n",
+		       strerror(errno));
+	close(fd);
+}
+
+/*
  * Loop devices whose backing file's path starts with PREFIX (a program's
  * own tmpfs: the other program of a mixed run has its own).
  */

@@ -20,7 +20,9 @@
  * --mixed: the ioctl fuzzer runs at the same time (tools/testing/fuzz/run
  * --together), so create-stack may also meet a lowered max_layers.
  *
- * Fails (TAP "not ok", exit 1) on any error from a read-only operation on
+ * Fails (TAP "not ok", exit 1) on a thread stuck in one step for 2
+ * minutes (the blocked tasks are dumped into the kernel log with sysrq w
+ * and d), on any error from a read-only operation on
  * a mount, an unexpected errno from create, mount or umount, a walk that
  * differs, a successful rmmod, any report in the kernel log (/dev/kmsg from
  * the start of the run), and loop devices, mounts or stacks left behind.
@@ -98,6 +100,11 @@ static unsigned long counts[C_NR];
 static unsigned long errors, mismatches, rmmod_ok;
 static volatile int stop;
 static bool mixed;
+
+/* now_ms() when each thread began its current step (0: finished). */
+#define STUCK_SECONDS 120
+static volatile long long beats[MAX_READERS + MAX_MOUNTERS + 1];
+static const char *volatile doing[MAX_READERS + MAX_MOUNTERS + 1];
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void bump(int c)
@@ -142,10 +149,12 @@ static uint64_t mix(uint64_t h, const void *buf, size_t len)
 
 /*
  * Walk the directory DFD (PATH for messages), depth first, DEPTH levels at
- * most; fold what is seen into *SIG in readdir order sorted by name-hash
- * sum (order-independent: each entry's hash is added).
+ * most; fold what is seen into *SIG (order-independent: each entry's hash
+ * is added) and note progress in *BEAT. 0: walked, -1: an error, 1: cut
+ * short because the run is over.
  */
-static int walk(int dfd, const char *path, int depth, uint64_t *sig)
+static int walk(int dfd, const char *path, int depth, uint64_t *sig,
+		volatile long long *beat)
 {
 	struct dirent *de;
 	DIR *d;
@@ -165,6 +174,11 @@ static int walk(int dfd, const char *path, int depth, uint64_t *sig)
 		ssize_t n;
 		int fd;
 
+		if (stop) {
+			err = err ?: 1;
+			break;
+		}
+		*beat = now_ms();
 		errno = 0;
 		de = readdir(d);
 		if (!de) {
@@ -237,8 +251,7 @@ static int walk(int dfd, const char *path, int depth, uint64_t *sig)
 			}
 			if (S_ISDIR(st.st_mode)) {
 				if (depth > 0 && !err) {
-					if (walk(fd, sub, depth - 1, &h))
-						err = -1;
+					err = walk(fd, sub, depth - 1, &h, beat);
 				} else {
 					close(fd);
 				}
@@ -279,11 +292,18 @@ static int walk(int dfd, const char *path, int depth, uint64_t *sig)
 	return err;
 }
 
+struct targ {
+	uint64_t seed;
+	int slot;	/* in beats[] */
+};
+
 static void *reader(void *arg)
 {
-	uint64_t s = (uintptr_t)arg;
+	const struct targ *ta = arg;
+	uint64_t s = ta->seed;
 
-	while (!stop) {
+	for (; !stop; beats[ta->slot] = now_ms()) {
+		doing[ta->slot] = "walk";
 		struct mnt *m = &mnts[rnd(&s) % NR_MNT];
 		struct statfs sfs;
 		uint64_t sig = 0;
@@ -304,7 +324,7 @@ static void *reader(void *arg)
 			usleep(1000);
 			continue;
 		}
-		if (walk(fd, m->dir, 8, &sig))
+		if (walk(fd, m->dir, 8, &sig, &beats[ta->slot]))
 			continue;
 		bump(C_WALK);
 		pthread_mutex_lock(&sigs[recipe].lock);
@@ -321,6 +341,7 @@ static void *reader(void *arg)
 		}
 		pthread_mutex_unlock(&sigs[recipe].lock);
 	}
+	beats[ta->slot] = 0;
 	return NULL;
 }
 
@@ -366,9 +387,11 @@ static int make_stack(uint64_t *s, int r)
 
 static void *mounter(void *arg)
 {
-	uint64_t s = (uintptr_t)arg;
+	const struct targ *ta = arg;
+	uint64_t s = ta->seed;
 
-	while (!stop) {
+	for (; !stop; beats[ta->slot] = now_ms()) {
+		doing[ta->slot] = "mount/umount";
 		struct mnt *m = &mnts[rnd(&s) % NR_MNT];
 		int r = rnd(&s) % NR_RECIPES, stack, err;
 
@@ -407,16 +430,19 @@ static void *mounter(void *arg)
 		pthread_mutex_unlock(&m->lock);
 		close(stack);
 	}
+	beats[ta->slot] = 0;
 	return NULL;
 }
 
 /* Flip share_layers; try to unload the module (refused: it is in use). */
 static void *flipper(void *arg)
 {
-	uint64_t s = (uintptr_t)arg;
+	const struct targ *ta = arg;
+	uint64_t s = ta->seed;
 	int n = 0;
 
-	while (!stop) {
+	for (; !stop; beats[ta->slot] = now_ms()) {
+		doing[ta->slot] = "share_layers flip or rmmod";
 		usleep(200000 + rnd(&s) % 300000);
 		set_param("share_layers", n++ % 2 ? "1" : "0");
 		bump(C_FLIP);
@@ -433,6 +459,7 @@ static void *flipper(void *arg)
 		}
 	}
 	set_param("share_layers", "1");
+	beats[ta->slot] = 0;
 	return NULL;
 }
 
@@ -479,6 +506,8 @@ int main(int argc, char **argv)
 	int seconds = 60, nr_readers = 4, nr_mounters = 2, i, err, ctl;
 	int loops_before, loops_after, mounts, stacks;
 	pthread_t rt[MAX_READERS], mt[MAX_MOUNTERS], ft;
+	struct targ ta[MAX_READERS + MAX_MOUNTERS + 1];
+	int nthreads;
 	unsigned long long seed = 1;
 	long long start, end;
 	struct klog klog;
@@ -554,18 +583,47 @@ int main(int argc, char **argv)
 	ctl = ctl_open();
 
 	start = now_ms();
+	nthreads = nr_readers + nr_mounters + 1;
+	for (i = 0; i < nthreads; i++) {
+		ta[i].seed = seed * 1000 + i;
+		ta[i].slot = i;
+		beats[i] = start;
+	}
 	for (i = 0; i < nr_readers; i++)
-		pthread_create(&rt[i], NULL, reader,
-			       (void *)(uintptr_t)(seed * 1000 + i));
+		pthread_create(&rt[i], NULL, reader, &ta[i]);
 	for (i = 0; i < nr_mounters; i++)
-		pthread_create(&mt[i], NULL, mounter,
-			       (void *)(uintptr_t)(seed * 1000 + 100 + i));
-	pthread_create(&ft, NULL, flipper, (void *)(uintptr_t)(seed * 1000 + 200));
-	while (!stop && now_ms() - start < seconds * 1000LL) {
+		pthread_create(&mt[i], NULL, mounter, &ta[nr_readers + i]);
+	pthread_create(&ft, NULL, flipper, &ta[nthreads - 1]);
+	for (;;) {
+		bool running = false;
+		long long now = now_ms();
+
 		usleep(500000);
 		klog_poll(&klog, "stress");
+		for (i = 0; i < nthreads; i++) {
+			long long b = beats[i];
+
+			running |= b != 0;
+			if (b && now - b > STUCK_SECONDS * 1000LL) {
+				printf("# thread %d stuck in %s for %lld s; blocked tasks and held locks: see the kernel log (sysrq w, d)\n",
+				       i, doing[i], (now - b) / 1000);
+				klog_dump_blocked();
+				klog_poll(&klog, "stress");
+				printf("not ok 1 stress.no_errors # SKIP a thread is stuck\n");
+				printf("not ok 2 stress.walks_consistent # SKIP a thread is stuck\n");
+				printf("not ok 3 stress.rmmod_refused_while_in_use # SKIP a thread is stuck\n");
+				printf("%s 4 stress.kernel_log_clean\n",
+				       klog.bad ? "not ok" : "ok");
+				printf("not ok 5 stress.nothing_left_behind # SKIP a thread is stuck\n");
+				fflush(stdout);
+				_exit(1);
+			}
+		}
+		if (!running)
+			break;
+		if (now - start >= seconds * 1000LL)
+			stop = 1;
 	}
-	stop = 1;
 	for (i = 0; i < nr_readers; i++)
 		pthread_join(rt[i], NULL);
 	for (i = 0; i < nr_mounters; i++)
