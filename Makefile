@@ -6,7 +6,8 @@
 # Both install missing dependencies first (make deps, as root).
 #
 # Other targets: all (default), module, module-LINE (one per STOCK_LINES),
-# userspace, selftests, debug-kernel, bench, deps, install, clean. KVER selects
+# userspace, selftests, debug-kernel, bench, fuzz, stress, deps, install,
+# clean. KVER selects
 # the Debian kernel the module is built for and the VM boots (default: the one
 # linux-image-amd64 depends on).
 
@@ -73,8 +74,31 @@ module-%:
 		$(MAKE) -C build/$*/kernel KDIR=$$dir/kdir
 
 check: deps-if-missing
-	$(MAKE) all module-lines debug-kernel
+	$(MAKE) all module-lines debug-kernel fuzz-tools
 	$(TOP)/tools/testing/check
+
+# The kernel ioctl fuzzer and the stress run (tools/testing/fuzz/run), on
+# the debug kernel, each with a closing kmemleak scan and module unload:
+# make fuzz [FUZZ_MINUTES=30] [FUZZ_SEED=N], make stress [STRESS_MINUTES=10].
+# make check runs both for 60 s at once, with a fixed seed, in the debug
+# stage's boot.
+FUZZ_MINUTES ?= 30
+STRESS_MINUTES ?= 10
+FUZZ_SEED ?=
+fuzz-tools:
+	$(MAKE) -C tools/testing/fuzz
+	$(MAKE) -C tools/testing/stress
+
+fuzz: deps-if-missing
+	$(MAKE) all debug-kernel fuzz-tools
+	$(VM)/run --kernel debug --mem 2048 --timeout $$(( $(FUZZ_MINUTES) * 60 + 1800 )) -- \
+		tools/testing/fuzz/run --fuzz $$(( $(FUZZ_MINUTES) * 60 )) \
+		$(if $(FUZZ_SEED),--seed $(FUZZ_SEED)) --leak-check
+
+stress: deps-if-missing
+	$(MAKE) all debug-kernel fuzz-tools
+	$(VM)/run --kernel debug --mem 2048 --timeout $$(( $(STRESS_MINUTES) * 60 + 1800 )) -- \
+		tools/testing/fuzz/run --stress $$(( $(STRESS_MINUTES) * 60 )) --leak-check
 
 # Benchmarks print figures (atomfs against overlayfs and openssl, measured in
 # the same VM run); they are not tests.
@@ -141,5 +165,5 @@ clean:
 	rm -rf build
 
 .PHONY: all deps deps-if-missing module module-lines userspace selftests \
-	debug-kernel check demo bench install clean
+	debug-kernel check demo bench install clean fuzz fuzz-tools stress
 .PHONY: deb dkms-install dkms-uninstall install-module install-userspace uninstall

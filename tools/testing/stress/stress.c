@@ -1,0 +1,670 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * stress: atomfs under concurrent load, run as root inside the test VM
+ * (best on the debug kernel).
+ *
+ *   stress [-d SECONDS] [-r READERS] [-m MOUNTERS] [-s SEED] [--mixed]
+ *
+ * MOUNTERS threads (default 2) create stacks over a fixed set of held
+ * layers (read-only loop devices, blob files, ATOMFS_NO_FD by digest; the
+ * stacks share their base layers), mount them on a few mount points and
+ * unmount them again (lazily when busy); READERS threads (default 4) walk
+ * whatever is mounted: lookup and lstat, readdir, open and read, mmap,
+ * listxattr and getxattr, readlink; one more thread flips share_layers and
+ * tries to unload the module, which must be refused while it is in use.
+ *
+ * A walk of a stack always sees the same tree: each walk's signature (the
+ * names, types, sizes, link targets, xattrs and the first bytes of each
+ * file) must equal the first one seen for that stack's recipe.
+ *
+ * --mixed: the ioctl fuzzer runs at the same time (tools/testing/fuzz/run
+ * --together), so create-stack may also meet a lowered max_layers.
+ *
+ * Fails (TAP "not ok", exit 1) on a thread stuck in one step for 2
+ * minutes (the blocked tasks are dumped into the kernel log with sysrq w
+ * and d), on any error from a read-only operation on
+ * a mount, an unexpected errno from create, mount or umount, a walk that
+ * differs, a successful rmmod, any report in the kernel log (/dev/kmsg from
+ * the start of the run), and loop devices, mounts or stacks left behind.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/mman.h>
+#include <sys/xattr.h>
+
+#include "../selftests/filesystems/atomfs/atomfs_util.h"
+#include "../fuzz/klog.h"
+
+#define ROOT "/run/atomfs-stress"
+#define NR_MNT 6
+#define MAX_READERS 16
+#define MAX_MOUNTERS 8
+
+static const char *const blob_names[] = {
+	"base.sqfs", "top_ovl.sqfs", "top2_ovl.sqfs", "top_oci.sqfs",
+	"top2_oci.sqfs", "bigA.sqfs", "bigB.sqfs",
+};
+#define NR_BLOBS (sizeof(blob_names) / sizeof(blob_names[0]))
+
+struct blob {
+	char path[PATH_MAX];
+	long long size;
+	struct atomfs_digest digest;
+	int loop;	/* a read-only loop device held for the whole run */
+	int file;	/* the blob file, read-only */
+};
+static struct blob blobs[NR_BLOBS];
+
+/* Stacks, as lists of blob indexes, base first; they share layers. */
+static const struct recipe {
+	const char *name;
+	unsigned int whiteout;
+	int nr;
+	int layer[4];
+} recipes[] = {
+	{ "base", ATOMFS_WHITEOUT_BOTH, 1, { 0 } },
+	{ "base+ovl", ATOMFS_WHITEOUT_OVERLAY, 2, { 0, 1 } },
+	{ "base+ovl+ovl2", ATOMFS_WHITEOUT_OVERLAY, 3, { 0, 1, 2 } },
+	{ "base+oci+oci2", ATOMFS_WHITEOUT_OCI, 3, { 0, 3, 4 } },
+	{ "bigA+bigB", ATOMFS_WHITEOUT_BOTH, 2, { 5, 6 } },
+	{ "base+bigA+ovl", ATOMFS_WHITEOUT_BOTH, 3, { 0, 5, 1 } },
+};
+#define NR_RECIPES (sizeof(recipes) / sizeof(recipes[0]))
+
+/* Each recipe's walk signature, set by the first complete walk. */
+static struct {
+	pthread_mutex_t lock;
+	uint64_t sig;
+	bool known;
+	unsigned long walks;
+} sigs[NR_RECIPES];
+
+/* What is mounted where: the recipe, -1 for nothing. */
+static struct mnt {
+	pthread_mutex_t lock;
+	char dir[64];
+	int recipe;
+} mnts[NR_MNT];
+
+enum count {
+	C_LOOKUP, C_READDIR, C_READ, C_MMAP, C_XATTR, C_READLINK, C_WALK,
+	C_CREATE, C_MOUNT, C_UMOUNT, C_UMOUNT_LAZY, C_FLIP, C_RMMOD, C_NR
+};
+static const char *const count_names[C_NR] = {
+	"lookup+lstat", "readdir", "open+read", "mmap", "getxattr",
+	"readlink", "full walks", "create-stack", "mount", "umount",
+	"umount lazy", "share_layers flips", "rmmod attempts",
+};
+static unsigned long counts[C_NR];
+static unsigned long errors, mismatches, rmmod_ok;
+static volatile int stop;
+static bool mixed;
+
+/* now_ms() when each thread began its current step (0: finished). */
+#define STUCK_SECONDS 120
+static volatile long long beats[MAX_READERS + MAX_MOUNTERS + 1];
+static const char *volatile doing[MAX_READERS + MAX_MOUNTERS + 1];
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void bump(int c)
+{
+	__atomic_add_fetch(&counts[c], 1, __ATOMIC_RELAXED);
+}
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (__atomic_add_fetch(&errors, 1, __ATOMIC_RELAXED) > 40)
+		return;
+	pthread_mutex_lock(&out_lock);
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	pthread_mutex_unlock(&out_lock);
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* FNV-1a over BUF, folded into H. */
+static uint64_t mix(uint64_t h, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	while (len--)
+		h = (h ^ *p++) * 0x100000001b3ULL;
+	return h;
+}
+
+/*
+ * Walk the directory DFD (PATH for messages), depth first, DEPTH levels at
+ * most; fold what is seen into *SIG (order-independent: each entry's hash
+ * is added) and note progress in *BEAT. 0: walked, -1: an error, 1: cut
+ * short because the run is over.
+ */
+static int walk(int dfd, const char *path, int depth, uint64_t *sig,
+		volatile long long *beat)
+{
+	struct dirent *de;
+	DIR *d;
+	int err = 0;
+
+	d = fdopendir(dfd);
+	if (!d) {
+		fail("fdopendir %s: %s", path, strerror(errno));
+		close(dfd);
+		return -1;
+	}
+	bump(C_READDIR);
+	for (;;) {
+		char sub[PATH_MAX], buf[256], names[1024];
+		struct stat st;
+		uint64_t h = 0xcbf29ce484222325ULL;
+		ssize_t n;
+		int fd;
+
+		if (stop) {
+			err = err ?: 1;
+			break;
+		}
+		*beat = now_ms();
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno) {
+				fail("readdir %s: %s", path, strerror(errno));
+				err = -1;
+			}
+			break;
+		}
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+		bump(C_LOOKUP);
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW)) {
+			fail("lstat %s: %s", sub, strerror(errno));
+			err = -1;
+			break;
+		}
+		h = mix(h, de->d_name, strlen(de->d_name));
+		h = mix(h, &st.st_mode, sizeof(st.st_mode));
+		if (!S_ISDIR(st.st_mode))
+			h = mix(h, &st.st_size, sizeof(st.st_size));
+		h = mix(h, &st.st_uid, sizeof(st.st_uid));
+		if (S_ISLNK(st.st_mode)) {
+			bump(C_READLINK);
+			n = readlinkat(dirfd(d), de->d_name, buf, sizeof(buf));
+			if (n < 0) {
+				fail("readlink %s: %s", sub, strerror(errno));
+				err = -1;
+				break;
+			}
+			h = mix(h, buf, n);
+		}
+		if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+			fd = openat(dirfd(d), de->d_name,
+				    (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0) |
+					    O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			if (fd < 0) {
+				fail("open %s: %s", sub, strerror(errno));
+				err = -1;
+				break;
+			}
+			bump(C_XATTR);
+			n = flistxattr(fd, names, sizeof(names));
+			/*
+			 * squashfs's answer for an image without an xattr
+			 * table, passed through for a directory whose upper
+			 * layer has none.
+			 */
+			if (n < 0 && errno == EOPNOTSUPP)
+				n = 0;
+			if (n < 0) {
+				fail("listxattr %s: %s", sub, strerror(errno));
+				err = -1;
+			}
+			for (ssize_t i = 0; n > 0 && i < n;
+			     i += strlen(names + i) + 1) {
+				ssize_t v = fgetxattr(fd, names + i, buf,
+						      sizeof(buf));
+
+				bump(C_XATTR);
+				if (v < 0) {
+					fail("getxattr %s %s: %s", sub,
+					     names + i, strerror(errno));
+					err = -1;
+					break;
+				}
+				h = mix(h, names + i, strlen(names + i));
+				h = mix(h, buf, v);
+			}
+			if (S_ISDIR(st.st_mode)) {
+				if (depth > 0 && !err) {
+					err = walk(fd, sub, depth - 1, &h, beat);
+				} else {
+					close(fd);
+				}
+			} else {
+				bump(C_READ);
+				n = pread(fd, buf, sizeof(buf),
+					  st.st_size > 8192 ? 4096 : 0);
+				if (n < 0) {
+					fail("read %s: %s", sub,
+					     strerror(errno));
+					err = -1;
+				} else {
+					h = mix(h, buf, n);
+				}
+				if (st.st_size > 0 && st.st_size < (1 << 24)) {
+					void *m = mmap(NULL, st.st_size,
+						       PROT_READ, MAP_PRIVATE,
+						       fd, 0);
+
+					bump(C_MMAP);
+					if (m == MAP_FAILED) {
+						fail("mmap %s: %s", sub,
+						     strerror(errno));
+						err = -1;
+					} else {
+						h = mix(h, (char *)m + st.st_size - 1, 1);
+						munmap(m, st.st_size);
+					}
+				}
+				close(fd);
+			}
+			if (err)
+				break;
+		}
+		*sig += h;
+	}
+	closedir(d);
+	return err;
+}
+
+struct targ {
+	uint64_t seed;
+	int slot;	/* in beats[] */
+};
+
+static void *reader(void *arg)
+{
+	const struct targ *ta = arg;
+	uint64_t s = ta->seed;
+
+	for (; !stop; beats[ta->slot] = now_ms()) {
+		doing[ta->slot] = "walk";
+		struct mnt *m = &mnts[rnd(&s) % NR_MNT];
+		struct statfs sfs;
+		uint64_t sig = 0;
+		int recipe, fd;
+
+		/* The mount and its recipe, read together. */
+		pthread_mutex_lock(&m->lock);
+		recipe = m->recipe;
+		fd = open(m->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		pthread_mutex_unlock(&m->lock);
+		if (fd < 0) {
+			fail("open %s: %s", m->dir, strerror(errno));
+			continue;
+		}
+		if (recipe < 0 || fstatfs(fd, &sfs) ||
+		    sfs.f_type != ATOMFS_SUPER_MAGIC) {
+			close(fd);
+			usleep(1000);
+			continue;
+		}
+		if (walk(fd, m->dir, 8, &sig, &beats[ta->slot]))
+			continue;
+		bump(C_WALK);
+		pthread_mutex_lock(&sigs[recipe].lock);
+		sigs[recipe].walks++;
+		if (!sigs[recipe].known) {
+			sigs[recipe].sig = sig;
+			sigs[recipe].known = true;
+		} else if (sigs[recipe].sig != sig) {
+			mismatches++;
+			fail("walk of %s (%s) differs: signature %016llx, first %016llx",
+			     m->dir, recipes[recipe].name,
+			     (unsigned long long)sig,
+			     (unsigned long long)sigs[recipe].sig);
+		}
+		pthread_mutex_unlock(&sigs[recipe].lock);
+	}
+	beats[ta->slot] = 0;
+	return NULL;
+}
+
+/* Create the stack of recipe R, each layer by a random way. */
+static int make_stack(uint64_t *s, int r)
+{
+	const struct recipe *rc = &recipes[r];
+	struct atomfs_layer l[4];
+	int i, fd;
+
+	for (i = 0; i < rc->nr; i++) {
+		const struct blob *b = &blobs[rc->layer[i]];
+
+		switch (rnd(s) % 4) {
+		case 0:
+			layer_init(&l[i], b->file, ATOMFS_LAYER_FILE, b->size);
+			break;
+		case 1: /* a held layer, by digest */
+			layer_init(&l[i], ATOMFS_NO_FD, 0, b->size);
+			break;
+		default:
+			layer_init(&l[i], b->loop, 0, b->size);
+			break;
+		}
+		l[i].digest = b->digest;
+	}
+	fd = create_stack(l, rc->nr, rc->whiteout, NULL);
+	bump(C_CREATE);
+	/*
+	 * ENOENT: by digest, and share_layers was off or the layer was
+	 * released meanwhile. ETXTBSY: nobody writes the blobs; EBUSY:
+	 * a loop device that another stack of share_layers=0 holds.
+	 */
+	if (fd == -ENOENT || fd == -EBUSY)
+		return fd;
+	/* --mixed: the ioctl fuzzer may have lowered max_layers. */
+	if (fd == -E2BIG && mixed)
+		return fd;
+	if (fd < 0)
+		fail("create-stack %s: %s", rc->name, strerror(-fd));
+	return fd;
+}
+
+static void *mounter(void *arg)
+{
+	const struct targ *ta = arg;
+	uint64_t s = ta->seed;
+
+	for (; !stop; beats[ta->slot] = now_ms()) {
+		doing[ta->slot] = "mount/umount";
+		struct mnt *m = &mnts[rnd(&s) % NR_MNT];
+		int r = rnd(&s) % NR_RECIPES, stack, err;
+
+		pthread_mutex_lock(&m->lock);
+		if (m->recipe >= 0) {
+			bool lazy = rnd(&s) % 3 == 0;
+
+			err = umount2(m->dir, lazy ? MNT_DETACH : 0);
+			if (err && errno == EBUSY) {
+				lazy = true;
+				err = umount2(m->dir, MNT_DETACH);
+			}
+			if (err)
+				fail("umount %s: %s", m->dir, strerror(errno));
+			else
+				m->recipe = -1;
+			bump(lazy ? C_UMOUNT_LAZY : C_UMOUNT);
+			pthread_mutex_unlock(&m->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&m->lock);
+		stack = make_stack(&s, r);
+		if (stack < 0)
+			continue;
+		pthread_mutex_lock(&m->lock);
+		if (m->recipe < 0) {
+			err = rnd(&s) % 4 ? mount_stack(stack, m->dir) :
+					    fsmount_stack(stack, m->dir);
+			bump(C_MOUNT);
+			if (err)
+				fail("mount %s on %s: %s", recipes[r].name,
+				     m->dir, strerror(-err));
+			else
+				m->recipe = r;
+		}
+		pthread_mutex_unlock(&m->lock);
+		close(stack);
+	}
+	beats[ta->slot] = 0;
+	return NULL;
+}
+
+/* Flip share_layers; try to unload the module (refused: it is in use). */
+static void *flipper(void *arg)
+{
+	const struct targ *ta = arg;
+	uint64_t s = ta->seed;
+	int n = 0;
+
+	for (; !stop; beats[ta->slot] = now_ms()) {
+		doing[ta->slot] = "share_layers flip or rmmod";
+		usleep(200000 + rnd(&s) % 300000);
+		set_param("share_layers", n++ % 2 ? "1" : "0");
+		bump(C_FLIP);
+		if (n % 5 == 0) {
+			bump(C_RMMOD);
+			if (!syscall(__NR_delete_module, "atomfs", O_NONBLOCK)) {
+				rmmod_ok++;
+				fail("rmmod atomfs succeeded while atomfs was in use");
+				stop = 1;
+			} else if (errno != EBUSY && errno != EAGAIN) {
+				fail("rmmod atomfs: %s, not EBUSY",
+				     strerror(errno));
+			}
+		}
+	}
+	set_param("share_layers", "1");
+	beats[ta->slot] = 0;
+	return NULL;
+}
+
+static int sha256_file(const char *file, struct atomfs_digest *d)
+{
+	char cmd[PATH_MAX + 32], hex[80];
+	uint8_t *b = (uint8_t *)d->bytes;
+	FILE *p;
+	int i, ok;
+
+	snprintf(cmd, sizeof(cmd), "sha256sum '%s'", file);
+	p = popen(cmd, "r");
+	if (!p)
+		return -errno;
+	ok = fscanf(p, "%64s", hex) == 1 && strlen(hex) == 64;
+	pclose(p);
+	if (!ok)
+		return -EIO;
+	memset(d, 0, sizeof(*d));
+	d->algo = ATOMFS_DIGEST_SHA256;
+	d->size = 32;
+	for (i = 0; i < 32; i++)
+		sscanf(hex + 2 * i, "%2hhx", &b[i]);
+	return 0;
+}
+
+static int count_stacks(void)
+{
+	DIR *d = opendir("/proc/fs/atomfs");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && strcmp(de->d_name, "stats"))
+			n++;
+	closedir(d);
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	int seconds = 60, nr_readers = 4, nr_mounters = 2, i, err, ctl;
+	int loops_before, loops_after, mounts, stacks;
+	pthread_t rt[MAX_READERS], mt[MAX_MOUNTERS], ft;
+	struct targ ta[MAX_READERS + MAX_MOUNTERS + 1];
+	int nthreads;
+	unsigned long long seed = 1;
+	long long start, end;
+	struct klog klog;
+	bool leaks;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-d") && i + 1 < argc)
+			seconds = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "-r") && i + 1 < argc)
+			nr_readers = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "-m") && i + 1 < argc)
+			nr_mounters = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "-s") && i + 1 < argc)
+			seed = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--mixed"))
+			mixed = true;
+		else {
+			fprintf(stderr, "usage: stress [-d SECONDS] [-r READERS] [-m MOUNTERS] [-s SEED] [--mixed]\n");
+			return 2;
+		}
+	}
+	if (nr_readers < 1 || nr_readers > MAX_READERS || nr_mounters < 1 ||
+	    nr_mounters > MAX_MOUNTERS)
+		return 2;
+	printf("TAP version 13\n1..5\n");
+	printf("# stress: %d s, %d readers, %d mounters, seed %llu\n", seconds,
+	       nr_readers, nr_mounters, seed);
+	err = klog_open(&klog);
+	if (err) {
+		printf("Bail out! cannot read /dev/kmsg: %s\n", strerror(-err));
+		return 1;
+	}
+	err = private_ns_tmpfs(ROOT);
+	if (err) {
+		printf("Bail out! private mount namespace, tmpfs at %s: %s\n",
+		       ROOT, strerror(-err));
+		return 1;
+	}
+	loops_before = klog_loops_under(ROOT);
+	mkdir(ROOT "/blobs", 0755);
+	for (i = 0; i < (int)NR_BLOBS; i++) {
+		struct blob *b = &blobs[i];
+		char cmd[2 * PATH_MAX];
+
+		snprintf(b->path, sizeof(b->path), ROOT "/blobs/%s",
+			 blob_names[i]);
+		snprintf(cmd, sizeof(cmd), "cp '%s' '%s'",
+			 fixture(blob_names[i]), b->path);
+		if (run(cmd) || sha256_file(b->path, &b->digest)) {
+			printf("Bail out! cannot copy fixture %s (make builds them)\n",
+			       fixture(blob_names[i]));
+			return 1;
+		}
+		b->size = file_size(b->path);
+		b->loop = loop_attach(b->path, true, NULL);
+		b->file = open(b->path, O_RDONLY | O_CLOEXEC);
+		if (b->loop < 0 || b->file < 0) {
+			printf("Bail out! loop device or open of %s: %s\n",
+			       b->path, strerror(b->loop < 0 ? -b->loop : errno));
+			return 1;
+		}
+	}
+	for (i = 0; i < NR_MNT; i++) {
+		pthread_mutex_init(&mnts[i].lock, NULL);
+		snprintf(mnts[i].dir, sizeof(mnts[i].dir), ROOT "/m%d", i);
+		mkdir(mnts[i].dir, 0755);
+		mnts[i].recipe = -1;
+	}
+	for (i = 0; i < (int)NR_RECIPES; i++)
+		pthread_mutex_init(&sigs[i].lock, NULL);
+	/* Held open for the whole run: rmmod must be refused. */
+	ctl = ctl_open();
+
+	start = now_ms();
+	nthreads = nr_readers + nr_mounters + 1;
+	for (i = 0; i < nthreads; i++) {
+		ta[i].seed = seed * 1000 + i;
+		ta[i].slot = i;
+		beats[i] = start;
+	}
+	for (i = 0; i < nr_readers; i++)
+		pthread_create(&rt[i], NULL, reader, &ta[i]);
+	for (i = 0; i < nr_mounters; i++)
+		pthread_create(&mt[i], NULL, mounter, &ta[nr_readers + i]);
+	pthread_create(&ft, NULL, flipper, &ta[nthreads - 1]);
+	for (;;) {
+		bool running = false;
+		long long now = now_ms();
+
+		usleep(500000);
+		klog_poll(&klog, "stress");
+		for (i = 0; i < nthreads; i++) {
+			long long b = beats[i];
+
+			running |= b != 0;
+			if (b && now - b > STUCK_SECONDS * 1000LL) {
+				printf("# thread %d stuck in %s for %lld s; blocked tasks and held locks: see the kernel log (sysrq w, d)\n",
+				       i, doing[i], (now - b) / 1000);
+				klog_dump_blocked();
+				klog_poll(&klog, "stress");
+				printf("not ok 1 stress.no_errors # SKIP a thread is stuck\n");
+				printf("not ok 2 stress.walks_consistent # SKIP a thread is stuck\n");
+				printf("not ok 3 stress.rmmod_refused_while_in_use # SKIP a thread is stuck\n");
+				printf("%s 4 stress.kernel_log_clean\n",
+				       klog.bad ? "not ok" : "ok");
+				printf("not ok 5 stress.nothing_left_behind # SKIP a thread is stuck\n");
+				fflush(stdout);
+				_exit(1);
+			}
+		}
+		if (!running)
+			break;
+		if (now - start >= seconds * 1000LL)
+			stop = 1;
+	}
+	for (i = 0; i < nr_readers; i++)
+		pthread_join(rt[i], NULL);
+	for (i = 0; i < nr_mounters; i++)
+		pthread_join(mt[i], NULL);
+	pthread_join(ft, NULL);
+	end = now_ms();
+
+	umount_below(ROOT, true);
+	for (i = 0; i < (int)NR_BLOBS; i++) {
+		close(blobs[i].loop);
+		close(blobs[i].file);
+	}
+	if (ctl >= 0)
+		close(ctl);
+	mounts = count_mounts("atomfs");
+	loops_after = klog_wait_loops_under(ROOT, 30000);
+	for (i = 0; i < 300 && (stacks = count_stacks()) > 0; i++)
+		usleep(100000);
+	klog_poll(&klog, "stress");
+
+	printf("# %.1f s:\n", (end - start) / 1000.0);
+	for (i = 0; i < C_NR; i++)
+		printf("#   %-20s %9lu  %8.1f/s\n", count_names[i], counts[i],
+		       counts[i] * 1000.0 / (end - start + 1));
+	for (i = 0; i < (int)NR_RECIPES; i++)
+		printf("#   walks of %-14s %lu\n", recipes[i].name,
+		       sigs[i].walks);
+	printf("# kernel log: %lu record(s) read, %lu report(s)\n",
+	       klog.records, klog.bad);
+	leaks = mounts || loops_after > 0 || stacks;
+	printf("%s 1 stress.no_errors%s\n",
+	       errors - mismatches - rmmod_ok || !counts[C_WALK] ||
+			       !counts[C_MOUNT] ? "not ok" : "ok",
+	       counts[C_WALK] && counts[C_MOUNT] ? "" : " # nothing was walked or mounted");
+	printf("%s 2 stress.walks_consistent\n", mismatches ? "not ok" : "ok");
+	printf("%s 3 stress.rmmod_refused_while_in_use # %lu attempt(s)\n",
+	       rmmod_ok || !counts[C_RMMOD] ? "not ok" : "ok", counts[C_RMMOD]);
+	printf("%s 4 stress.kernel_log_clean\n", klog.bad ? "not ok" : "ok");
+	printf("%s 5 stress.nothing_left_behind # %d atomfs mount(s), %d loop device(s) of ours (%d before), %d stack(s) in /proc/fs/atomfs\n",
+	       leaks ? "not ok" : "ok", mounts, loops_after, loops_before,
+	       stacks);
+	return errors || klog.bad || leaks || !counts[C_WALK] ||
+			       !counts[C_MOUNT] || !counts[C_RMMOD] ? 1 : 0;
+}
