@@ -99,7 +99,7 @@ crash() {
 			-e inject="$sc":signal=KILL:when="$k" "$@"; exit $?) >run.out 2>&1
 		rc=$?
 		[ $rc -ne 0 ] && killed=$((killed + 1))
-		(cd w && state $lays) >now.state
+		(cd w && state $lays) >now.state 2>&1
 		if ! cmp -s now.state old.state && ! cmp -s now.state new.state; then
 			bad="$bad $sc#$k:state"; { echo "at $sc call $k (exit $rc):"; cat now.state; } | diag; continue
 		fi
