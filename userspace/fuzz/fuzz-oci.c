@@ -53,8 +53,7 @@ static void put(char **b, size_t *len, size_t *cap, const char *s, size_t n)
 	(*b)[*len] = 0;
 }
 
-static void substitute(struct part *p, int self, const struct part *all,
-		       int n)
+static void substitute(struct part *p, int self, const struct part *all, int n)
 {
 	char *b = NULL;
 	size_t len = 0, cap = 0, i = 0;
@@ -97,7 +96,8 @@ static void check_image(struct atomfs_layout *l, const char *tag)
 		for (i = 0; i < json_array_size(img.layers); i++) {
 			json_t *d = json_array_get(img.layers, i);
 
-			(void)atomfs_layer_kind(atomfs_desc_str(d, "mediaType"));
+			(void)atomfs_layer_kind(
+				atomfs_desc_str(d, "mediaType"));
 			(void)atomfs_layout_check_blob(
 				l, atomfs_desc_str(d, "digest"),
 				json_integer_value(json_object_get(d, "size")));

@@ -10,7 +10,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_init();
 	if (atomfs_ref_parse(s, &ref) == 0) {
 		/* what the grammar promises: a non-empty directory and a tag */
-		if (!ref.dir || !*ref.dir || !ref.tag || !atomfs_tag_valid(ref.tag))
+		if (!ref.dir || !*ref.dir || !ref.tag ||
+		    !atomfs_tag_valid(ref.tag))
 			abort();
 		atomfs_ref_free(&ref);
 	}
