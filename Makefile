@@ -91,6 +91,9 @@ fuzz-tools:
 
 fuzz: deps-if-missing
 	$(MAKE) all debug-kernel fuzz-tools
+	$(MAKE) -C userspace/fuzz run SECONDS=$$(( $(FUZZ_MINUTES) * 60 / 4 ))
+	$(MAKE) -s -C userspace -f Makefile O=$(TOP)/build/userspace/asan SANITIZE=1 tests
+	CRASH_POINTS=200 userspace/tests/run-tests $(TOP)/build/userspace/asan userspace/tests/cmd-crash.sh
 	$(VM)/run --kernel debug --mem 2048 --timeout $$(( $(FUZZ_MINUTES) * 60 + 1800 )) -- \
 		tools/testing/fuzz/run --fuzz $$(( $(FUZZ_MINUTES) * 60 )) \
 		$(if $(FUZZ_SEED),--seed $(FUZZ_SEED)) --leak-check
