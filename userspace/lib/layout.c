@@ -644,13 +644,6 @@ nomem:
 	return atomfs_enomem();
 }
 
-char *atomfs_layout_tmp_path(struct atomfs_layout *l)
-{
-	char *p = NULL;
-
-	return atomfs_layout_tmp_create(l, &p) ? strdup("") : p;
-}
-
 /* Give a temporary blob the name @hex; 1 if it was new, 0 if present. */
 static int tmp_place(struct atomfs_layout *l, struct atomfs_tmpblob *t,
 		     const char *hex)

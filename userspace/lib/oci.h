@@ -114,8 +114,6 @@ void atomfs_layout_rollback(struct atomfs_layout *l);
  * file, hashed, then given their digest name.  @path is /proc/self/fd/N.
  */
 int atomfs_layout_tmp_create(struct atomfs_layout *l, char **path);
-/* the same, "" on failure (the writer then fails to open it) */
-char *atomfs_layout_tmp_path(struct atomfs_layout *l);
 int atomfs_layout_commit_blob(struct atomfs_layout *l, const char *tmp,
 			      char **digest, uint64_t *size);
 int atomfs_layout_put_json(struct atomfs_layout *l, const json_t *j,

@@ -106,7 +106,7 @@ static char *make_layer(struct atomfs_layout *l, const char *content,
 {
 	cleanup_free char *src = path_join(tmpdir, "src");
 	cleanup_free char *file = path_join(src, "file");
-	cleanup_free char *tmp = atomfs_layout_tmp_path(l);
+	cleanup_free char *tmp = NULL;
 	struct atomfs_input_opts io = { 0 };
 	struct atomfs_sqfs_opts so = { .comp = ATOMFS_COMP_ZSTD,
 				       .block_size = 131072,
@@ -117,7 +117,8 @@ static char *make_layer(struct atomfs_layout *l, const char *content,
 
 	mkdir(src, 0755);
 	write_file_atomic(file, content, strlen(content));
-	if (atomfs_build_layer(src, &io, &so, tmp) < 0 ||
+	if (atomfs_layout_tmp_create(l, &tmp) < 0 ||
+	    atomfs_build_layer(src, &io, &so, tmp) < 0 ||
 	    atomfs_layout_commit_blob(l, tmp, &dig, size) < 0)
 		tap_diag("make_layer: %s", atomfs_last_error());
 	return dig;

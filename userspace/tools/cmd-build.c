@@ -120,12 +120,15 @@ char *xasprintf_tmp(const char *fmt, ...)
 int new_layer(struct atomfs_layout *dst, const char *input,
 	      const struct layer_opts *lo, json_t **desc)
 {
-	cleanup_free char *tmp = atomfs_layout_tmp_path(dst);
+	cleanup_free char *tmp = NULL;
 	cleanup_free char *dig = NULL;
 	struct atomfs_sqfs_opts so = lo->sq;
 	uint64_t size;
 	int err;
 
+	err = atomfs_layout_tmp_create(dst, &tmp);
+	if (err)
+		return err;
 	so.progress = atomfs_progress_new(input, 0, atomfs_quiet);
 	err = atomfs_build_layer(input, &lo->in, &so, tmp);
 	atomfs_progress_done(so.progress);

@@ -248,11 +248,17 @@ int cmd_gc(int argc, char **argv)
 		if (unlinkat(dirfd(dir), de->d_name, 0) == 0) {
 			freed += (unsigned long long)st.st_size;
 			nfreed++;
+		} else if (errno != ENOENT && !err) {
+			/* the first failure is the message; the rest alike */
+			err = atomfs_err(
+				errno,
+				"gc %s: cannot remove %s/blobs/sha256/%s: %m",
+				l->dir, l->dir, de->d_name);
 		}
 	}
 	closedir(dir);
 	remove_stale_index_tmps(l);
-	if (!atomfs_quiet)
+	if (!atomfs_quiet && !err)
 		fprintf(stderr,
 			"atomfs: gc %s: removed %llu blobs (%llu bytes), %llu orphaned signatures\n",
 			l->dir, nfreed, freed, dropped);

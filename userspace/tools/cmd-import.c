@@ -26,7 +26,7 @@ static int convert_layer(struct atomfs_layout *dst, struct atomfs_layout *src,
 {
 	cleanup_free char *blob =
 		atomfs_layout_blob_path(src, atomfs_desc_str(d, "digest"));
-	cleanup_free char *tmp = atomfs_layout_tmp_path(dst);
+	cleanup_free char *tmp = NULL;
 	cleanup_free char *dig = NULL;
 	struct atomfs_input_opts in = lo->in;
 	struct atomfs_sqfs_opts so = lo->sq;
@@ -37,6 +37,8 @@ static int convert_layer(struct atomfs_layout *dst, struct atomfs_layout *src,
 	err = atomfs_layout_check_blob(
 		src, atomfs_desc_str(d, "digest"),
 		json_integer_value(json_object_get(d, "size")));
+	if (!err)
+		err = atomfs_layout_tmp_create(dst, &tmp);
 	if (err)
 		return err;
 	in.whiteouts = true;
