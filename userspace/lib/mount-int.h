@@ -21,9 +21,6 @@ int atomfs_mount_load_module(void);
 /* the module's max_layers parameter, 0 if unknown */
 unsigned int atomfs_mount_max_layers(void);
 
-/* mount_loop.c: a read-only autoclear loop device over @blob; its fd */
-int atomfs_mount_loop_attach(int blob, const char *path);
-
 /* mount_stack.c: verify and stack the layers; returns the stack fd */
 int atomfs_mount_create_stack(const char *ref,
 			      const struct atomfs_image_info *info,

@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * mount_stack.c: from resolved layers to a stack fd.  For each layer: reuse
- * it if the kernel already holds its digest, else bind the blob to a new
- * read-only autoclear loop device.  Then one ATOMFS_IOC_CREATE_STACK with
- * every layer and its digest (the kernel verifies them); the caller mounts
- * the stack fd and closes it, so a plain umount releases everything.
+ * mount_stack.c: from resolved layers to a stack fd.  Each layer's blob file
+ * is opened read-only and handed to the kernel as it is (ATOMFS_LAYER_FILE):
+ * no loop device.  One ATOMFS_IOC_CREATE_STACK takes every layer and its
+ * digest; the kernel verifies each blob (or reuses a layer it already holds
+ * for that digest), denies writes to it for as long as it holds it, and
+ * mounts squashfs on a read-only device of its own.  The caller mounts the
+ * stack fd and closes it, so a plain umount releases everything.
  *
- * Who may change a blob after the kernel verified it: a loop device does
- * not freeze its backing file.  So when root mounts, the layout directory,
- * blobs/, blobs/sha256/ and every blob must be root's alone (owned by root,
- * not writable by group or others), and blobs are opened relative to the
- * layout directory without following symlinks.  Until the kernel takes
- * layers as files, a held layer whose blob is not root's is hashed again
- * (ATOMFS_LAYER_REHASH) rather than reused on trust.
+ * Write denial stops writers through this kernel; the layout's owner can
+ * still delete and replace a blob, which matters for the next mount, not
+ * for this one.  So when root mounts, the layout directory, blobs/,
+ * blobs/sha256/ and every blob must be root's alone (owned by root, not
+ * writable by group or others), and blobs are opened relative to the
+ * layout directory without following symlinks.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -42,15 +43,7 @@ static int parse_digest(const char *s, struct atomfs_digest *d)
 	return 0;
 }
 
-static bool layer_is_held(int ctl, const struct atomfs_digest *d)
-{
-	struct atomfs_query_layer q = { .digest = *d };
-
-	return ioctl(ctl, ATOMFS_IOC_QUERY_LAYER, &q) == 0 &&
-	       (q.flags & ATOMFS_QUERY_HELD);
-}
-
-/* Enough descriptors for a loop device per layer. */
+/* Enough descriptors for one open blob per layer. */
 static int raise_nofile(size_t nlayers)
 {
 	struct rlimit rl;
@@ -140,8 +133,8 @@ static int open_blobdir(const struct atomfs_image_info *info)
 	}
 }
 
-/* Check the blobs and give each layer a loop device, or none if held. */
-static int prepare_layers(int ctl, const struct atomfs_image_info *info,
+/* Check the blobs and open each one read-only for the kernel. */
+static int prepare_layers(const struct atomfs_image_info *info,
 			  struct atomfs_layer *l)
 {
 	struct stat st;
@@ -163,6 +156,7 @@ static int prepare_layers(int ctl, const struct atomfs_image_info *info,
 				i, li->digest);
 			break;
 		}
+		/* O_NONBLOCK: a FIFO in the layout must not hang us. */
 		fd = openat(dir, li->digest + 7,
 			    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		if (fd < 0 || fstat(fd, &st)) {
@@ -187,23 +181,79 @@ static int prepare_layers(int ctl, const struct atomfs_image_info *info,
 				(unsigned long long)li->size);
 		else
 			err = check_owner(li->path, &st);
-		l[i].size = li->size;
-		if (!err && layer_is_held(ctl, &l[i].digest)) {
-			/* the kernel reuses it: no loop device */
-			if (st.st_uid != 0)
-				l[i].flags |= ATOMFS_LAYER_REHASH;
-		} else if (!err) {
-			int dev = atomfs_mount_loop_attach(fd, li->path);
-
-			if (dev < 0)
-				err = dev;
-			else
-				l[i].fd = (uint32_t)dev;
+		/* The kernel reads through this file: plain blocking reads. */
+		if (!err && fcntl(fd, F_SETFL, 0))
+			err = atomfs_err(-errno, "blob %s: %s", li->path,
+					 strerror(errno));
+		if (err) {
+			close(fd);
+			break;
 		}
-		close(fd);
+		/*
+		 * Also for a layer the kernel already holds: it then reuses
+		 * its own, and the file only proves that nobody writes it.
+		 */
+		l[i].fd = (uint32_t)fd;
+		l[i].flags = ATOMFS_LAYER_FILE;
+		l[i].size = li->size;
 	}
 	close(dir);
 	return err;
+}
+
+/*
+ * Does the module know ATOMFS_LAYER_FILE? A module that does looks at the
+ * fd of such a layer (an O_PATH fd is not one it takes: EBADF); one that
+ * does not refuses the unknown flag first (EINVAL). Nothing is created.
+ */
+static bool module_takes_files(int ctl)
+{
+	struct atomfs_layer l = { .flags = ATOMFS_LAYER_FILE, .size = 4096 };
+	struct atomfs_create_stack cs = { .nr_layers = 1 };
+	int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return true; /* cannot tell: say nothing about the module */
+	l.fd = (uint32_t)fd;
+	l.digest.algo = ATOMFS_DIGEST_SHA256;
+	l.digest.size = 32;
+	cs.layers = (uintptr_t)&l;
+	ret = ioctl(ctl, ATOMFS_IOC_CREATE_STACK, &cs);
+	if (ret >= 0)
+		close(ret);
+	close(fd);
+	return ret >= 0 || errno != EINVAL;
+}
+
+static int stack_error(int ctl, int err, const char *ref,
+		       const struct atomfs_image_info *info, uint32_t failed)
+{
+	const struct atomfs_image_layer *li =
+		failed < info->nlayers ? &info->layers[failed] : NULL;
+
+	if (err == -EINVAL && !module_takes_files(ctl))
+		return atomfs_err(
+			err,
+			"%s: the loaded atomfs module is too old: it does not take layer blobs as files (ATOMFS_LAYER_FILE); unmount every atomfs mount and load the module of atomfs " ATOMFS_VERSION
+			" (modprobe -r atomfs && modprobe atomfs, after installing atomfs-dkms " ATOMFS_VERSION
+			")",
+			ref);
+	if (err == -ETXTBSY && li)
+		return atomfs_err(
+			err,
+			"%s: layer %u (%s): the blob %s is open for writing (by some process): atomfs refuses a layer that can change while it is mounted; close whatever writes it ('fuser -v %s' names it) and mount again",
+			ref, failed, li->digest, li->path, li->path);
+	if (err == -EBADMSG && li)
+		return atomfs_err(
+			err,
+			"%s: layer %u (%s) does not match its digest: the blob %s was changed or damaged; run 'atomfs fsck %s'",
+			ref, failed, li->digest, li->path, info->dir);
+	if (li)
+		return atomfs_err(err,
+				  "%s: the kernel refused layer %u (%s): %s",
+				  ref, failed, li->digest, strerror(-err));
+	return atomfs_err(err, "%s: the kernel refused the stack: %s", ref,
+			  strerror(-err));
 }
 
 static char *make_label(const char *ref, const char *manifest)
@@ -228,11 +278,11 @@ int atomfs_mount_create_stack(const char *ref,
 	unsigned int max = atomfs_mount_max_layers();
 	int ctl, fd, err;
 
-	/* before any loop device is attached */
+	/* before any blob is opened */
 	if (max && info->nlayers > max)
 		return atomfs_err(
 			-E2BIG,
-			"%s has %zu layers but the atomfs module takes at most %u (its max_layers parameter): nothing was attached",
+			"%s has %zu layers but the atomfs module takes at most %u: raise its max_layers parameter (/sys/module/atomfs/parameters/max_layers) to mount it",
 			ref, info->nlayers, max);
 	err = raise_nofile(info->nlayers);
 	if (err)
@@ -247,31 +297,19 @@ int atomfs_mount_create_stack(const char *ref,
 		close(ctl);
 		return atomfs_enomem();
 	}
-	err = prepare_layers(ctl, info, l);
+	err = prepare_layers(info, l);
 	if (err)
 		goto out;
 
 	cs.whiteout = o->whiteout;
 	cs.nr_layers = (uint32_t)info->nlayers;
+	cs.failed_layer = ATOMFS_NO_LAYER;
 	cs.layers = (uintptr_t)l;
 	cs.label = (uintptr_t)label;
 	fd = ioctl(ctl, ATOMFS_IOC_CREATE_STACK, &cs);
 	err = fd < 0 ? -errno : fd;
-	if (err == -EBADMSG && cs.failed_layer < info->nlayers)
-		atomfs_err(
-			err,
-			"%s: layer %u (%s) does not match its digest: the blob %s was changed or damaged; run 'atomfs fsck %s'",
-			ref, cs.failed_layer,
-			info->layers[cs.failed_layer].digest,
-			info->layers[cs.failed_layer].path, info->dir);
-	else if (err < 0 && cs.failed_layer < info->nlayers)
-		atomfs_err(err, "%s: the kernel refused layer %u (%s): %s", ref,
-			   cs.failed_layer,
-			   info->layers[cs.failed_layer].digest,
-			   strerror(-err));
-	else if (err < 0)
-		atomfs_err(err, "%s: the kernel refused the stack: %s", ref,
-			   strerror(-err));
+	if (err < 0)
+		stack_error(ctl, err, ref, info, cs.failed_layer);
 out:
 	close_layers(l, info->nlayers);
 	close(ctl);
