@@ -31,8 +31,12 @@ static inline double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* A read-only, autoclear loop device over @file; returns its fd. */
-static inline int loop_attach(const char *file, unsigned long long *size)
+/*
+ * A read-only, autoclear loop device over @file (plus @flags, such as
+ * LO_FLAGS_DIRECT_IO); returns its fd.
+ */
+static inline int loop_attach_flags(const char *file, unsigned long long *size,
+				    unsigned int flags)
 {
 	struct loop_config cfg = { 0 };
 	int ctl, bf, lf, n;
@@ -45,7 +49,7 @@ static inline int loop_attach(const char *file, unsigned long long *size)
 		die("open %s", file);
 	*size = st.st_size;
 	cfg.fd = bf;
-	cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+	cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR | flags;
 	for (;;) {
 		n = ioctl(ctl, LOOP_CTL_GET_FREE);
 		if (n < 0)
@@ -63,6 +67,11 @@ static inline int loop_attach(const char *file, unsigned long long *size)
 	close(bf);
 	close(ctl);
 	return lf;
+}
+
+static inline int loop_attach(const char *file, unsigned long long *size)
+{
+	return loop_attach_flags(file, size, 0);
 }
 
 /* Hex sha256 (as printed by sha256sum) into a digest. */
