@@ -10,7 +10,8 @@
  *
  * Write denial stops writers through this kernel; the layout's owner can
  * still delete and replace a blob, which matters for the next mount, not
- * for this one.  So when root mounts, the layout directory, blobs/,
+ * for this one.  A held layer is reused as it is, unless the blob is not
+ * root's (a caller other than root): then ATOMFS_LAYER_REHASH.  So when root mounts, the layout directory, blobs/,
  * blobs/sha256/ and every blob must be root's alone (owned by root, not
  * writable by group or others), and blobs are opened relative to the
  * layout directory without following symlinks.
@@ -192,9 +193,13 @@ static int prepare_layers(const struct atomfs_image_info *info,
 		/*
 		 * Also for a layer the kernel already holds: it then reuses
 		 * its own, and the file only proves that nobody writes it.
+		 * A blob root does not own (a caller other than root) has a
+		 * held layer hashed again rather than trusted (issue 11).
 		 */
 		l[i].fd = (uint32_t)fd;
 		l[i].flags = ATOMFS_LAYER_FILE;
+		if (st.st_uid != 0)
+			l[i].flags |= ATOMFS_LAYER_REHASH;
 		l[i].size = li->size;
 	}
 	close(dir);
