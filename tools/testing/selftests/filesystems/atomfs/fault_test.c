@@ -4,10 +4,19 @@
  * kernel has no fault injection).
  *
  * fail_nth_walk: per-task fail-nth walks through one create-stack + mount +
- * read + umount cycle of a verified two-layer stack: fail the 1st, 2nd, ...
+ * read + umount cycle of a verified two-layer stack on loop devices: fail
+ * the 1st, 2nd, ...
  * allocation (failslab and fail_page_alloc, sleeping allocations and order-0
  * pages included) until the cycle runs untouched. Each step must fail
  * cleanly or succeed, and leave no mount and no device held.
+ *
+ * fail_nth_walk_file: the same cycle with the upper layer given as a blob
+ * file (ATOMFS_LAYER_FILE, on the test's tmpfs), through the module's own
+ * device. Making and removing a disk has several times the injection
+ * points of the rest of the cycle, each step slow under KASAN, so this
+ * walk fails every STRIDE-th point (at most FILE_STEPS steps, the stride
+ * logged), starting at a point that changes from run to run; each step
+ * must also leave no device and the blob writable again.
  *
  * The walk's length is checked against the cycle's injection points,
  * counted first (fail-nth set high and read back); the bytes read must be
@@ -25,35 +34,12 @@
 #include "kselftest_harness.h"
 #include "atomfs_util.h"
 
-#define MNT "/tmp/atomfs-fault"
+#define WORK "/tmp/atomfs-fault"
+#define MNT WORK "/mnt"
+#define UPPER WORK "/upper.sqfs"
 #define FILE_READ "/dir7/deep/file"
 /* A cycle read bytes other than the file's. */
 #define EWRONGDATA 1000
-
-static int sha256_of(const char *file, struct atomfs_digest *d)
-{
-	unsigned char *b = (unsigned char *)d->bytes;
-	char cmd[PATH_MAX + 32], hex[65];
-	FILE *p;
-	int i;
-
-	snprintf(cmd, sizeof(cmd), "sha256sum '%s'", file);
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	if (fscanf(p, "%64s", hex) != 1) {
-		pclose(p);
-		return -1;
-	}
-	pclose(p);
-	memset(d, 0, sizeof(*d));
-	d->algo = ATOMFS_DIGEST_SHA256;
-	d->size = 32;
-	for (i = 0; i < 32; i++)
-		if (sscanf(hex + 2 * i, "%2hhx", &b[i]) != 1)
-			return -1;
-	return 0;
-}
 
 /* bytes_hashed from /proc/fs/atomfs/stats, or -1. */
 static long long bytes_hashed(void)
@@ -85,8 +71,26 @@ static bool device_held(int loopfd)
 	return fd < 0 && errno == EBUSY;
 }
 
+/*
+ * Is the blob FILE given back: no device of the module left, and FILE
+ * writable again?
+ */
+static bool blob_released(const char *file)
+{
+	int fd;
+
+	if (count_block("atomfsb") != 0)
+		return false;
+	fd = open(file, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 FIXTURE(fault) {
-	struct layer_set ls;
+	struct layer_set ls;	/* both layers on loop devices */
+	struct layer_set fls;	/* the upper one a blob file */
 	char want[64];		/* FILE_READ as the upper layer has it */
 	ssize_t want_len;
 };
@@ -94,17 +98,25 @@ FIXTURE(fault) {
 FIXTURE_SETUP(fault)
 {
 	const char *files[] = { "fault/lower.sqfs", "fault/upper.sqfs" };
-	unsigned int i;
 
 	if (access("/proc/self/fail-nth", F_OK) ||
 	    access("/sys/kernel/debug/failslab", F_OK))
 		SKIP(return, "this kernel has no fault injection: run on the debug kernel");
-	ASSERT_EQ(0, private_ns_tmpfs(MNT));
+	ASSERT_EQ(0, private_ns_tmpfs(WORK));
+	ASSERT_EQ(0, mkdir(MNT, 0755));
+	/* The blob on a guest-local filesystem: the test's tmpfs. */
+	ASSERT_EQ(0, copy_file(fixture(files[1]), UPPER));
 	memset(&self->ls, 0, sizeof(self->ls));
-	for (i = 0; i < 2; i++) {
-		ASSERT_EQ(0, add_blk_layer(&self->ls, fixture(files[i])));
-		ASSERT_EQ(0, sha256_of(fixture(files[i]), &self->ls.l[i].digest));
-	}
+	memset(&self->fls, 0, sizeof(self->fls));
+	ASSERT_EQ(0, add_loop_layer(&self->ls, fixture(files[0])));
+	ASSERT_EQ(0, add_loop_layer(&self->ls, fixture(files[1])));
+	ASSERT_EQ(0, add_loop_layer(&self->fls, fixture(files[0])));
+	ASSERT_EQ(0, add_file_layer(&self->fls, UPPER));
+	ASSERT_EQ(ATOMFS_LAYER_FILE, self->fls.l[1].flags);
+	ASSERT_EQ(0, sha256_file(fixture(files[0]), &self->ls.l[0].digest));
+	ASSERT_EQ(0, sha256_file(fixture(files[1]), &self->ls.l[1].digest));
+	self->fls.l[0].digest = self->ls.l[0].digest;
+	ASSERT_EQ(0, sha256_file(UPPER, &self->fls.l[1].digest));
 	/* What a cycle must read: the file in the upper layer itself. */
 	ASSERT_EQ(0, mount_squashfs(fixture(files[1]), MNT));
 	self->want_len = read_file(MNT FILE_READ, self->want, sizeof(self->want));
@@ -122,6 +134,7 @@ FIXTURE_TEARDOWN(fault)
 {
 	set("/sys/kernel/debug/atomfs/probability", "0");
 	put_layers(&self->ls);
+	put_layers(&self->fls);
 }
 
 /*
@@ -173,8 +186,7 @@ static bool fault_errno(int err)
 }
 
 /* The injection points of one cycle: fail-nth set high, read back. */
-static int cycle_points(struct __test_metadata *_metadata,
-			FIXTURE_DATA(fault) *self)
+static int cycle_points(FIXTURE_DATA(fault) *self, struct layer_set *ls)
 {
 	int fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
 	const int high = 1000000;
@@ -187,7 +199,7 @@ static int cycle_points(struct __test_metadata *_metadata,
 	snprintf(val, sizeof(val), "%d", high);
 	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
 		return -1;
-	err = cycle(&self->ls, self->want, self->want_len);
+	err = cycle(ls, self->want, self->want_len);
 	n = pread(fd, val, sizeof(val) - 1, 0);
 	if (write(fd, "0", 1) != 1 || n <= 0 || err) {
 		close(fd);
@@ -199,25 +211,36 @@ static int cycle_points(struct __test_metadata *_metadata,
 	return high - atoi(val) - 1;
 }
 
-TEST_F_TIMEOUT(fault, fail_nth_walk, 2400)
+/*
+ * Walk LS's cycle failing point FIRST, FIRST + STRIDE, ... (STRIDE 0: as
+ * many as the cycle has, at most MAX_STEPS steps, each point once).
+ */
+static void walk(struct __test_metadata *_metadata, FIXTURE_DATA(fault) *self,
+		 struct layer_set *ls, int max_steps)
 {
 	int step, fails = 0, oks = 0, err, nth, tries, points, i;
+	int first = 1, stride = 1, point;
 	int errs[5] = { 0 }; /* ENOMEM EFAULT EINTR EIO other */
 	char val[16];
 	ssize_t n;
 
 	/* A cycle to warm the caches, then count a cycle's points. */
-	ASSERT_EQ(0, cycle(&self->ls, self->want, self->want_len));
-	points = cycle_points(_metadata, self);
+	ASSERT_EQ(0, cycle(ls, self->want, self->want_len));
+	points = cycle_points(self, ls);
 	ASSERT_GT(points, 0);
+	if (points > max_steps) {
+		stride = (points + max_steps - 1) / max_steps;
+		first = 1 + (int)(time(NULL) % stride);
+	}
 
 	for (step = 1; step < 100000; step++) {
 		int fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
 
 		ASSERT_GE(fd, 0);
-		snprintf(val, sizeof(val), "%d", step);
+		point = first + (step - 1) * stride;
+		snprintf(val, sizeof(val), "%d", point);
 		ASSERT_EQ((ssize_t)strlen(val), write(fd, val, strlen(val)));
-		err = cycle(&self->ls, self->want, self->want_len);
+		err = cycle(ls, self->want, self->want_len);
 		/*
 		 * Copies to and from user space are injection points too: when
 		 * the cycle ran out just before the n-th point, this read is
@@ -238,8 +261,12 @@ TEST_F_TIMEOUT(fault, fail_nth_walk, 2400)
 		if (count_mounts("atomfs") > 0)
 			umount2(MNT, MNT_DETACH);
 		ASSERT_EQ(0, count_mounts("atomfs")) TH_LOG("step %d left a mount", step);
-		ASSERT_FALSE(device_held(self->ls.fd[0])) TH_LOG("step %d left layer 0 mounted", step);
-		ASSERT_FALSE(device_held(self->ls.fd[1])) TH_LOG("step %d left layer 1 mounted", step);
+		ASSERT_FALSE(device_held(ls->fd[0])) TH_LOG("step %d left layer 0 mounted", step);
+		if (ls->l[1].flags & ATOMFS_LAYER_FILE) {
+			ASSERT_TRUE(blob_released(UPPER)) TH_LOG("step %d left layer 1's device or write denial", step);
+		} else {
+			ASSERT_FALSE(device_held(ls->fd[1])) TH_LOG("step %d left layer 1 mounted", step);
+		}
 
 		if (nth) {
 			/* The cycle ran out before the n-th call: untouched. */
@@ -259,15 +286,26 @@ TEST_F_TIMEOUT(fault, fail_nth_walk, 2400)
 			oks++;
 		}
 	}
-	TH_LOG("fail-nth walk: %d steps (a cycle has %d injection points), %d failed cleanly (ENOMEM %d, EFAULT %d, EINTR %d, EIO %d), %d succeeded despite the fault",
-	       step - 1, points, fails, errs[0], errs[1], errs[2], errs[3], oks);
+	TH_LOG("fail-nth walk: %d steps (a cycle has %d injection points; points %d, %d, ... every %d), %d failed cleanly (ENOMEM %d, EFAULT %d, EINTR %d, EIO %d), %d succeeded despite the fault",
+	       step - 1, points, first, first + stride, stride, fails, errs[0], errs[1], errs[2], errs[3], oks);
 	/*
 	 * The walk ends at the first step past the cycle's points; a few
 	 * points may come and go (caches), far fewer steps mean it stopped
 	 * early.
 	 */
-	ASSERT_GE(step - 1, points * 9 / 10);
+	ASSERT_GE(step - 1, points / stride * 9 / 10);
 	ASSERT_GT(fails, 0);
+}
+
+TEST_F_TIMEOUT(fault, fail_nth_walk, 2400)
+{
+	walk(_metadata, self, &self->ls, 100000);
+}
+
+#define FILE_STEPS 150
+TEST_F_TIMEOUT(fault, fail_nth_walk_file, 1800)
+{
+	walk(_metadata, self, &self->fls, FILE_STEPS);
 }
 
 TEST_F_TIMEOUT(fault, verify_fault_attr, 900)
@@ -294,7 +332,7 @@ TEST_F_TIMEOUT(fault, verify_fault_attr, 900)
 			in_worker++;
 		ASSERT_EQ(0, count_mounts("atomfs"));
 		ASSERT_FALSE(device_held(self->ls.fd[0]));
-		ASSERT_FALSE(device_held(self->ls.fd[1]));
+		ASSERT_TRUE(blob_released(UPPER));
 	}
 	ASSERT_EQ(0, set("/sys/kernel/debug/atomfs/probability", "0"));
 	TH_LOG("atomfs fault attribute at 10%%: %d failed cleanly (%d in a verification worker), %d succeeded",

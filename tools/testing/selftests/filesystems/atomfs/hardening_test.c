@@ -63,32 +63,6 @@ static int set_delay(unsigned int point, unsigned int ms)
 	return err ?: write_file(KNOB "delay_point", v, strlen(v), 0600);
 }
 
-/* sha256 of hard/NAME from hard/SHA256SUMS, or of NAME in verify/. */
-static int digest_from(const char *sums, const char *name,
-		       struct atomfs_digest *d)
-{
-	unsigned char *b = (unsigned char *)d->bytes;
-	char line[PATH_MAX + 80], hex[65], n[PATH_MAX];
-	FILE *f = fopen(fixture(sums), "re");
-	int i, found = 0;
-
-	if (!f)
-		return -errno;
-	while (!found && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%64s %4095s", hex, n) == 2 && !strcmp(n, name))
-			found = 1;
-	fclose(f);
-	if (!found)
-		return -ENOENT;
-	memset(d, 0, sizeof(*d));
-	d->algo = ATOMFS_DIGEST_SHA256;
-	d->size = 32;
-	for (i = 0; i < 32; i++)
-		if (sscanf(hex + 2 * i, "%2hhx", &b[i]) != 1)
-			return -EINVAL;
-	return 0;
-}
-
 /* Append hard/NAME as a verified block layer; *nr gets its loop number. */
 static int add_hard_verified(struct layer_set *ls, const char *name, int *nr)
 {
@@ -133,7 +107,7 @@ static int stack_plain(const char *dir, unsigned int style, int nr,
 
 	ls.nr = 0;
 	for (i = 0; i < nr && !err; i++)
-		err = add_blk_layer(&ls, fixture(names[i]));
+		err = add_file_layer(&ls, fixture(names[i]));
 	if (!err)
 		err = stack_mount(&ls, style, dir);
 	put_layers(&ls);
@@ -220,7 +194,7 @@ FIXTURE(h) {
 
 FIXTURE_SETUP(h)
 {
-	self->loops = count_loops();
+	self->loops = count_layer_devs();
 	ASSERT_GE(self->loops, 0);
 	ASSERT_EQ(0, set_param("require_verified", "1"));
 	ASSERT_EQ(0, private_ns_tmpfs(WORK));
@@ -239,7 +213,7 @@ FIXTURE_TEARDOWN(h)
 	set_param("require_verified", "1");
 	set_param("dir_index_max", "1000000");
 	set_param("max_layers", "4096");
-	EXPECT_EQ(self->loops, wait_loops(self->loops, 5000));
+	EXPECT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
 }
 
 /* --- 1. the inode hash ------------------------------------------------ */
@@ -368,7 +342,7 @@ FIXTURE_VARIANT_ADD(opq, userns_root_no_index) {
 
 FIXTURE_SETUP(opq)
 {
-	self->loops = count_loops();
+	self->loops = count_layer_devs();
 	ASSERT_EQ(0, allow_unverified());
 	ASSERT_EQ(0, private_ns_tmpfs(WORK));
 	ASSERT_EQ(0, mkdir(MNT, 0755));
@@ -382,7 +356,7 @@ FIXTURE_TEARDOWN(opq)
 	umount_below(WORK, false);
 	set_param("dir_index_max", "1000000");
 	set_param("require_verified", "1");
-	EXPECT_EQ(self->loops, wait_loops(self->loops, 5000));
+	EXPECT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
 }
 
 /*
@@ -823,7 +797,7 @@ TEST_F(h, require_verified_checked_at_mount)
 
 	ASSERT_EQ(0, allow_unverified());
 	ls.nr = 0;
-	ASSERT_EQ(0, add_blk_layer(&ls, fixture("hard/plain.sqfs")));
+	ASSERT_EQ(0, add_loop_layer(&ls, fixture("hard/plain.sqfs")));
 	fd = create_stack(ls.l, 1, 0, NULL);
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(0, set_param("require_verified", "1"));

@@ -65,7 +65,7 @@ FIXTURE_VARIANT_ADD(diff, dir3) {
 
 FIXTURE_SETUP(diff)
 {
-	self->loops = count_loops();
+	self->loops = count_layer_devs();
 	ASSERT_EQ(0, allow_unverified());
 	ASSERT_EQ(0, private_ns_tmpfs(WORK));
 	ASSERT_EQ(0, mkdir(MNT, 0755));
@@ -78,7 +78,7 @@ FIXTURE_TEARDOWN(diff)
 	EXPECT_EQ(0, count_mounts("overlay"));
 	close_range(3, ~0U, 0);
 	umount_below(WORK, false);
-	EXPECT_EQ(self->loops, wait_loops(self->loops, 5000));
+	EXPECT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
 }
 
 /* Under the debug kernel (KASAN, TCG) the big trees take minutes. */
@@ -107,7 +107,7 @@ TEST_F_TIMEOUT(diff, same_tree_as_overlayfs, 900)
 			snprintf(dir, sizeof(dir), WORK "/sq%d", i);
 			ASSERT_EQ(0, add_dir_layer(ls, dir));
 		} else {
-			ASSERT_EQ(0, add_blk_layer(ls, fixture(variant->layers[i])));
+			ASSERT_EQ(0, add_file_layer(ls, fixture(variant->layers[i])));
 		}
 	}
 	fd = create_stack(ls->l, ls->nr, ATOMFS_WHITEOUT_OVERLAY, NULL);

@@ -231,7 +231,7 @@ TEST_F_TIMEOUT(blk, blockdev_layers_1000, 900)
 	ls.nr = 0;
 	for (i = 0; i < 1000; i++) {
 		snprintf(name, sizeof(name), "many/%04d.sqfs", i);
-		ASSERT_EQ(0, add_blk_layer(&ls, fixture(name)));
+		ASSERT_EQ(0, add_loop_layer(&ls, fixture(name)));
 	}
 	print_ms("1000 loop devices", t);
 	t = now_ms();
@@ -298,7 +298,7 @@ TEST_F_TIMEOUT(blk, readdir_10000_over_100_layers, 600)
 	ls.nr = 0;
 	for (i = 0; i < 100; i++) {
 		snprintf(name, sizeof(name), "big100/%02d.sqfs", i);
-		ASSERT_EQ(0, add_blk_layer(&ls, fixture(name)));
+		ASSERT_EQ(0, add_loop_layer(&ls, fixture(name)));
 	}
 	fd = create_stack(ls.l, ls.nr, 0, NULL);
 	ASSERT_GE(fd, 0);

@@ -36,7 +36,7 @@ FIXTURE(stack) {
 
 FIXTURE_SETUP(stack)
 {
-	self->loops = count_loops();
+	self->loops = count_layer_devs();
 	ASSERT_GE(self->loops, 0);
 	ASSERT_EQ(0, allow_unverified());
 	ASSERT_EQ(0, private_ns_tmpfs(WORK));
@@ -52,18 +52,30 @@ FIXTURE_TEARDOWN(stack)
 	EXPECT_EQ(0, count_mounts("overlay"));
 	close_range(3, ~0U, 0);
 	umount_below(WORK, false);
-	EXPECT_EQ(self->loops, wait_loops(self->loops, 5000));
+	EXPECT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
 }
 
-/* base.sqfs and top_ovl.sqfs as block layers. */
+/* base.sqfs and top_ovl.sqfs as file layers (ATOMFS_LAYER_FILE). */
 static int two_blk_layers(struct layer_set *ls)
 {
 	int err;
 
 	ls->nr = 0;
-	err = add_blk_layer(ls, fixture("base.sqfs"));
+	err = add_file_layer(ls, fixture("base.sqfs"));
 	if (!err)
-		err = add_blk_layer(ls, fixture("top_ovl.sqfs"));
+		err = add_file_layer(ls, fixture("top_ovl.sqfs"));
+	return err;
+}
+
+/* The same two as block-device layers (read-only loop devices). */
+static int two_loop_layers(struct layer_set *ls)
+{
+	int err;
+
+	ls->nr = 0;
+	err = add_loop_layer(ls, fixture("base.sqfs"));
+	if (!err)
+		err = add_loop_layer(ls, fixture("top_ovl.sqfs"));
 	return err;
 }
 
@@ -189,7 +201,7 @@ TEST_F(stack, dir_without_flag_is_enotblk)
 	int fd = open(DIRL, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	ASSERT_GE(fd, 0);
-	ASSERT_EQ(0, two_blk_layers(&ls));
+	ASSERT_EQ(0, two_loop_layers(&ls));
 	layer_init(&ls.l[0], fd, 0, 0);
 	stack_args_init(&cs, ls.l, 2, 0, NULL);
 	EXPECT_CREATE_FAILS(&cs, ENOTBLK, 0);
@@ -210,35 +222,10 @@ TEST_F(stack, blockdev_not_squashfs)
 	struct layer_set ls = {};
 
 	ASSERT_EQ(0, two_blk_layers(&ls));
-	ASSERT_EQ(0, add_blk_layer(&ls, fixture("nosquash.img")));
+	ASSERT_EQ(0, add_loop_layer(&ls, fixture("nosquash.img")));
 	stack_args_init(&cs, ls.l, 3, 0, NULL);
 	EXPECT_CREATE_FAILS(&cs, EINVAL, 2);
 	put_layers(&ls);
-}
-
-static int copy_file(const char *from, const char *to)
-{
-	static char buf[1 << 16];
-	int in = open(from, O_RDONLY | O_CLOEXEC), out, err = 0;
-	ssize_t n;
-
-	if (in < 0)
-		return -errno;
-	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (out < 0) {
-		close(in);
-		return -errno;
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, n) != n) {
-			err = -EIO;
-			break;
-		}
-	if (n < 0)
-		err = -errno;
-	close(in);
-	close(out);
-	return err;
 }
 
 TEST_F(stack, writable_blockdev_is_eacces)
@@ -761,7 +748,7 @@ TEST_F(stack, mountinfo_shows_layers_not_paths)
 	int fd;
 
 	ASSERT_EQ(0, two_blk_layers(&ls));
-	ASSERT_EQ(0, add_blk_layer(&ls, fixture("top2_ovl.sqfs")));
+	ASSERT_EQ(0, add_file_layer(&ls, fixture("top2_ovl.sqfs")));
 	fd = create_stack(ls.l, ls.nr, 0, NULL);
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(0, mount_stack(fd, MNT));
@@ -791,14 +778,14 @@ TEST_F(stack, everything_closed_after_mount)
 	close(fd);
 	put_layers(&ls);
 	/* the mount holds the layers */
-	EXPECT_EQ(self->loops + 2, count_loops());
+	EXPECT_EQ(self->loops + 2, count_layer_devs());
 	EXPECT_TRUE(file_is(MNT "/file_a", "base a"));
 	EXPECT_TRUE(file_is(MNT "/dir2/new", "top new"));
 	EXPECT_EQ(0, umount(MNT));
 	/* released by the unmounting task, before umount returns */
-	n = count_loops();
+	n = count_layer_devs();
 	EXPECT_EQ(self->loops, n);
-	EXPECT_EQ(self->loops, wait_loops(self->loops, 5000));
+	EXPECT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
 }
 
 TEST_F(stack, stack_fd_closed_before_mount_releases)
@@ -810,10 +797,10 @@ TEST_F(stack, stack_fd_closed_before_mount_releases)
 	fd = create_stack(ls.l, ls.nr, 0, NULL);
 	ASSERT_GE(fd, 0);
 	put_layers(&ls);
-	EXPECT_EQ(self->loops + 2, count_loops());
+	EXPECT_EQ(self->loops + 2, count_layer_devs());
 	close(fd);
 	/* the last reference was the stack fd: its release frees the layers */
-	EXPECT_EQ(self->loops, wait_loops(self->loops, 5000));
+	EXPECT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
 }
 
 TEST_F(stack, same_stack_mounted_twice)
@@ -838,9 +825,9 @@ TEST_F(stack, same_stack_mounted_twice)
 	EXPECT_NE(a.st_dev, b.st_dev); /* a new superblock each time */
 	EXPECT_EQ(0, umount(MNT));
 	EXPECT_TRUE(file_is(WORK "/mnt2/dir1/x", "base x"));
-	EXPECT_EQ(self->loops + 2, count_loops());
+	EXPECT_EQ(self->loops + 2, count_layer_devs());
 	EXPECT_EQ(0, umount(WORK "/mnt2"));
-	EXPECT_EQ(self->loops, wait_loops(self->loops, 5000));
+	EXPECT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
 }
 
 TEST_F(stack, umount_busy_then_lazy)
@@ -865,9 +852,9 @@ TEST_F(stack, umount_busy_then_lazy)
 	/* still readable through the open file; layers still held */
 	EXPECT_EQ(7, pread(f, buf, sizeof(buf), 0));
 	EXPECT_EQ(0, memcmp(buf, "base a\n", 7));
-	EXPECT_EQ(self->loops + 2, count_loops());
+	EXPECT_EQ(self->loops + 2, count_layer_devs());
 	close(f);
-	EXPECT_EQ(self->loops, wait_loops(self->loops, 5000));
+	EXPECT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
 }
 
 TEST_F(stack, module_pinned_while_in_use)
@@ -885,7 +872,7 @@ TEST_F(stack, module_pinned_while_in_use)
 	EXPECT_NE(0, run("rmmod atomfs 2>/dev/null"));
 	EXPECT_TRUE(path_exists("/sys/module/atomfs"));
 	EXPECT_EQ(0, umount(MNT));
-	EXPECT_EQ(self->loops, wait_loops(self->loops, 5000));
+	EXPECT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
 }
 
 static int drop_cap_sys_admin(void)
@@ -1097,7 +1084,7 @@ TEST_F(stack, get_info_label_and_proc_layers)
 TEST(module_unloads_at_the_end)
 {
 	EXPECT_EQ(0, count_mounts("atomfs"));
-	EXPECT_EQ(0, wait_loops(0, 5000));
+	EXPECT_EQ(0, wait_layer_devs(0, 5000));
 	ASSERT_EQ(0, run("rmmod atomfs"));
 	ASSERT_EQ(0, run("modprobe atomfs"));
 }

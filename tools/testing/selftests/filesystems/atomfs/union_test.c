@@ -42,7 +42,7 @@ FIXTURE_VARIANT_ADD(u, dir) {
 
 FIXTURE_SETUP(u)
 {
-	self->loops = count_loops();
+	self->loops = count_layer_devs();
 	ASSERT_GE(self->loops, 0);
 	ASSERT_EQ(0, allow_unverified());
 	ASSERT_EQ(0, private_ns_tmpfs(WORK));
@@ -55,7 +55,7 @@ FIXTURE_TEARDOWN(u)
 	EXPECT_EQ(0, count_mounts("atomfs"));
 	close_range(3, ~0U, 0);
 	umount_below(WORK, false);
-	EXPECT_EQ(self->loops, wait_loops(self->loops, 5000));
+	EXPECT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
 }
 
 /* Mount flags for stack_at(): read-only unless a test says otherwise. */
@@ -76,7 +76,7 @@ static int stack_at(FIXTURE_DATA(u) *self, bool dir_layers, const char *dir,
 	ls.nr = 0;
 	for (i = 0; i < nr && !err; i++) {
 		if (!dir_layers) {
-			err = add_blk_layer(&ls, fixture(names[i]));
+			err = add_file_layer(&ls, fixture(names[i]));
 			continue;
 		}
 		snprintf(path, sizeof(path), WORK "/lower/%d", self->nlower++);
@@ -1021,7 +1021,7 @@ FIXTURE(tmp) {
 
 FIXTURE_SETUP(tmp)
 {
-	self->loops = count_loops();
+	self->loops = count_layer_devs();
 	ASSERT_EQ(0, allow_unverified());
 	ASSERT_EQ(0, private_ns_tmpfs(WORK));
 	ASSERT_EQ(0, mkdir(MNT, 0755));
@@ -1032,7 +1032,7 @@ FIXTURE_TEARDOWN(tmp)
 	EXPECT_EQ(0, count_mounts("atomfs"));
 	close_range(3, ~0U, 0);
 	umount_below(WORK, false);
-	EXPECT_EQ(self->loops, wait_loops(self->loops, 5000));
+	EXPECT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
 }
 
 TEST_F(tmp, tmpfs_dir_layers)

@@ -87,31 +87,6 @@ static int read_stats(struct stats *s)
 	return 0;
 }
 
-/* The digest NAME has in the fixtures' verify/SHA256SUMS. */
-static int digest_of(const char *name, struct atomfs_digest *d)
-{
-	unsigned char *b = (unsigned char *)d->bytes;
-	char line[PATH_MAX + 80], hex[65], n[PATH_MAX];
-	FILE *f = fopen(fixture("verify/SHA256SUMS"), "re");
-	int i, found = 0;
-
-	if (!f)
-		return -errno;
-	while (!found && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%64s %4095s", hex, n) == 2 && !strcmp(n, name))
-			found = 1;
-	fclose(f);
-	if (!found)
-		return -ENOENT;
-	memset(d, 0, sizeof(*d));
-	d->algo = ATOMFS_DIGEST_SHA256;
-	d->size = 32;
-	for (i = 0; i < 32; i++)
-		if (sscanf(hex + 2 * i, "%2hhx", &b[i]) != 1)
-			return -EINVAL;
-	return 0;
-}
-
 static void digest_hex(const struct atomfs_digest *d, char hex[65])
 {
 	const unsigned char *b = (const unsigned char *)d->bytes;
@@ -124,7 +99,7 @@ static void digest_hex(const struct atomfs_digest *d, char hex[65])
 /* Append a block layer over FIXTURE NAME carrying its digest. */
 static int add_verified(struct layer_set *ls, const char *name)
 {
-	int err = add_blk_layer(ls, fixture(name));
+	int err = add_loop_layer(ls, fixture(name));
 
 	if (!err)
 		err = digest_of(name, &ls->l[ls->nr - 1].digest);
@@ -135,37 +110,10 @@ static int add_verified(struct layer_set *ls, const char *name)
 static int add_file_digest(struct layer_set *ls, const char *file,
 			   const char *name)
 {
-	int err = add_blk_layer(ls, file);
+	int err = add_loop_layer(ls, file);
 
 	if (!err)
 		err = digest_of(name, &ls->l[ls->nr - 1].digest);
-	return err;
-}
-
-static int copy_file(const char *src, const char *dst)
-{
-	char buf[65536];
-	int in, out, err = 0;
-	ssize_t n;
-
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return -errno;
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (out < 0) {
-		err = -errno;
-		close(in);
-		return err;
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, n) != n) {
-			err = -EIO;
-			break;
-		}
-	if (n < 0)
-		err = -errno;
-	close(in);
-	close(out);
 	return err;
 }
 
@@ -177,31 +125,6 @@ static int make_padded(const char *src, const char *dst, long long size)
 	if (!err && truncate(dst, size))
 		err = -errno;
 	return err;
-}
-
-/* sha256sum of FILE into D. */
-static int sha256_file(const char *file, struct atomfs_digest *d)
-{
-	unsigned char *b = (unsigned char *)d->bytes;
-	char cmd[PATH_MAX + 32], hex[65];
-	FILE *p;
-	int i, n;
-
-	snprintf(cmd, sizeof(cmd), "sha256sum '%s'", file);
-	p = popen(cmd, "r");
-	if (!p)
-		return -errno;
-	n = fscanf(p, "%64s", hex);
-	pclose(p);
-	if (n != 1 || strlen(hex) != 64)
-		return -EIO;
-	memset(d, 0, sizeof(*d));
-	d->algo = ATOMFS_DIGEST_SHA256;
-	d->size = 32;
-	for (i = 0; i < 32; i++)
-		if (sscanf(hex + 2 * i, "%2hhx", &b[i]) != 1)
-			return -EINVAL;
-	return 0;
 }
 
 #define DELAY_POINT "/sys/kernel/debug/atomfs/delay_point"
@@ -1175,7 +1098,7 @@ TEST_F_TIMEOUT(verify, twenty_concurrent_setups, 600)
 		self->ls->nr = 0;
 		for (j = 0; j < SETUP_LAYERS; j++) {
 			if (j == 0) {
-				ASSERT_EQ(0, add_blk_layer(self->ls, WORK "/slow"));
+				ASSERT_EQ(0, add_loop_layer(self->ls, WORK "/slow"));
 				self->ls->l[0].digest = slow;
 			} else {
 				snprintf(name, sizeof(name), "many/%04d.sqfs", 50 + j);
@@ -1267,8 +1190,8 @@ TEST_F_TIMEOUT(verify, waiter_retries_after_owner_fails, 180)
 	ASSERT_EQ(0, slow_layer(WORK "/slow", &d, 64));
 	ASSERT_EQ(0, copy_file(WORK "/slow", WORK "/slow-bad"));
 	ASSERT_EQ(0, flip_bit(WORK "/slow-bad", 2 * MIB));
-	ASSERT_EQ(0, add_blk_layer(self->ls, WORK "/slow-bad"));
-	ASSERT_EQ(0, add_blk_layer(self->ls, WORK "/slow"));
+	ASSERT_EQ(0, add_loop_layer(self->ls, WORK "/slow-bad"));
+	ASSERT_EQ(0, add_loop_layer(self->ls, WORK "/slow"));
 	bad = self->ls->fd[0];
 	good = self->ls->fd[1];
 	memset(&owner, 0, sizeof(owner));
@@ -1319,8 +1242,8 @@ TEST_F_TIMEOUT(verify, shared_wait_is_killable, 180)
 	pid_t pid;
 
 	ASSERT_EQ(0, slow_layer(WORK "/slow", &d, 64));
-	ASSERT_EQ(0, add_blk_layer(self->ls, WORK "/slow"));
-	ASSERT_EQ(0, add_blk_layer(self->ls, WORK "/slow"));
+	ASSERT_EQ(0, add_loop_layer(self->ls, WORK "/slow"));
+	ASSERT_EQ(0, add_loop_layer(self->ls, WORK "/slow"));
 	memset(&owner, 0, sizeof(owner));
 	owner.l = self->ls->l[0];
 	owner.l.digest = d;
@@ -1559,7 +1482,7 @@ TEST_F(verify, require_verified_policy)
 	stack_args_init(&cs, self->ls->l, 2, 0, "verify-policy");
 	EXPECT_CREATE_FAILS(&cs, EPERM, 1);
 	/* A block device without a digest too. */
-	ASSERT_EQ(0, add_blk_layer(self->ls, fixture("top_ovl.sqfs")));
+	ASSERT_EQ(0, add_loop_layer(self->ls, fixture("top_ovl.sqfs")));
 	self->ls->l[1] = self->ls->l[2];
 	stack_args_init(&cs, self->ls->l, 2, 0, "verify-policy");
 	EXPECT_CREATE_FAILS(&cs, EPERM, 1);
