@@ -47,7 +47,7 @@ enum {
 
 /* The module's block device for a layer given as a file (blob.c). */
 struct atomfs_blob {
-	struct file *file;		/* write access denied until freed */
+	struct file *file;		/* write-denied; NULL once given back */
 	struct gendisk *disk;		/* read-only, reads @file */
 	struct blk_mq_tag_set tag_set;
 	int minor;

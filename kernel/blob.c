@@ -127,13 +127,14 @@ static int atomfs_blob_bdev_open(ATOMFS_BDEV_OPEN_ARGS)
 	return atomfs_bdev_open_write(mode) ? -EROFS : 0;
 }
 
-/* The last reference to the disk is gone: give the file back. */
+/*
+ * The last reference to the disk is gone. The file was given back at
+ * atomfs_blob_put(): a reader of the removed node keeps only this.
+ */
 static void atomfs_blob_free_disk(struct gendisk *disk)
 {
 	struct atomfs_blob *blob = disk->private_data;
 
-	allow_write_access(blob->file);
-	fput(blob->file);
 	ida_free(&atomfs_blob_ida, blob->minor);
 	kfree(blob);
 	if (atomic_dec_and_test(&atomfs_blob_disks))
@@ -151,8 +152,8 @@ static const struct block_device_operations atomfs_blob_fops = {
  * The blob file of a descriptor with ATOMFS_LAYER_FILE, checked (a regular
  * file open for reading, exactly @desc->size bytes, a multiple of 512, or
  * of 4096 when it is to be verified) and with write access denied: nobody
- * can open it for writing until atomfs_layer_put_file() or the blob's
- * release. This is where a kernel whose squashfs mounts files directly
+ * can open it for writing until atomfs_layer_put_file() or
+ * atomfs_blob_put(). This is where a kernel whose squashfs mounts files directly
  * would take the file instead of making a device of it.
  */
 struct file *atomfs_layer_open_file(const struct atomfs_layer *desc)
@@ -194,12 +195,27 @@ void atomfs_layer_put_file(struct file *file)
 }
 
 /*
+ * Read @blob's file with direct I/O? Loop's rule (__loop_update_dio() on
+ * 6.1, the same on 6.12): the open file can (FMODE_CAN_ODIRECT, on both
+ * lines), and the device under its filesystem, if any, has logical blocks
+ * no larger than ours, so that every request we get can be aligned for it.
+ */
+static bool atomfs_blob_can_direct(struct atomfs_blob *blob)
+{
+	struct block_device *sb_bdev = file_inode(blob->file)->i_sb->s_bdev;
+
+	if (!(blob->file->f_mode & FMODE_CAN_ODIRECT))
+		return false;
+	return !sb_bdev || bdev_logical_block_size(sb_bdev) <=
+			   queue_logical_block_size(blob->disk->queue);
+}
+
+/*
  * Make the device of @file (from atomfs_layer_open_file()); the blob takes
  * over the file reference and its write denial, also on failure.
  */
 struct atomfs_blob *atomfs_blob_create(struct file *file)
 {
-	struct address_space *mapping = file->f_mapping;
 	struct atomfs_blob *blob;
 	struct gendisk *disk;
 	int err = -ENOMEM;
@@ -208,8 +224,6 @@ struct atomfs_blob *atomfs_blob_create(struct file *file)
 	if (!blob || atomfs_should_fail())
 		goto out_file;
 	blob->file = file;
-	/* Cache the data once, in the layer's mount, as loop's direct_io. */
-	blob->direct = mapping->a_ops && mapping->a_ops->direct_IO;
 
 	err = ida_alloc_max(&atomfs_blob_ida, MINORMASK, GFP_KERNEL);
 	if (err < 0)
@@ -244,6 +258,8 @@ struct atomfs_blob *atomfs_blob_create(struct file *file)
 	/* Private to the module: no udev probing of each layer. */
 	dev_set_uevent_suppress(disk_to_dev(disk), 1);
 	blob->disk = disk;
+	/* Cache the data once, in the layer's mount, as loop's direct_io. */
+	blob->direct = atomfs_blob_can_direct(blob);
 
 	err = add_disk(disk);
 	if (err)
@@ -270,15 +286,20 @@ struct block_device *atomfs_blob_bdev(struct atomfs_blob *blob)
 }
 
 /*
- * Remove the device. Its mount must be gone (atomfs_layers_release()
- * unmounts synchronously first). Someone else who still has the node open
- * gets errors from now on; the file is given back when they close it.
+ * Remove the device and give its file back. Its mount must be gone
+ * (atomfs_layers_release() unmounts synchronously first). del_gendisk()
+ * marks the disk dead and waits for the requests in flight, so no worker
+ * reads the file after it: someone who still has the node open (udev's
+ * probe, say) gets errors from now on and does not delay the file's
+ * return.
  */
 void atomfs_blob_put(struct atomfs_blob *blob)
 {
 	struct gendisk *disk = blob->disk;
 
 	del_gendisk(disk);
+	atomfs_layer_put_file(blob->file);
+	blob->file = NULL;
 	blk_mq_free_tag_set(&blob->tag_set);
 	put_disk(disk);
 }

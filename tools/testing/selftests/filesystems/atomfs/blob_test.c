@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -383,6 +384,154 @@ TEST_F(blob, init_without_devtmpfs_enoent)
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	close(ctl);
 	close(fd);
+}
+
+/*
+ * A reader of /dev/atomfsbN (udev's probe, say) that keeps the node open
+ * past the layer's end does not delay the file's return: it is writable
+ * as soon as the last stack is gone, and the reader gets no more data.
+ */
+TEST_F(blob, node_reader_does_not_delay_release)
+{
+	int stack, status, pipefd[2], go[2];
+	char dev[64], c = 0;
+	pid_t pid;
+
+	stack = blob_stack(BLOB, O_RDONLY);
+	ASSERT_LE(0, stack);
+	ASSERT_EQ(0, mount_stack(stack, MNT));
+	ASSERT_EQ(0, find_blob_dev(dev, sizeof(dev)));
+	ASSERT_EQ(0, pipe(pipefd));
+	ASSERT_EQ(0, pipe(go));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char magic[4];
+		int fd = open(dev, O_RDONLY);
+		ssize_t n;
+
+		/* Only the node: not the stack fd inherited by fork(). */
+		close(stack);
+		if (fd < 0 || pread(fd, magic, 4, 0) != 4 ||
+		    memcmp(magic, "hsqs", 4))
+			_exit(2);
+		if (write(pipefd[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(3);
+		/* The layer is gone: no bytes of the file through here. */
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		n = pread(fd, magic, 4, 0);
+		_exit(n > 0 ? 4 : 0);
+	}
+	ASSERT_EQ(1, read(pipefd[0], &c, 1));
+	EXPECT_EQ(-ETXTBSY, try_open(BLOB, O_WRONLY));
+	ASSERT_EQ(0, umount(MNT));
+	close(stack);
+	EXPECT_EQ(0, try_open(BLOB, O_WRONLY))
+		TH_LOG("the blob is still write-denied while %s is open elsewhere",
+		       dev);
+	EXPECT_EQ(0, truncate(LINK, file_size(fixture("base.sqfs"))));
+	ASSERT_EQ(1, write(go[1], &c, 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(go[0]);
+	close(go[1]);
+}
+
+/* Read every regular file below DIR; the number read, or -errno. */
+static int read_tree(const char *dir)
+{
+	char path[PATH_MAX], buf[65536];
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0, r, fd;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (de->d_type == DT_DIR) {
+			r = read_tree(path);
+			if (r < 0) {
+				closedir(d);
+				return r;
+			}
+			n += r;
+		} else if (de->d_type == DT_REG) {
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0) {
+				closedir(d);
+				return -errno;
+			}
+			while (read(fd, buf, sizeof(buf)) > 0)
+				;
+			close(fd);
+			n++;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/* Pages of FILE in the page cache (mincore), or -errno. */
+static long cached_pages(const char *file)
+{
+	long page = sysconf(_SC_PAGESIZE), size = file_size(file), i, n = 0;
+	unsigned char *vec;
+	void *map;
+	int fd;
+
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return -errno;
+	vec = calloc((size + page - 1) / page, 1);
+	if (!vec || mincore(map, size, vec)) {
+		free(vec);
+		munmap(map, size);
+		return -ENOMEM;
+	}
+	for (i = 0; i < (size + page - 1) / page; i++)
+		n += vec[i] & 1;
+	free(vec);
+	munmap(map, size);
+	return n;
+}
+
+/*
+ * On ext4 (direct I/O allowed, 512-byte logical blocks under it) the
+ * device reads the blob with direct I/O: hashing it, mounting it and
+ * reading every file through the stack leave none of the blob's pages in
+ * the page cache (the data is cached once, by the layer's mount).
+ */
+TEST_F(blob, direct_io_leaves_blob_uncached)
+{
+	long before, after;
+	int stack, n;
+
+	if (strncmp(BLOB, SCRATCH, strlen(SCRATCH)))
+		SKIP(return, "blobs on tmpfs: 6.1's tmpfs has no direct I/O (the ext4 scratch disk of vm/run --disk has)");
+	sync();
+	ASSERT_EQ(0, write_file("/proc/sys/vm/drop_caches", "3", 1, 0));
+	before = cached_pages(BLOB);
+	ASSERT_EQ(0, before);
+	stack = blob_stack(BLOB, O_RDONLY);
+	ASSERT_LE(0, stack);
+	ASSERT_EQ(0, mount_stack(stack, MNT));
+	n = read_tree(MNT);
+	EXPECT_LT(0, n);
+	after = cached_pages(BLOB);
+	EXPECT_EQ(0, after) TH_LOG("%ld of the blob's pages cached after reading %d files through the stack",
+				   after, n);
+	ASSERT_EQ(0, umount(MNT));
+	close(stack);
 }
 
 /*
