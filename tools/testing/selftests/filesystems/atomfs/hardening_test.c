@@ -16,7 +16,8 @@
  *  8. max_layers bounded, require_verified at mount, mountinfo unverified
  *     once a held layer is marked bad;
  *  9. NO_FD size, killable dir_lock, kept build errors, one shared overflow
- *     readdir list, nosuid/nodev of directory layers, redirect/metacopy.
+ *     readdir list, nosuid/nodev of directory layers, idmapped directory
+ *     layers refused (the ext4 scratch disk), redirect/metacopy.
  * Tests that need the delay knob (/sys/kernel/debug/atomfs/delay_*) run
  * on the debug kernel only and say so when skipped.
  */
@@ -1041,6 +1042,111 @@ TEST_F_TIMEOUT(h, nosuid_nodev_dir_layer, 120)
 }
 
 /* overlayfs redirects and metacopy would be shown wrong: refused. */
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+
+/*
+ * A user namespace that maps uid and gid 0 to 1000: an fd of it, or
+ * -errno. The child that made it is gone when this returns.
+ */
+static int userns_fd(void)
+{
+	char path[64], c = 0;
+	int p[2], q[2], fd, status;
+	pid_t pid;
+
+	if (pipe(p) || pipe(q))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		if (unshare(CLONE_NEWUSER) || write(p[1], &c, 1) != 1)
+			_exit(1);
+		_exit(read(q[0], &c, 1) == 1 ? 0 : 1);
+	}
+	fd = read(p[0], &c, 1) == 1 ? 0 : -EIO;
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
+	if (!fd)
+		fd = write_file(path, "0 1000 1", 8, 0);
+	snprintf(path, sizeof(path), "/proc/%d/gid_map", pid);
+	if (!fd)
+		fd = write_file(path, "0 1000 1", 8, 0);
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+	if (!fd) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fd = -errno;
+	}
+	if (write(q[1], &c, 1) != 1 && fd >= 0) {
+		close(fd);
+		fd = -EIO;
+	}
+	waitpid(pid, &status, 0);
+	close(p[0]);
+	close(p[1]);
+	close(q[0]);
+	close(q[1]);
+	return fd;
+}
+
+/*
+ * An idmapped mount as a directory layer is refused (EINVAL): atomfs shows
+ * the layer's own ids, so the mapping would be silently lost. The same
+ * directory without the mapping is accepted. Needs a filesystem that
+ * allows idmapped mounts: the ext4 scratch disk (vm/run --disk), or tmpfs
+ * from 6.3.
+ */
+TEST_F(h, idmapped_dir_layer_refused)
+{
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP };
+	const char *base = access("/mnt/scratch/lost+found", F_OK) ?
+			   WORK : "/mnt/scratch";
+	static struct layer_set ls;
+	char dir[PATH_MAX];
+	int tree, ns, fd;
+
+	ASSERT_EQ(0, allow_unverified());
+	snprintf(dir, sizeof(dir), "%s/idmap-layer", base);
+	mkdir(dir, 0755);
+	ns = userns_fd();
+	ASSERT_LE(0, ns) TH_LOG("user namespace: %s", strerror(-ns));
+	tree = syscall(__NR_open_tree, AT_FDCWD, dir,
+		       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	ASSERT_LE(0, tree) TH_LOG("open_tree %s: %s", dir, strerror(errno));
+	attr.userns_fd = ns;
+	if (syscall(__NR_mount_setattr, tree, "", AT_EMPTY_PATH, &attr,
+		    sizeof(attr))) {
+		close(tree);
+		close(ns);
+		SKIP(return, "%s cannot be idmapped here (%s): run with the ext4 scratch disk (vm/run --disk)",
+		     base, strerror(errno));
+	}
+	close(ns);
+	ASSERT_EQ(0, mkdir(WORK "/idmapped", 0755));
+	ASSERT_EQ(0, sys_move_mount(tree, "", AT_FDCWD, WORK "/idmapped",
+				    MOVE_MOUNT_F_EMPTY_PATH));
+	close(tree);
+
+	ls.nr = 0;
+	ASSERT_EQ(0, add_dir_layer(&ls, WORK "/idmapped"));
+	fd = create_stack(ls.l, ls.nr, 0, NULL);
+	EXPECT_EQ(-EINVAL, fd) TH_LOG("an idmapped directory layer was taken");
+	if (fd >= 0)
+		close(fd);
+	put_layers(&ls);
+
+	/* The same directory, not idmapped: taken. */
+	ASSERT_EQ(0, add_dir_layer(&ls, dir));
+	fd = create_stack(ls.l, ls.nr, 0, NULL);
+	EXPECT_LE(0, fd);
+	if (fd >= 0)
+		close(fd);
+	put_layers(&ls);
+	EXPECT_EQ(0, umount(WORK "/idmapped"));
+}
+
 TEST_F(h, redirect_and_metacopy_refused)
 {
 	ASSERT_EQ(0, allow_unverified());
@@ -1095,4 +1201,4 @@ TEST_F(h, hard_linked_directory)
 	EXPECT_EQ(0, umount(MNT));
 }
 
-TEST_HARNESS_MAIN
+ATOMFS_HARNESS_MAIN
