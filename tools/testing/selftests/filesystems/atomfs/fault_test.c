@@ -302,7 +302,7 @@ TEST_F_TIMEOUT(fault, fail_nth_walk, 2400)
 	walk(_metadata, self, &self->ls, 100000);
 }
 
-#define FILE_STEPS 150
+#define FILE_STEPS 60
 TEST_F_TIMEOUT(fault, fail_nth_walk_file, 1800)
 {
 	walk(_metadata, self, &self->fls, FILE_STEPS);
