@@ -1058,56 +1058,6 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-/* sha256sum of FILE into D (busybox or coreutils sha256sum). */
-static int sha256_file(const char *file, struct atomfs_digest *d)
-{
-	char cmd[PATH_MAX + 32], hex[80];
-	uint8_t *b = (uint8_t *)d->bytes;
-	FILE *p;
-	int i, ok;
-
-	snprintf(cmd, sizeof(cmd), "sha256sum '%s'", file);
-	p = popen(cmd, "r");
-	if (!p)
-		return -errno;
-	ok = fscanf(p, "%64s", hex) == 1 && strlen(hex) == 64;
-	pclose(p);
-	if (!ok)
-		return -EIO;
-	memset(d, 0, sizeof(*d));
-	d->algo = ATOMFS_DIGEST_SHA256;
-	d->size = 32;
-	for (i = 0; i < 32; i++)
-		sscanf(hex + 2 * i, "%2hhx", &b[i]);
-	return 0;
-}
-
-static int copy_file(const char *from, const char *to)
-{
-	char buf[65536];
-	int in = open(from, O_RDONLY | O_CLOEXEC), out, err = 0;
-	ssize_t n;
-
-	if (in < 0)
-		return -errno;
-	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (out < 0) {
-		err = -errno;
-		close(in);
-		return err;
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, n) != n) {
-			err = -EIO;
-			break;
-		}
-	if (n < 0)
-		err = -errno;
-	close(in);
-	close(out);
-	return err;
-}
-
 static int setup(void)
 {
 	char p[PATH_MAX];

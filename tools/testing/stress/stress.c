@@ -463,29 +463,6 @@ static void *flipper(void *arg)
 	return NULL;
 }
 
-static int sha256_file(const char *file, struct atomfs_digest *d)
-{
-	char cmd[PATH_MAX + 32], hex[80];
-	uint8_t *b = (uint8_t *)d->bytes;
-	FILE *p;
-	int i, ok;
-
-	snprintf(cmd, sizeof(cmd), "sha256sum '%s'", file);
-	p = popen(cmd, "r");
-	if (!p)
-		return -errno;
-	ok = fscanf(p, "%64s", hex) == 1 && strlen(hex) == 64;
-	pclose(p);
-	if (!ok)
-		return -EIO;
-	memset(d, 0, sizeof(*d));
-	d->algo = ATOMFS_DIGEST_SHA256;
-	d->size = 32;
-	for (i = 0; i < 32; i++)
-		sscanf(hex + 2 * i, "%2hhx", &b[i]);
-	return 0;
-}
-
 static int count_stacks(void)
 {
 	DIR *d = opendir("/proc/fs/atomfs");
