@@ -70,11 +70,13 @@ again:
 		}
 		if (ret < 0)
 			return errno_to_blk_status(ret);
-		if (!ret) {
-			/* The file ends inside its last sector. */
-			iov_iter_zero(iov_iter_count(&iter), &iter);
-			break;
-		}
+		/*
+		 * The size is a multiple of 512 and pinned while the layer is
+		 * held: a file that ends early shrank under us (a network or
+		 * user-space filesystem). Never serve zeros as verified data.
+		 */
+		if (!ret)
+			return BLK_STS_IOERR;
 	}
 	*pos += len;
 	return BLK_STS_OK;
@@ -181,6 +183,12 @@ struct file *atomfs_layer_open_file(const struct atomfs_layer *desc)
 	err = deny_write_access(file);
 	if (err)
 		goto out;
+	/* A writer may have changed the size between the check and the denial. */
+	if (i_size_read(file_inode(file)) != desc->size) {
+		allow_write_access(file);
+		err = -EMSGSIZE;
+		goto out;
+	}
 	return file;
 out:
 	fput(file);
@@ -255,7 +263,10 @@ struct atomfs_blob *atomfs_blob_create(struct file *file)
 	snprintf(disk->disk_name, DISK_NAME_LEN, "atomfsb%d", blob->minor);
 	set_capacity(disk, i_size_read(file_inode(file)) >> SECTOR_SHIFT);
 	set_disk_ro(disk, true);
-	/* Private to the module: no udev probing of each layer. */
+	/*
+	 * Quiet while it is set up; device_add_disk() lets uevents out again,
+	 * so udev does see (and may probe) each layer's disk.
+	 */
 	dev_set_uevent_suppress(disk_to_dev(disk), 1);
 	blob->disk = disk;
 	/* Cache the data once, in the layer's mount, as loop's direct_io. */
@@ -354,6 +365,8 @@ struct vfsmount *atomfs_blob_mount(struct atomfs_blob *blob)
 	snprintf(m.source, sizeof(m.source), "/dev/%s", blob->disk->disk_name);
 	queue_work(system_unbound_wq, &m.work);
 	wait_for_completion(&m.done);
+	/* Until the worker has left the module's code too (rmmod). */
+	flush_work(&m.work);
 	destroy_work_on_stack(&m.work);
 	if (IS_ERR(m.mnt)) {
 		if (PTR_ERR(m.mnt) == -ENOENT)
