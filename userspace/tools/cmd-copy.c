@@ -3,7 +3,6 @@
  * atomfs copy: move an image and its signatures between [oci:]DIR:TAG
  * layouts and docker:// registries (push and pull are its two halves).
  */
-#include <ftw.h>
 #include <getopt.h>
 #include <unistd.h>
 
@@ -183,15 +182,6 @@ static void summary(const char *verb, const char *src, const char *dst,
 		       st->present, st->mounted, st->referrers);
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 /* a layout side: [oci:]DIR:TAG, or a bare DIR taking deftag */
 int xfer_parse_local(const char *s, const char *deftag, bool allow_bare,
 		     struct atomfs_ref *ref)
@@ -355,7 +345,7 @@ out:
 	atomfs_layout_close(sl);
 	atomfs_layout_close(dl);
 	if (have_tmp)
-		nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		rm_tree(tmpdir);
 	atomfs_rref_free(&rs);
 	atomfs_rref_free(&rd);
 	atomfs_ref_free(&ls);

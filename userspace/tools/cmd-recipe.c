@@ -4,7 +4,6 @@
  * what is unchanged and swapping the layers of changed applied images
  * instead of running a stanza's steps again.  See atomfs-recipe(5).
  */
-#include <ftw.h>
 #include <getopt.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -58,25 +57,13 @@ struct recipe_build {
 	struct recipe_run_opts run;
 };
 
-static int rm_entry(const char *p, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p) ? -1 : 0;
-}
-
 static int clean_builddir(const char *dir)
 {
-	struct stat st;
+	int err = rm_tree(dir);
 
-	if (lstat(dir, &st) && errno == ENOENT)
-		return 0;
-	/* never remove a mount point still in use: umount first */
-	if (nftw(dir, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT))
-		return atomfs_err(errno, "cannot remove build directory %s: %s",
-				  dir, strerror(errno));
+	if (err)
+		return atomfs_err(err, "cannot remove build directory %s: %s",
+				  dir, strerror(-err));
 	return 0;
 }
 

@@ -94,6 +94,8 @@ int cmd_layer(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 /* cmd-recipe.c: atomfs build -f RECIPE */
 int cmd_build_recipe(int argc, char **argv);
+/* remove tree P (absent is fine), not crossing into mounts; 0 or -errno */
+int rm_tree(const char *p);
 int cmd_import(int argc, char **argv);
 /* cmd-import.c: SRC into DST, tar layers converted; an exit code */
 int import_image(const char *srcref, const char *dstref,

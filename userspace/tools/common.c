@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* common.c: what every atomfs subcommand shares */
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmd.h"
 #include "internal.h"
@@ -207,4 +209,25 @@ int open_ref(struct layouts *ls, const char *refstr, struct atomfs_image *img,
 	atomfs_layout_unlock(l);
 	atomfs_ref_free(&ref);
 	return err;
+}
+
+static int rm_entry(const char *p, const struct stat *sb, int flag,
+		    struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p) ? -1 : 0;
+}
+
+int rm_tree(const char *p)
+{
+	struct stat st;
+
+	if (lstat(p, &st))
+		return errno == ENOENT ? 0 : -errno;
+	/* never into a mount point still in use: umount first */
+	if (nftw(p, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT))
+		return -errno;
+	return 0;
 }

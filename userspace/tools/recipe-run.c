@@ -33,27 +33,6 @@
 
 int recipe_step_status;
 
-static int rm_entry(const char *p, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p) ? -1 : 0;
-}
-
-/* remove a tree, never crossing into a mount still there */
-static int rm_tree(const char *p)
-{
-	struct stat st;
-
-	if (lstat(p, &st))
-		return errno == ENOENT ? 0 : -errno;
-	if (nftw(p, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT))
-		return -errno;
-	return 0;
-}
-
 /*
  * overlayfs cannot use an upper directory on 9p, NFS, FUSE...  The
  * filesystem type comes from mountinfo (by device number): statfs() on 9p

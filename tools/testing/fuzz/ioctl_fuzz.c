@@ -1121,21 +1121,6 @@ static void restore_params(void)
 }
 
 /* Names in /proc/fs/atomfs besides "stats": stacks still alive. */
-static int count_stacks(void)
-{
-	DIR *d = opendir("/proc/fs/atomfs");
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		return -errno;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' && strcmp(de->d_name, "stats"))
-			n++;
-	closedir(d);
-	return n;
-}
-
 static void usage(void)
 {
 	fprintf(stderr, "usage: ioctl_fuzz [-s SEED] [-d SECONDS | -n ITERATIONS] [-t THREADS] [--disallow ERRNO]... [--kmsg-selftest] [-v]\n");

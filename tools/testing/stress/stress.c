@@ -463,21 +463,6 @@ static void *flipper(void *arg)
 	return NULL;
 }
 
-static int count_stacks(void)
-{
-	DIR *d = opendir("/proc/fs/atomfs");
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		return -errno;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' && strcmp(de->d_name, "stats"))
-			n++;
-	closedir(d);
-	return n;
-}
-
 int main(int argc, char **argv)
 {
 	int seconds = 60, nr_readers = 4, nr_mounters = 2, i, err, ctl;

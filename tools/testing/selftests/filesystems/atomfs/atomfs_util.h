@@ -141,6 +141,22 @@ out:
 	return err;
 }
 
+/* Stacks listed in /proc/fs/atomfs (its "stats" file aside), or -errno. */
+static inline int count_stacks(void)
+{
+	DIR *d = opendir("/proc/fs/atomfs");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && strcmp(de->d_name, "stats"))
+			n++;
+	closedir(d);
+	return n;
+}
+
 /* Number of loop devices with a backing file. */
 static inline int count_loops(void)
 {
