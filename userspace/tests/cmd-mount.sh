@@ -43,7 +43,7 @@ check_fail_msg 5 "requires a signature by one of its trusted keys" \
 	"policy: -o pubkey=evil.pub does not replace the trusted keys" atomfs mount -o pubkey=evil.pub L:evil mnt
 # past the policy, the mount goes on to the kernel (not loaded on this host)
 atomfs mount L:good mnt >out 2>&1
-check "policy: an image signed by a trusted key passes the policy" sh -c '! grep -q "policy\|signature" out'
+check "policy: an image signed by a trusted key passes the policy" sh -c 'grep -q "kernel module is not installed" out && ! grep -q "policy\|signature" out'
 check_fail_msg 5 "signature check with $T/evil.pub failed" \
 	"policy: -o pubkey=K also requires a signature by K" atomfs mount -o pubkey=$T/evil.pub L:good mnt
 # a trusted key found through the caller's directory, or one others can
@@ -65,10 +65,10 @@ check_fail_msg 4 "key $T/fifo.pub is not a regular file" \
 	"policy: a pubkey= FIFO is refused, not waited on" timeout 20 atomfs mount -o pubkey=$T/fifo.pub L:evil mnt
 policy '{"require_signature": false}'
 atomfs mount L:plain mnt >out 2>&1
-check "policy: require_signature false lets an unsigned image through" sh -c '! grep -q "policy\|signature" out'
+check "policy: require_signature false lets an unsigned image through" sh -c 'grep -q "kernel module is not installed" out && ! grep -q "policy\|signature" out'
 rm policy.json
 atomfs mount L:plain mnt >out 2>&1
-check "policy: no policy file, no requirement" sh -c '! grep -q "policy\|signature" out'
+check "policy: no policy file, no requirement" sh -c 'grep -q "kernel module is not installed" out && ! grep -q "policy\|signature" out'
 
 # the release build never reads the environment
 rel="$ATOMFS_BUILD/../bin"
