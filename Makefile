@@ -78,7 +78,8 @@ check: deps-if-missing
 	$(TOP)/tools/testing/check
 
 # The kernel ioctl fuzzer and the stress run (tools/testing/fuzz/run), on
-# the debug kernel, each with a closing kmemleak scan and module unload:
+# the debug kernel, each with a closing kmemleak scan and module unload
+# (make fuzz also runs the layer mutation fuzzer for a third of FUZZ_MINUTES):
 # make fuzz [FUZZ_MINUTES=30] [FUZZ_SEED=N], make stress [STRESS_MINUTES=10].
 # make check runs both for 60 s at once, with a fixed seed, in the debug
 # stage's boot.
@@ -94,8 +95,9 @@ fuzz: deps-if-missing
 	$(MAKE) -C userspace/fuzz run SECONDS=$$(( $(FUZZ_MINUTES) * 60 / 4 ))
 	$(MAKE) -s -C userspace -f Makefile O=$(TOP)/build/userspace/asan SANITIZE=1 tests
 	CRASH_POINTS=200 userspace/tests/run-tests $(TOP)/build/userspace/asan userspace/tests/cmd-crash.sh
-	$(VM)/run --kernel debug --mem 2048 --timeout $$(( $(FUZZ_MINUTES) * 60 + 1800 )) -- \
+	$(VM)/run --kernel debug --mem 2048 --timeout $$(( $(FUZZ_MINUTES) * 80 + 1800 )) -- \
 		tools/testing/fuzz/run --fuzz $$(( $(FUZZ_MINUTES) * 60 )) \
+		--mutate $$(( $(FUZZ_MINUTES) * 20 ))s \
 		$(if $(FUZZ_SEED),--seed $(FUZZ_SEED)) --leak-check
 
 stress: deps-if-missing
