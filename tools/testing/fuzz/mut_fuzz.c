@@ -55,7 +55,7 @@ struct blob {
 	size_t size;
 };
 static struct blob seed_blob[NR_SEEDS];
-static struct blob lower;	/* a valid layer under the mutated one */
+static struct blob lower;	/* a valid layer under the mutated one: wh_lower */
 
 struct rng {
 	uint64_t s;
@@ -333,7 +333,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	snprintf(path, sizeof(path), "%s/types.sqfs", corpus);
+	snprintf(path, sizeof(path), "%s/wh_lower.sqfs", corpus);
 	if (read_blob(path, &lower)) {
 		printf("Bail out! cannot read %s\n", path);
 		return 1;
@@ -385,7 +385,7 @@ int main(int argc, char **argv)
 		bool two = below(&r, 3) == 0;
 		unsigned int style = below(&r, 4);
 
-		printf("# iter %llu: %s%s\n", it, desc, two ? " (above types)" : "");
+		printf("# iter %llu: %s%s\n", it, desc, two ? " (above wh_lower)" : "");
 		if (write_blob(blob, &mut) || (two && write_blob(low, &lower))) {
 			printf("Bail out! cannot write %s\n", blob);
 			return 1;
