@@ -10,7 +10,10 @@
  *  3. LOOP_CHANGE_FD between the hash and the mount is caught (diskseq),
  *     and a held loop layer is hashed again before each reuse;
  *  4. listxattr shows trusted.* names only to CAP_SYS_ADMIN;
- *  5. each ioctl on /dev/atomfs checks CAP_SYS_ADMIN itself;
+ *  5. each ioctl on /dev/atomfs checks CAP_SYS_ADMIN itself; and the
+ *     broad sweep of issue 15 (nobody, root in a user namespace, root
+ *     without the capability, each with fds passed down: every ioctl,
+ *     mount, fsopen, /dev/atomfs's mode, what /proc/fs/atomfs shows);
  *  6. the decoy-device window: shown, and refused with ESTALE;
  *  7. crafted inode numbers above a layer's count keep apart;
  *  8. max_layers bounded, require_verified at mount, mountinfo unverified
@@ -634,6 +637,156 @@ TEST_F(h, ioctls_check_cap_sys_admin)
 	EXPECT_EQ(0, WEXITSTATUS(st)) TH_LOG("capset without CAP_SYS_ADMIN: check %d", WEXITSTATUS(st));
 	EXPECT_EQ(0, as_other(AS_NOBODY, ioctls_refused, &a));
 	close(a.ctl);
+	put_layers(&ls);
+}
+
+/*
+ * The security sweep (issue 15, point 6): three callers without
+ * CAP_SYS_ADMIN in the initial namespace - nobody, root in a new user
+ * namespace (also with its own mount namespace), and root after capset()
+ * dropped CAP_SYS_ADMIN - each holding what root passed down: a
+ * /dev/atomfs fd, a stack fd and a directory fd on a mounted atomfs.
+ * Each gets EPERM from every atomfs ioctl (CREATE_STACK, QUERY_LAYER on
+ * /dev/atomfs; GET_INFO on the mount) and from every way to mount a stack
+ * (mount(2), and fsopen/fsconfig, which root in a user namespace with its
+ * own mount namespace may open but not create). /dev/atomfs opens only
+ * for uid 0. What /proc/fs/atomfs shows them: the counters in "stats"
+ * (no path, label or digest) and one directory per stack, named by the
+ * stack id that mountinfo shows as id=N; each stack's "layers" (label,
+ * digests, sizes) is 0400 root and refused to them.
+ */
+struct sweep_arg {
+	int ctl, stack, mnt;
+	struct atomfs_layer *l;
+	char layers[PATH_MAX];	/* /proc/fs/atomfs/<id>/layers */
+	bool capset;		/* root minus CAP_SYS_ADMIN: uid 0 still */
+	bool own_mntns;		/* unshare(CLONE_NEWNS) first */
+};
+
+static int sweep(void *p)
+{
+	struct sweep_arg *a = p;
+	struct atomfs_info info;
+	char opts[64], buf[8192];
+	int fd, fs, rc;
+
+	if (a->capset && drop_sys_admin())
+		return 100;
+	if (a->own_mntns && unshare(CLONE_NEWNS))
+		return 101;
+	rc = ioctls_refused(&(struct ioctl_arg){ .ctl = a->ctl, .l = a->l });
+	if (rc)
+		return 10 + rc;
+	memset(&info, 0, sizeof(info));
+	if (ioctl(a->mnt, ATOMFS_IOC_GET_INFO, &info) != -1 || errno != EPERM)
+		return 20;
+	snprintf(opts, sizeof(opts), "stack=%d", a->stack);
+	if (!mount("none", MNT2, "atomfs", MS_RDONLY, opts) || errno != EPERM)
+		return 21;
+	fs = sys_fsopen("atomfs", FSOPEN_CLOEXEC);
+	if (fs >= 0) {
+		/* root in its own user and mount namespaces may get this far */
+		if (sys_fsconfig(fs, FSCONFIG_SET_FD, "stack", NULL, a->stack) &&
+		    errno != EPERM)
+			return 22;
+		if (!sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) ||
+		    errno != EPERM)
+			return 23;
+		close(fs);
+	} else if (errno != EPERM) {
+		return 24;
+	}
+	fd = open(ATOMFS_CTL_DEVICE, O_RDWR | O_CLOEXEC);
+	if (a->capset) {
+		/* uid 0 opens it (mode 0600 root): its ioctls are refused */
+		struct ioctl_arg ia = { .ctl = fd, .l = a->l };
+
+		if (fd < 0 || ioctls_refused(&ia))
+			return 30;
+		close(fd);
+		return 0;
+	}
+	if (fd >= 0 || errno != EACCES)
+		return 31;
+	if (read_file("/proc/fs/atomfs/stats", buf, sizeof(buf)) <= 0 ||
+	    !strstr(buf, "layers_verified") || strchr(buf, '/'))
+		return 40;
+	if (open(a->layers, O_RDONLY | O_CLOEXEC) != -1 || errno != EACCES)
+		return 41;
+	return 0;
+}
+
+TEST_F(h, unprivileged_sweep)
+{
+	static struct layer_set ls;
+	static const struct { const char *who; enum who as; bool capset, ns; } callers[] = {
+		{ "nobody", AS_NOBODY, false, false },
+		{ "root in a user namespace", AS_USERNS_ROOT, false, false },
+		{ "root in a user and mount namespace", AS_USERNS_ROOT, false, true },
+		{ "root without CAP_SYS_ADMIN", AS_NOBODY, true, false },
+	};
+	struct sweep_arg a;
+	struct atomfs_info info;
+	char label[ATOMFS_LABEL_MAX], buf[4096];
+	struct stat st;
+	unsigned int i;
+	int fd, rc;
+	pid_t pid;
+
+	/* /dev/atomfs: a character device, 0600 root:root */
+	ASSERT_EQ(0, stat(ATOMFS_CTL_DEVICE, &st));
+	EXPECT_TRUE(S_ISCHR(st.st_mode));
+	EXPECT_EQ(0600, st.st_mode & 07777);
+	EXPECT_EQ(0, st.st_uid);
+	EXPECT_EQ(0, st.st_gid);
+
+	memset(&a, 0, sizeof(a));
+	ls.nr = 0;
+	ASSERT_EQ(0, add_hard_verified(&ls, "swap_a.img", NULL));
+	fd = create_stack(ls.l, 1, 0, NULL);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, mount_stack(fd, MNT));
+	close(fd);
+	a.stack = create_stack(ls.l, 1, 0, NULL);	/* passed down, unmounted */
+	ASSERT_GE(a.stack, 0);
+	a.ctl = ctl_open();
+	ASSERT_GE(a.ctl, 0);
+	a.mnt = open(MNT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_GE(a.mnt, 0);
+	a.l = ls.l;
+	/* root sees the mount's id and label; the others must not */
+	memset(&info, 0, sizeof(info));
+	info.nr_layers = 0;
+	ASSERT_EQ(-1, ioctl(a.mnt, ATOMFS_IOC_GET_INFO, &info));
+	ASSERT_EQ(E2BIG, errno);
+	snprintf(a.layers, sizeof(a.layers), "/proc/fs/atomfs/%llu/layers",
+		 (unsigned long long)info.id);
+	ASSERT_GT(read_file(a.layers, buf, sizeof(buf)), 0);
+	EXPECT_NE(NULL, strstr(buf, "sha256:"));
+	snprintf(label, sizeof(label), "id=%llu", (unsigned long long)info.id);
+	EXPECT_TRUE(mountinfo_line(MNT, buf, sizeof(buf)));
+	EXPECT_NE(NULL, strstr(buf, label)) TH_LOG("mountinfo: %s", buf);
+
+	for (i = 0; i < ARRAY_SIZE(callers); i++) {
+		a.capset = callers[i].capset;
+		a.own_mntns = callers[i].ns;
+		if (a.capset) {
+			pid = fork();
+			ASSERT_GE(pid, 0);
+			if (pid == 0)
+				_exit(sweep(&a));
+			ASSERT_EQ(pid, waitpid(pid, &rc, 0));
+			rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+		} else {
+			rc = as_other(callers[i].as, sweep, &a);
+		}
+		EXPECT_EQ(0, rc) TH_LOG("%s: check %d", callers[i].who, rc);
+	}
+	EXPECT_EQ(1, count_mounts("atomfs"));	/* none of them mounted */
+	close(a.mnt);
+	close(a.stack);
+	close(a.ctl);
+	EXPECT_EQ(0, umount(MNT));
 	put_layers(&ls);
 }
 
