@@ -286,7 +286,9 @@ static void usage(void)
 		"  -s  the seed (default: from the clock; printed)\n"
 		"  -n  iterations (default 100), -d: stop after SECONDS instead\n"
 		"  -i  replay iteration ITER of SEED only; -o: write its blob to FILE\n"
-		"  -c  the corpus (default $ATOMFS_FIXTURES/hostile or $ATOMFS_TOP/build/fixtures/hostile)\n");
+		"  -c  the corpus (default $ATOMFS_FIXTURES/hostile or $ATOMFS_TOP/build/fixtures/hostile)\n"
+		"  -k atomfs|squashfs: after iteration 0, write a fake report with such a\n"
+		"     frame to /dev/kmsg (shows that the check fails, or records)\n");
 	exit(2);
 }
 
@@ -294,7 +296,7 @@ int main(int argc, char **argv)
 {
 	unsigned long long seed = 0, only = ~0ULL;
 	long iterations = 100, seconds = 0;
-	const char *corpus = NULL, *outfile = NULL;
+	const char *corpus = NULL, *outfile = NULL, *fake = NULL;
 	char path[PATH_MAX], desc[512], *report;
 	int devs, stacks, mounts, fails = 0, opt, c, plan = 4;
 	struct klog klog;
@@ -304,7 +306,7 @@ int main(int argc, char **argv)
 	unsigned int k;
 	long i;
 
-	while ((opt = getopt(argc, argv, "s:n:d:i:o:c:h")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:d:i:o:c:k:h")) != -1) {
 		switch (opt) {
 		case 's': seed = strtoull(optarg, NULL, 0); has_seed = true; break;
 		case 'n': iterations = atol(optarg); break;
@@ -312,6 +314,7 @@ int main(int argc, char **argv)
 		case 'i': only = strtoull(optarg, NULL, 0); break;
 		case 'o': outfile = optarg; break;
 		case 'c': corpus = optarg; break;
+		case 'k': fake = optarg; break;
 		default: usage();
 		}
 	}
@@ -437,6 +440,15 @@ int main(int argc, char **argv)
 			}
 		}
 		unlink(blob);
+		if (fake && i == 0) {
+			char line[160];
+
+			snprintf(line, sizeof(line), "<4>WARNING: CPU: 0 PID: %d at fake (mut_fuzz -k)\n"
+				 "<4>Call Trace:\n<4> %s_fake_frame+0x1/0x2\n", getpid(),
+				 !strcmp(fake, "atomfs") ? "atomfs" : "squashfs");
+			if (write_file("/dev/kmsg", line, strlen(line), 0600))
+				printf("# cannot write /dev/kmsg\n");
+		}
 		switch (check_klog(&klog, report, 1 << 16)) {
 		case 1:
 			st.squashfs_reports++;

@@ -28,6 +28,7 @@
 #include <linux/capability.h>
 #include <pthread.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
@@ -649,19 +650,38 @@ TEST_F(h, ioctls_check_cap_sys_admin)
  * Each gets EPERM from every atomfs ioctl (CREATE_STACK, QUERY_LAYER on
  * /dev/atomfs; GET_INFO on the mount) and from every way to mount a stack
  * (mount(2), and fsopen/fsconfig, which root in a user namespace with its
- * own mount namespace may open but not create). /dev/atomfs opens only
- * for uid 0. What /proc/fs/atomfs shows them: the counters in "stats"
- * (no path, label or digest) and one directory per stack, named by the
- * stack id that mountinfo shows as id=N; each stack's "layers" (label,
- * digests, sizes) is 0400 root and refused to them.
+ * own mount namespace may open but not create). /dev/atomfs (0600 root)
+ * refuses to open: EACCES for other uids, EPERM for uid 0 without the
+ * capability (atomfs_ctl_open). Nobody also as root of a user namespace
+ * of its own (uid_map "0 65534 1"). What /proc/fs/atomfs shows them: the
+ * counters in "stats" (no path, label or digest) and one directory per
+ * stack, named by the stack id that mountinfo shows as id=N; each stack's
+ * "layers" (label, digests, sizes) is 0400 root: refused to other uids
+ * (uid 0 without the capability reads it as its owner).
  */
 struct sweep_arg {
 	int ctl, stack, mnt;
 	struct atomfs_layer *l;
 	char layers[PATH_MAX];	/* /proc/fs/atomfs/<id>/layers */
-	bool capset;		/* root minus CAP_SYS_ADMIN: uid 0 still */
+	bool capset;		/* drop CAP_SYS_ADMIN from the bounding caps */
+	bool own_userns;	/* make a user namespace of its own, be its root */
 	bool own_mntns;		/* unshare(CLONE_NEWNS) first */
+	bool uid0;		/* still uid 0 on the outside */
 };
+
+static int map_self_as_root(void)
+{
+	char map[32];
+
+	snprintf(map, sizeof(map), "0 %u 1", getuid());
+	/* setresuid() made us non-dumpable: /proc/self/ would stay root's */
+	if (prctl(PR_SET_DUMPABLE, 1) || unshare(CLONE_NEWUSER) ||
+	    write_file("/proc/self/setgroups", "deny", 4, 0644) ||
+	    write_file("/proc/self/uid_map", map, strlen(map), 0644))
+		return -1;
+	snprintf(map, sizeof(map), "0 %u 1", getgid());
+	return write_file("/proc/self/gid_map", map, strlen(map), 0644) ? -1 : 0;
+}
 
 static int sweep(void *p)
 {
@@ -672,8 +692,10 @@ static int sweep(void *p)
 
 	if (a->capset && drop_sys_admin())
 		return 100;
-	if (a->own_mntns && unshare(CLONE_NEWNS))
+	if (a->own_userns && (map_self_as_root() || geteuid() != 0))
 		return 101;
+	if (a->own_mntns && unshare(CLONE_NEWNS))
+		return 102;
 	rc = ioctls_refused(&(struct ioctl_arg){ .ctl = a->ctl, .l = a->l });
 	if (rc)
 		return 10 + rc;
@@ -685,7 +707,7 @@ static int sweep(void *p)
 		return 21;
 	fs = sys_fsopen("atomfs", FSOPEN_CLOEXEC);
 	if (fs >= 0) {
-		/* root in its own user and mount namespaces may get this far */
+		/* root of a user namespace with its own mount namespace gets here */
 		if (sys_fsconfig(fs, FSCONFIG_SET_FD, "stack", NULL, a->stack) &&
 		    errno != EPERM)
 			return 22;
@@ -696,22 +718,16 @@ static int sweep(void *p)
 	} else if (errno != EPERM) {
 		return 24;
 	}
+	/* uid 0 passes the 0600 mode and meets the open's capability check */
 	fd = open(ATOMFS_CTL_DEVICE, O_RDWR | O_CLOEXEC);
-	if (a->capset) {
-		/* uid 0 opens it (mode 0600 root): its ioctls are refused */
-		struct ioctl_arg ia = { .ctl = fd, .l = a->l };
-
-		if (fd < 0 || ioctls_refused(&ia))
-			return 30;
-		close(fd);
-		return 0;
-	}
-	if (fd >= 0 || errno != EACCES)
-		return 31;
+	if (fd >= 0 || errno != (a->uid0 ? EPERM : EACCES))
+		return 30;
 	if (read_file("/proc/fs/atomfs/stats", buf, sizeof(buf)) <= 0 ||
 	    !strstr(buf, "layers_verified") || strchr(buf, '/'))
 		return 40;
-	if (open(a->layers, O_RDONLY | O_CLOEXEC) != -1 || errno != EACCES)
+	/* 0400 root: uid 0 reads it as its owner, as any such file */
+	if (!a->uid0 &&
+	    (open(a->layers, O_RDONLY | O_CLOEXEC) != -1 || errno != EACCES))
 		return 41;
 	return 0;
 }
@@ -719,11 +735,17 @@ static int sweep(void *p)
 TEST_F(h, unprivileged_sweep)
 {
 	static struct layer_set ls;
-	static const struct { const char *who; enum who as; bool capset, ns; } callers[] = {
-		{ "nobody", AS_NOBODY, false, false },
-		{ "root in a user namespace", AS_USERNS_ROOT, false, false },
-		{ "root in a user and mount namespace", AS_USERNS_ROOT, false, true },
-		{ "root without CAP_SYS_ADMIN", AS_NOBODY, true, false },
+	static const struct {
+		const char *who;
+		enum who as;
+		bool capset, userns, mntns, uid0;
+	} callers[] = {
+		{ "nobody", AS_NOBODY, false, false, false, false },
+		{ "nobody as root of its user namespace", AS_NOBODY, false, true, false, false },
+		{ "nobody as root of its user and mount namespaces", AS_NOBODY, false, true, true, false },
+		{ "root in a user namespace", AS_USERNS_ROOT, false, false, false, true },
+		{ "root in a user and mount namespace", AS_USERNS_ROOT, false, false, true, true },
+		{ "root without CAP_SYS_ADMIN", AS_NOBODY, true, false, false, true },
 	};
 	struct sweep_arg a;
 	struct atomfs_info info;
@@ -769,7 +791,9 @@ TEST_F(h, unprivileged_sweep)
 
 	for (i = 0; i < ARRAY_SIZE(callers); i++) {
 		a.capset = callers[i].capset;
-		a.own_mntns = callers[i].ns;
+		a.own_userns = callers[i].userns;
+		a.own_mntns = callers[i].mntns;
+		a.uid0 = callers[i].uid0;
 		if (a.capset) {
 			pid = fork();
 			ASSERT_GE(pid, 0);
