@@ -54,8 +54,7 @@ static inline void *steal_pointer(void *pp)
 /* util.c */
 /*
  * Allocation that may fail: NULL, and the caller returns -ENOMEM (the
- * x*() helpers below abort instead; only the recipe code and the tools
- * still use them).
+ * x*() helpers below abort instead; only some tools still use them).
  */
 char *atomfs_asprintf(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));

@@ -59,6 +59,13 @@ perr(struct yctx *c, const yaml_node_t *n, const char *fmt, ...)
 			  msg);
 }
 
+/* one line, naming the recipe: every allocation below may fail */
+static int oom(const struct yctx *c)
+{
+	return atomfs_err(ENOMEM, "out of memory while reading the recipe %s",
+			  c->file);
+}
+
 static const char *scalar(const yaml_node_t *n)
 {
 	return n && n->type == YAML_SCALAR_NODE ?
@@ -100,9 +107,11 @@ int atomfs_recipe_substitute(const char *path, const char *text, size_t len,
 			     char **out)
 {
 	size_t i, cap = len + 1, n = 0;
-	char *buf = xcalloc(1, cap);
+	char *buf = calloc(1, cap), *nbuf;
 	int line = 1;
 
+	if (!buf)
+		goto oom;
 	for (i = 0; i < len;) {
 		const char *p = text + i, *end, *colon, *val;
 		size_t nlen, vlen;
@@ -110,8 +119,13 @@ int atomfs_recipe_substitute(const char *path, const char *text, size_t len,
 		if (len - i < 3 || memcmp(p, "${{", 3)) {
 			if (*p == '\n')
 				line++;
-			if (n + 1 >= cap)
-				buf = xrealloc(buf, cap *= 2);
+			if (n + 1 >= cap) {
+				nbuf = realloc(buf, cap * 2);
+				if (!nbuf)
+					goto oom;
+				buf = nbuf;
+				cap *= 2;
+			}
 			buf[n++] = text[i++];
 			continue;
 		}
@@ -155,8 +169,13 @@ int atomfs_recipe_substitute(const char *path, const char *text, size_t len,
 				path, line, (int)nlen, p + 3, (int)nlen, p + 3,
 				(int)nlen, p + 3);
 		}
-		while (n + vlen + 1 >= cap)
-			buf = xrealloc(buf, cap *= 2);
+		while (n + vlen + 1 >= cap) {
+			nbuf = realloc(buf, cap * 2);
+			if (!nbuf)
+				goto oom;
+			buf = nbuf;
+			cap *= 2;
+		}
 		memcpy(buf + n, val, vlen);
 		n += vlen;
 		i = (size_t)(end + 2 - text);
@@ -164,6 +183,11 @@ int atomfs_recipe_substitute(const char *path, const char *text, size_t len,
 	buf[n] = '\0';
 	*out = buf;
 	return 0;
+oom:
+	free(buf);
+	return atomfs_err(ENOMEM,
+			  "out of memory while substituting in the recipe %s",
+			  path);
 }
 
 /* ---- maps with merge keys ---- */
@@ -172,6 +196,7 @@ static int add_pairs(struct yctx *c, yaml_node_t *m, struct ypair **v,
 		     size_t *n, bool merged, int depth)
 {
 	yaml_node_pair_t *p;
+	struct ypair *nv;
 
 	if (depth > MAX_DEPTH)
 		return perr(c, m, "merge keys (<<) nested too deeply");
@@ -205,7 +230,10 @@ static int add_pairs(struct yctx *c, yaml_node_t *m, struct ypair **v,
 		}
 		if (dup)
 			continue; /* an explicit key wins over a merged one */
-		*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+		nv = realloc(*v, (*n + 1) * sizeof(**v));
+		if (!nv)
+			return oom(c);
+		*v = nv;
 		(*v)[(*n)++] = (struct ypair){ key, k, val };
 	}
 	/* then the merged maps, in order: earlier ones win */
@@ -266,24 +294,36 @@ static int to_json(struct yctx *c, yaml_node_t *n, int depth, json_t **out)
 	if (n->type == YAML_SCALAR_NODE) {
 		*out = json_stringn((const char *)n->data.scalar.value,
 				    n->data.scalar.length);
-		if (!*out)
+		if (!*out) {
+			/* NULL for bad UTF-8, or when jansson ran out */
+			json_t *t = json_stringn_nocheck(
+				(const char *)n->data.scalar.value,
+				n->data.scalar.length);
+
+			if (!t)
+				return oom(c);
+			json_decref(t);
 			return perr(c, n, "a string that is not UTF-8");
+		}
 		return 0;
 	}
 	if (n->type == YAML_SEQUENCE_NODE) {
 		yaml_node_item_t *it;
 		json_t *a = json_array();
 
+		if (!a)
+			return oom(c);
 		for (it = n->data.sequence.items.start;
 		     it < n->data.sequence.items.top; it++) {
 			json_t *e;
 			int err = to_json(c, node(c, *it), depth + 1, &e);
 
+			if (!err && json_array_append_new(a, e))
+				err = oom(c);
 			if (err) {
 				json_decref(a);
 				return err;
 			}
-			json_array_append_new(a, e);
 		}
 		*out = a;
 		return 0;
@@ -297,15 +337,18 @@ static int to_json(struct yctx *c, yaml_node_t *n, int depth, json_t **out)
 		if (err)
 			return err;
 		o = json_object();
+		if (!o)
+			return oom(c);
 		for (i = 0; i < np; i++) {
 			json_t *e;
 
 			err = to_json(c, pv[i].v, depth + 1, &e);
+			if (!err && json_object_set_new(o, pv[i].key, e))
+				err = oom(c);
 			if (err) {
 				json_decref(o);
 				return err;
 			}
-			json_object_set_new(o, pv[i].key, e);
 		}
 		*out = o;
 		return 0;
@@ -324,8 +367,8 @@ static int want_str(struct yctx *c, const struct ypair *p, char **out)
 		return perr(c, p->v, "\"%s\" must be a string, not %s", p->key,
 			    type_name(p->v));
 	free(*out);
-	*out = xstrdup(s);
-	return 0;
+	*out = strdup(s);
+	return *out ? 0 : oom(c);
 }
 
 static int want_bool(struct yctx *c, const struct ypair *p, bool *out)
@@ -351,10 +394,20 @@ static int want_bool(struct yctx *c, const struct ypair *p, bool *out)
 		    s ? "\"" : "", s ? s : type_name(p->v), s ? "\"" : "");
 }
 
-static void strv_add(struct atomfs_recipe_strv *sv, const char *s, int line)
+static int strv_add(struct yctx *c, struct atomfs_recipe_strv *sv,
+		    const char *s, int line)
 {
-	sv->v = xrealloc(sv->v, (sv->n + 1) * sizeof(*sv->v));
-	sv->v[sv->n++] = (struct atomfs_recipe_str){ xstrdup(s), line };
+	struct atomfs_recipe_str *v = realloc(sv->v, (sv->n + 1) * sizeof(*v));
+	char *d;
+
+	if (!v)
+		return oom(c);
+	sv->v = v;
+	d = strdup(s);
+	if (!d)
+		return oom(c);
+	sv->v[sv->n++] = (struct atomfs_recipe_str){ d, line };
+	return 0;
 }
 
 /* a list of strings; one string is a list of one when one_ok */
@@ -362,11 +415,10 @@ static int want_strv(struct yctx *c, const struct ypair *p, bool one_ok,
 		     struct atomfs_recipe_strv *out)
 {
 	yaml_node_item_t *it;
+	int err;
 
-	if (one_ok && scalar(p->v)) {
-		strv_add(out, scalar(p->v), line_of(p->v));
-		return 0;
-	}
+	if (one_ok && scalar(p->v))
+		return strv_add(c, out, scalar(p->v), line_of(p->v));
 	if (p->v->type != YAML_SEQUENCE_NODE)
 		return perr(c, p->v,
 			    "\"%s\" must be a list of strings%s, not %s",
@@ -381,7 +433,9 @@ static int want_strv(struct yctx *c, const struct ypair *p, bool one_ok,
 				c, e,
 				"\"%s\" must be a list of strings, but an entry is %s",
 				p->key, type_name(e));
-		strv_add(out, scalar(e), line_of(e));
+		err = strv_add(c, out, scalar(e), line_of(e));
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -401,14 +455,18 @@ static int want_strmap(struct yctx *c, const struct ypair *p, json_t **out)
 		return err;
 	json_decref(*out);
 	*out = json_object();
+	if (!*out)
+		return oom(c);
 	for (i = 0; i < np; i++) {
 		if (!scalar(pv[i].v))
 			return perr(
 				c, pv[i].v,
 				"\"%s\": the value of \"%s\" must be a string, not %s",
 				p->key, pv[i].key, type_name(pv[i].v));
-		json_object_set_new(*out, pv[i].key,
-				    json_string(scalar(pv[i].v)));
+		/* keys and values come from the parsed text: UTF-8 */
+		if (json_object_set_new(*out, pv[i].key,
+					json_string(scalar(pv[i].v))))
+			return oom(c);
 	}
 	return 0;
 }
@@ -418,11 +476,13 @@ static int split_words(struct yctx *c, const yaml_node_t *n, const char *s,
 		       json_t *a)
 {
 	size_t len = strlen(s);
-	cleanup_free char *w = xcalloc(1, len + 1);
+	cleanup_free char *w = calloc(1, len + 1);
 	size_t wn = 0;
 	bool in_word = false;
 	char q = 0;
 
+	if (!w)
+		return oom(c);
 	for (; *s; s++) {
 		if (q) {
 			if (*s == q)
@@ -435,8 +495,9 @@ static int split_words(struct yctx *c, const yaml_node_t *n, const char *s,
 			continue;
 		}
 		if (isspace((unsigned char)*s)) {
-			if (in_word)
-				json_array_append_new(a, json_stringn(w, wn));
+			if (in_word &&
+			    json_array_append_new(a, json_stringn(w, wn)))
+				return oom(c);
 			in_word = false;
 			wn = 0;
 			continue;
@@ -451,8 +512,8 @@ static int split_words(struct yctx *c, const yaml_node_t *n, const char *s,
 	}
 	if (q)
 		return perr(c, n, "unterminated quote in \"%s\"", s);
-	if (in_word)
-		json_array_append_new(a, json_stringn(w, wn));
+	if (in_word && json_array_append_new(a, json_stringn(w, wn)))
+		return oom(c);
 	return 0;
 }
 
@@ -464,14 +525,16 @@ static int want_argv(struct yctx *c, const struct ypair *p, json_t **out)
 	size_t i;
 	int err;
 
+	if (!a)
+		return oom(c);
 	if (scalar(p->v)) {
 		err = split_words(c, p->v, scalar(p->v), a);
 	} else {
 		err = want_strv(c, p, false, &sv);
 		for (i = 0; i < sv.n; i++) {
-			if (!err)
-				json_array_append_new(a,
-						      json_string(sv.v[i].s));
+			if (!err &&
+			    json_array_append_new(a, json_string(sv.v[i].s)))
+				err = oom(c);
 			free(sv.v[i].s);
 		}
 		free(sv.v);
@@ -487,11 +550,12 @@ static int want_argv(struct yctx *c, const struct ypair *p, json_t **out)
 
 /* ---- references ---- */
 
+/* NULL when out of memory */
 static char *resolve_path(const struct atomfs_recipe *r, const char *p)
 {
 	if (p[0] == '/')
-		return xstrdup(p);
-	return path_join(r->dir, p);
+		return strdup(p);
+	return atomfs_join(r->dir, p);
 }
 
 /* "oci:DIR:TAG", "docker://...", or a built stanza's plain name */
@@ -499,30 +563,35 @@ static int parse_ref(struct yctx *c, const struct atomfs_recipe *r,
 		     const yaml_node_t *n, const char *s,
 		     struct atomfs_recipe_src *src)
 {
-	src->text = xstrdup(s);
+	src->text = strdup(s);
 	src->line = line_of(n);
+	if (!src->text)
+		return oom(c);
 	if (str_has_prefix(s, "docker://")) {
 		src->type = ATOMFS_RECIPE_DOCKER;
-		src->url = xstrdup(s);
-		return 0;
+		src->url = strdup(s);
+		return src->url ? 0 : oom(c);
 	}
 	if (str_has_prefix(s, "oci:") || strchr(s, ':')) {
 		struct atomfs_ref ref;
+		int err = atomfs_ref_parse(s, &ref);
 
-		if (atomfs_ref_parse(s, &ref))
+		if (err == -ENOMEM)
+			return oom(c);
+		if (err)
 			return perr(
 				c, n,
 				"\"%s\" is not an image reference: use oci:DIR:TAG, docker://HOST/REPO:TAG or a stanza name",
 				s);
 		src->type = ATOMFS_RECIPE_OCI;
 		src->dir = resolve_path(r, ref.dir);
-		src->tag = xstrdup(ref.tag);
+		src->tag = strdup(ref.tag);
 		atomfs_ref_free(&ref);
-		return 0;
+		return src->dir && src->tag ? 0 : oom(c);
 	}
 	src->type = ATOMFS_RECIPE_BUILT;
-	src->name = xstrdup(s);
-	return 0;
+	src->name = strdup(s);
+	return src->name ? 0 : oom(c);
 }
 
 static int parse_from(struct yctx *c, const struct atomfs_recipe *r,
@@ -571,8 +640,8 @@ static int parse_from(struct yctx *c, const struct atomfs_recipe *r,
 			"\"from\" has no \"type\" (scratch, oci, built, tar or docker)");
 	if (!strcmp(type, "scratch")) {
 		src->type = ATOMFS_RECIPE_SCRATCH;
-		src->text = xstrdup("scratch");
-		return 0;
+		src->text = strdup("scratch");
+		return src->text ? 0 : oom(c);
 	}
 	if (!strcmp(type, "built")) {
 		if (!tagp)
@@ -580,10 +649,10 @@ static int parse_from(struct yctx *c, const struct atomfs_recipe *r,
 				c, fp->v,
 				"\"from\" of type built needs \"tag\": the stanza it starts from");
 		src->type = ATOMFS_RECIPE_BUILT;
-		src->name = xstrdup(tag);
-		src->text = xstrdup(tag);
+		src->name = strdup(tag);
+		src->text = strdup(tag);
 		src->line = line_of(tagp->v);
-		return 0;
+		return src->name && src->text ? 0 : oom(c);
 	}
 	if (!urlp)
 		return perr(c, fp->v, "\"from\" of type %s needs \"url\"",
@@ -591,16 +660,16 @@ static int parse_from(struct yctx *c, const struct atomfs_recipe *r,
 	src->line = line_of(urlp->v);
 	if (!strcmp(type, "tar")) {
 		src->type = ATOMFS_RECIPE_TAR;
-		src->text = xstrdup(url);
+		src->text = strdup(url);
 		/* fetched into the build directory when the build needs it */
 		if (str_has_prefix(url, "http://") ||
 		    str_has_prefix(url, "https://"))
-			src->url = xstrdup(url);
+			src->url = strdup(url);
 		else
 			src->path = resolve_path(
 				r,
 				str_has_prefix(url, "file://") ? url + 7 : url);
-		return 0;
+		return src->text && (src->url || src->path) ? 0 : oom(c);
 	}
 	if (!strcmp(type, "oci")) {
 		cleanup_free char *full = NULL;
@@ -613,8 +682,10 @@ static int parse_from(struct yctx *c, const struct atomfs_recipe *r,
 		/* stacker also allows url: DIR with tag: TAG; oci: is optional */
 		const char *u = str_has_prefix(url, "oci:") ? url + 4 : url;
 
-		full = tagp ? xasprintf("oci:%s:%s", u, tag) :
-			      xasprintf("oci:%s", u);
+		full = tagp ? atomfs_asprintf("oci:%s:%s", u, tag) :
+			      atomfs_asprintf("oci:%s", u);
+		if (!full)
+			return oom(c);
 		err = parse_ref(c, r, urlp->v, full, src);
 		if (!err && src->type != ATOMFS_RECIPE_OCI)
 			err = perr(
@@ -630,10 +701,10 @@ static int parse_from(struct yctx *c, const struct atomfs_recipe *r,
 				"\"from\" of type docker needs url: docker://HOST/REPO:TAG, not \"%s\"",
 				url);
 		src->type = ATOMFS_RECIPE_DOCKER;
-		src->url = xstrdup(url);
-		src->text = xstrdup(url);
+		src->url = strdup(url);
+		src->text = strdup(url);
 		src->insecure = insecure;
-		return 0;
+		return src->url && src->text ? 0 : oom(c);
 	}
 	return perr(
 		c, typep->v,
@@ -665,14 +736,18 @@ static int parse_imports(struct yctx *c, const struct atomfs_recipe *r,
 	if (scalar(ip->v)) {
 		/* stacker: one import may be given as a plain string */
 		nitems = 1;
-		items = xcalloc(1, sizeof(*items));
+		items = calloc(1, sizeof(*items));
+		if (!items)
+			return oom(c);
 		items[0] = ip->v;
 	} else if (ip->v->type == YAML_SEQUENCE_NODE) {
 		yaml_node_item_t *it;
 
 		nitems = (size_t)(ip->v->data.sequence.items.top -
 				  ip->v->data.sequence.items.start);
-		items = xcalloc(nitems, sizeof(*items));
+		items = calloc(nitems ? nitems : 1, sizeof(*items));
+		if (!items)
+			return oom(c);
 		x = 0;
 		for (it = ip->v->data.sequence.items.start;
 		     it < ip->v->data.sequence.items.top; it++)
@@ -688,16 +763,27 @@ static int parse_imports(struct yctx *c, const struct atomfs_recipe *r,
 	return err;
 }
 
+static void import_free(struct atomfs_recipe_import *imp)
+{
+	free(imp->src);
+	free(imp->path);
+	free(imp->url);
+	free(imp->hash);
+	free(imp->name);
+}
+
 static int parse_import(struct yctx *c, const struct atomfs_recipe *r,
 			yaml_node_t *e, struct atomfs_recipe_stanza *s)
 {
-	struct atomfs_recipe_import imp = { 0 };
+	struct atomfs_recipe_import imp = { 0 }, *v;
 	cleanup_free char *src = NULL;
 	int err = 0;
 
 	imp.line = line_of(e);
 	if (scalar(e)) {
-		src = xstrdup(scalar(e));
+		src = strdup(scalar(e));
+		if (!src)
+			return oom(c);
 	} else if (e->type == YAML_MAPPING_NODE) {
 		cleanup_free struct ypair *pv = NULL;
 		size_t np, i;
@@ -735,8 +821,12 @@ static int parse_import(struct yctx *c, const struct atomfs_recipe *r,
 		cleanup_free char *h = imp.hash;
 
 		imp.hash = str_has_prefix(h, "sha256:") ?
-				   xstrdup(h) :
-				   xasprintf("sha256:%s", h);
+				   strdup(h) :
+				   atomfs_asprintf("sha256:%s", h);
+		if (!imp.hash) {
+			err = oom(c);
+			goto fail;
+		}
 		for (char *q = imp.hash + 7; *q; q++)
 			*q = (char)tolower((unsigned char)*q);
 		if (!atomfs_digest_valid(imp.hash))
@@ -745,51 +835,53 @@ static int parse_import(struct yctx *c, const struct atomfs_recipe *r,
 				"import hash \"%s\" is not sha256:<64 hex digits>",
 				h);
 	}
-	if (err) {
-		free(imp.hash);
-		return err;
-	}
-	imp.src = xstrdup(src);
+	if (err)
+		goto fail;
+	imp.src = strdup(src);
+	if (!imp.src)
+		goto nomem;
 	if (str_has_prefix(src, "http://") || str_has_prefix(src, "https://")) {
-		imp.url = xstrdup(src);
+		imp.url = strdup(src);
+		if (!imp.url)
+			goto nomem;
 	} else if (strstr(src, "://") && !str_has_prefix(src, "file://")) {
-		free(imp.src);
-		free(imp.hash);
-		return perr(
+		err = perr(
 			c, e,
 			"import \"%s\": only paths, file://, http:// and https:// are supported",
 			src);
+		goto fail;
 	} else {
 		imp.path = resolve_path(
 			r, str_has_prefix(src, "file://") ? src + 7 : src);
+		if (!imp.path)
+			goto nomem;
 	}
-	imp.name = xstrdup(import_name(imp.url ? imp.url : imp.path));
+	imp.name = strdup(import_name(imp.url ? imp.url : imp.path));
+	if (!imp.name)
+		goto nomem;
 	if (!imp.name[0] || !strcmp(imp.name, ".") || !strcmp(imp.name, "..")) {
-		free(imp.src);
-		free(imp.hash);
-		free(imp.url);
-		free(imp.path);
-		free(imp.name);
-		return perr(c, e, "import \"%s\" has no file name", src);
+		err = perr(c, e, "import \"%s\" has no file name", src);
+		goto fail;
 	}
 	for (size_t k = 0; k < s->nimports; k++)
 		if (!strcmp(s->imports[k].name, imp.name)) {
-			int l = s->imports[k].line;
-
-			free(imp.src);
-			free(imp.hash);
-			free(imp.url);
-			free(imp.path);
-			free(imp.name);
-			return perr(
+			err = perr(
 				c, e,
 				"two imports named \"%s\" (the other at line %d)",
-				import_name(src), l);
+				import_name(src), s->imports[k].line);
+			goto fail;
 		}
-	s->imports =
-		xrealloc(s->imports, (s->nimports + 1) * sizeof(*s->imports));
+	v = realloc(s->imports, (s->nimports + 1) * sizeof(*s->imports));
+	if (!v)
+		goto nomem;
+	s->imports = v;
 	s->imports[s->nimports++] = imp;
 	return 0;
+nomem:
+	err = oom(c);
+fail:
+	import_free(&imp);
+	return err;
 }
 
 static int parse_stanza(struct yctx *c, struct atomfs_recipe *r,
@@ -801,8 +893,10 @@ static int parse_stanza(struct yctx *c, struct atomfs_recipe *r,
 	size_t np, i;
 	int err;
 
-	s->name = xstrdup(sp->key);
+	s->name = strdup(sp->key);
 	s->line = line_of(sp->k);
+	if (!s->name)
+		return oom(c);
 	c->stanza = s->name;
 	if (!atomfs_tag_valid(s->name))
 		return perr(
@@ -826,7 +920,9 @@ static int parse_stanza(struct yctx *c, struct atomfs_recipe *r,
 			struct atomfs_recipe_strv sv = { 0 };
 
 			err = want_strv(c, p, false, &sv);
-			s->apply = xcalloc(sv.n, sizeof(*s->apply));
+			s->apply = calloc(sv.n ? sv.n : 1, sizeof(*s->apply));
+			if (!err && !s->apply)
+				err = oom(c);
 			for (size_t j = 0; j < sv.n; j++) {
 				yaml_node_t at = *p->v;
 
@@ -868,10 +964,15 @@ static int parse_stanza(struct yctx *c, struct atomfs_recipe *r,
 			struct atomfs_recipe_strv sv = { 0 };
 
 			err = want_strv(c, p, false, &sv);
+			json_decref(s->volumes);
 			s->volumes = json_array();
+			if (!err && !s->volumes)
+				err = oom(c);
 			for (size_t j = 0; j < sv.n; j++) {
-				json_array_append_new(s->volumes,
-						      json_string(sv.v[j].s));
+				if (!err &&
+				    json_array_append_new(
+					    s->volumes, json_string(sv.v[j].s)))
+					err = oom(c);
 				free(sv.v[j].s);
 			}
 			free(sv.v);
@@ -978,11 +1079,13 @@ static int visit(struct yctx *c, struct atomfs_recipe *r, size_t i,
 
 static int order_stanzas(struct yctx *c, struct atomfs_recipe *r)
 {
-	cleanup_free unsigned char *state = xcalloc(r->n, 1);
-	cleanup_free size_t *path = xcalloc(r->n + 1, sizeof(size_t));
+	cleanup_free unsigned char *state = calloc(r->n, 1);
+	cleanup_free size_t *path = calloc(r->n + 1, sizeof(size_t));
 	size_t i, j, n = 0;
 	int err;
 
+	if (!state || !path)
+		return oom(c);
 	for (i = 0; i < r->n; i++) {
 		struct atomfs_recipe_stanza *s = &r->v[i];
 
@@ -993,7 +1096,9 @@ static int order_stanzas(struct yctx *c, struct atomfs_recipe *r)
 		if (err)
 			return err;
 	}
-	r->order = xcalloc(r->n, sizeof(size_t));
+	r->order = calloc(r->n, sizeof(size_t));
+	if (!r->order)
+		return oom(c);
 	/* stanzas in file order, each after its dependencies */
 	for (i = 0; i < r->n; i++) {
 		err = visit(c, r, i, state, path, 0, &n);
@@ -1053,7 +1158,9 @@ static int parse_doc(struct yctx *c, struct atomfs_recipe *r)
 	err = map_pairs(c, root, &pv, &np);
 	if (err)
 		return err;
-	r->v = xcalloc(np, sizeof(*r->v));
+	r->v = calloc(np ? np : 1, sizeof(*r->v));
+	if (!r->v)
+		return oom(c);
 	for (i = 0; i < np; i++) {
 		if (!strcmp(pv[i].key, "config")) {
 			err = parse_config(c, &pv[i]);
@@ -1083,18 +1190,25 @@ int atomfs_recipe_parse(const char *path, const char *text, size_t len,
 	err = atomfs_recipe_substitute(path, text, len, subst, &sub);
 	if (err)
 		return err;
-	r = xcalloc(1, sizeof(*r));
-	r->path = xstrdup(path);
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return oom(&c);
+	r->path = strdup(path);
 	slash = strrchr(path, '/');
-	dir = slash ? xasprintf("%.*s", (int)(slash - path), path) :
-		      xstrdup(".");
+	dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+	if (!r->path || !dir)
+		goto nomem;
 	if (!dir[0]) {
 		free(dir);
-		dir = xstrdup("/");
+		dir = strdup("/");
+		if (!dir)
+			goto nomem;
 	}
 	r->dir = realpath(dir, NULL);
 	if (!r->dir)
-		r->dir = xstrdup(dir);
+		r->dir = strdup(dir);
+	if (!r->dir)
+		goto nomem;
 	if (!yaml_parser_initialize(&parser)) {
 		atomfs_recipe_free(r);
 		return atomfs_err(ENOMEM, "cannot set up the YAML parser");
@@ -1107,11 +1221,15 @@ int atomfs_recipe_parse(const char *path, const char *text, size_t len,
 				&parser.problem_mark :
 				&parser.context_mark;
 
-		err = atomfs_err(EINVAL, "%s:%zu: not valid YAML: %s%s%s", path,
-				 m->line + 1,
-				 parser.problem ? parser.problem : "error",
-				 parser.context ? " " : "",
-				 parser.context ? parser.context : "");
+		if (parser.error == YAML_MEMORY_ERROR)
+			err = oom(&c);
+		else
+			err = atomfs_err(
+				EINVAL, "%s:%zu: not valid YAML: %s%s%s", path,
+				m->line + 1,
+				parser.problem ? parser.problem : "error",
+				parser.context ? " " : "",
+				parser.context ? parser.context : "");
 		yaml_parser_delete(&parser);
 		atomfs_recipe_free(r);
 		return err;
@@ -1122,10 +1240,15 @@ int atomfs_recipe_parse(const char *path, const char *text, size_t len,
 		yaml_document_t next;
 
 		if (!yaml_parser_load(&parser, &next)) {
-			err = atomfs_err(EINVAL, "%s:%zu: not valid YAML: %s",
-					 path, parser.problem_mark.line + 1,
-					 parser.problem ? parser.problem :
-							  "error");
+			err = parser.error == YAML_MEMORY_ERROR ?
+				      oom(&c) :
+				      atomfs_err(EINVAL,
+						 "%s:%zu: not valid YAML: %s",
+						 path,
+						 parser.problem_mark.line + 1,
+						 parser.problem ?
+							 parser.problem :
+							 "error");
 		} else {
 			if (yaml_document_get_root_node(&next))
 				err = atomfs_err(
@@ -1143,6 +1266,9 @@ int atomfs_recipe_parse(const char *path, const char *text, size_t len,
 	}
 	*out = r;
 	return 0;
+nomem:
+	atomfs_recipe_free(r);
+	return oom(&c);
 }
 
 int atomfs_recipe_load(const char *path,
@@ -1197,13 +1323,8 @@ void atomfs_recipe_free(struct atomfs_recipe *r)
 			src_free(&s->apply[j]);
 		free(s->apply);
 		strv_free(&s->apply_conflicts);
-		for (j = 0; j < s->nimports; j++) {
-			free(s->imports[j].src);
-			free(s->imports[j].path);
-			free(s->imports[j].url);
-			free(s->imports[j].hash);
-			free(s->imports[j].name);
-		}
+		for (j = 0; j < s->nimports; j++)
+			import_free(&s->imports[j]);
 		free(s->imports);
 		strv_free(&s->run);
 		json_decref(s->environment);

@@ -9,7 +9,8 @@
  * the image already tagged can be reused, updated by swapping its applied
  * layers, or must be rebuilt; recipe_tree.c reads layer trees to find paths
  * that two applied images both change.  Everything returns 0 or -errno and
- * leaves a message with atomfs_err(); nothing here prints.
+ * leaves a message with atomfs_err(); nothing here prints or aborts (an
+ * allocation that fails is -ENOMEM, "out of memory while ...").
  */
 #ifndef ATOMFS_RECIPE_H
 #define ATOMFS_RECIPE_H
@@ -148,17 +149,18 @@ int atomfs_recipe_import_digest(const struct atomfs_recipe *r,
 				const struct atomfs_recipe_import *imp,
 				char **out);
 /* own and input digests from the parts (from, apply, imports filled in) */
-void atomfs_recipe_inputs_finish(const struct atomfs_recipe_stanza *s,
-				 struct atomfs_recipe_inputs *in);
+int atomfs_recipe_inputs_finish(const struct atomfs_recipe_stanza *s,
+				struct atomfs_recipe_inputs *in);
 /*
- * What to do with stanza s, given the manifest annotations of the image
- * tagged now (NULL when none).  force: --no-cache or --rebuild NAME.
+ * What to do with stanza s (*act), given the manifest annotations of the
+ * image tagged now (NULL when none).  force: --no-cache or --rebuild NAME.
  * *why is a short reason for the plan ("not built yet", "ssl changed").
+ * 0, or -ENOMEM.
  */
-enum atomfs_recipe_action
-atomfs_recipe_decide(const struct atomfs_recipe_stanza *s,
-		     const struct atomfs_recipe_inputs *in,
-		     const json_t *tagged_annotations, bool force, char **why);
+int atomfs_recipe_decide(const struct atomfs_recipe_stanza *s,
+			 const struct atomfs_recipe_inputs *in,
+			 const json_t *tagged_annotations, bool force,
+			 enum atomfs_recipe_action *act, char **why);
 const char *atomfs_recipe_action_name(enum atomfs_recipe_action a);
 
 /* recipe_tree.c */

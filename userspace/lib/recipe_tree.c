@@ -43,12 +43,30 @@ struct list {
 	size_t n, cap;
 };
 
-static void list_add(struct list *l, char kind, const char *path)
+static int tree_oom(const char *layer)
 {
-	if (l->n == l->cap)
-		l->v = xrealloc(l->v, (l->cap = l->cap ? l->cap * 2 : 64) *
-					      sizeof(*l->v));
-	l->v[l->n++] = xasprintf("%c%s", kind, path);
+	return atomfs_err(ENOMEM,
+			  "out of memory while reading the tree of layer %s",
+			  layer);
+}
+
+static int list_add(const struct reader *r, struct list *l, char kind,
+		    const char *path)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		char **v = realloc(l->v, cap * sizeof(*l->v));
+
+		if (!v)
+			return tree_oom(r->path);
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n] = atomfs_asprintf("%c%s", kind, path);
+	if (!l->v[l->n])
+		return tree_oom(r->path);
+	l->n++;
+	return 0;
 }
 
 static void reader_close(struct reader *r)
@@ -97,18 +115,18 @@ static int reader_open(struct reader *r, const char *path)
 		return sq_err(r, "compressor", e);
 	r->ids = sqfs_id_table_create(0);
 	if (!r->ids)
-		return atomfs_err(ENOMEM, "out of memory");
+		return tree_oom(path);
 	e = sqfs_id_table_read(r->ids, r->file, &r->super, r->cmp);
 	if (e)
 		return sq_err(r, "id table", e);
 	r->dr = sqfs_dir_reader_create(&r->super, r->cmp, r->file, 0);
 	if (!r->dr)
-		return atomfs_err(ENOMEM, "out of memory");
+		return tree_oom(path);
 	if (!(r->super.flags & SQFS_FLAG_NO_XATTRS) &&
 	    r->super.xattr_id_table_start != 0xFFFFFFFFFFFFFFFFULL) {
 		r->xr = sqfs_xattr_reader_create(0);
 		if (!r->xr)
-			return atomfs_err(ENOMEM, "out of memory");
+			return tree_oom(path);
 		e = sqfs_xattr_reader_load(r->xr, &r->super, r->file, r->cmp);
 		if (e)
 			return sq_err(r, "xattr table", e);
@@ -164,37 +182,41 @@ static int walk(const struct reader *r, const sqfs_tree_node_t *n,
 
 	for (c = n->children; !err && c; c = c->next) {
 		const char *name = (const char *)c->name;
-		cleanup_free char *p = xasprintf("%s/%s", path, name);
+		cleanup_free char *p = atomfs_asprintf("%s/%s", path, name);
 		const sqfs_inode_generic_t *in = c->inode;
 		bool opaque;
 
+		if (!p)
+			return tree_oom(r->path);
 		switch (in->base.type) {
 		case SQFS_INODE_DIR:
 		case SQFS_INODE_EXT_DIR:
 			err = is_opaque(r, in, &opaque);
 			if (!err && opaque)
-				list_add(out, CH_OPAQUE, p);
+				err = list_add(r, out, CH_OPAQUE, p);
 			if (!err)
 				err = walk(r, c, p, out);
 			break;
 		case SQFS_INODE_CDEV:
 		case SQFS_INODE_EXT_CDEV:
 			if (in->data.dev.devno == 0) {
-				list_add(out, CH_WHITEOUT, p);
+				err = list_add(r, out, CH_WHITEOUT, p);
 				break;
 			}
-			list_add(out, CH_FILE, p);
+			err = list_add(r, out, CH_FILE, p);
 			break;
 		default:
-			if (!strcmp(name, ".wh..wh..opq"))
-				list_add(out, CH_OPAQUE, path[0] ? path : "/");
-			else if (!strncmp(name, ".wh.", 4)) {
-				cleanup_free char *t =
-					xasprintf("%s/%s", path, name + 4);
+			if (!strcmp(name, ".wh..wh..opq")) {
+				err = list_add(r, out, CH_OPAQUE,
+					       path[0] ? path : "/");
+			} else if (!strncmp(name, ".wh.", 4)) {
+				cleanup_free char *t = atomfs_asprintf(
+					"%s/%s", path, name + 4);
 
-				list_add(out, CH_WHITEOUT, t);
+				err = t ? list_add(r, out, CH_WHITEOUT, t) :
+					  tree_oom(r->path);
 			} else {
-				list_add(out, CH_FILE, p);
+				err = list_add(r, out, CH_FILE, p);
 			}
 		}
 	}
@@ -271,12 +293,13 @@ static bool has(const struct atomfs_recipe_changes *c, const char *p)
 	return c->n && bsearch(&p, c->path, c->n, sizeof(char *), cmp_str);
 }
 
-/* does c change p itself or a directory above it? */
-static bool covers(const struct atomfs_recipe_changes *c, const char *p)
+/* does c change p itself or a directory above it? t: room for a copy of p */
+static bool covers(const struct atomfs_recipe_changes *c, const char *p,
+		   char *t)
 {
-	cleanup_free char *t = xstrdup(p);
 	char *s;
 
+	strcpy(t, p);
 	if (has(c, t))
 		return true;
 	while ((s = strrchr(t, '/')) && s != t) {
@@ -307,20 +330,24 @@ int atomfs_recipe_conflicts(const struct atomfs_recipe_changes *sets,
 			    const struct atomfs_recipe_strv *allow, char ***out,
 			    size_t *nout)
 {
-	char **v = NULL;
+	char **v = NULL, **grown;
 	size_t nv = 0, a, b, i;
 
 	for (a = 0; a < n; a++) {
 		for (i = 0; i < sets[a].n; i++) {
 			const char *p = sets[a].path[i];
+			cleanup_free char *t = NULL;
 			char who[1024];
 			bool hit = false;
 
 			if (allowed(allow, p))
 				continue;
+			t = strdup(p);
+			if (!t)
+				goto nomem;
 			snprintf(who, sizeof(who), "%s", names[a]);
 			for (b = 0; b < n; b++) {
-				if (b == a || !covers(&sets[b], p))
+				if (b == a || !covers(&sets[b], p, t))
 					continue;
 				/* each path once: report it from its first owner */
 				if (b < a && has(&sets[b], p))
@@ -332,8 +359,14 @@ int atomfs_recipe_conflicts(const struct atomfs_recipe_changes *sets,
 					sizeof(who) - strlen(who) - 1);
 			}
 			if (hit) {
-				v = xrealloc(v, (nv + 1) * sizeof(*v));
-				v[nv++] = xasprintf("%s (%s)", p, who);
+				grown = realloc(v, (nv + 1) * sizeof(*v));
+				if (!grown)
+					goto nomem;
+				v = grown;
+				v[nv] = atomfs_asprintf("%s (%s)", p, who);
+				if (!v[nv])
+					goto nomem;
+				nv++;
 			}
 next:;
 		}
@@ -343,4 +376,10 @@ next:;
 	*out = v;
 	*nout = nv;
 	return 0;
+nomem:
+	for (i = 0; i < nv; i++)
+		free(v[i]);
+	free(v);
+	return atomfs_err(ENOMEM,
+			  "out of memory while comparing the applied images");
 }

@@ -48,11 +48,10 @@ void atomfs_err_prefix(const char *fmt, ...)
 }
 
 /*
- * The x*() helpers are left only for the recipe code (recipe.c,
- * recipe_plan.c, recipe_tree.c) and the tools, which have yet to learn to
- * return -ENOMEM; the layer writer, the layout, the registry and
- * everything else reachable from the exported API check their
- * allocations.  The library never prints, so no message here.
+ * The x*() helpers (and path_join()) are left only for the tools that
+ * have yet to learn to return -ENOMEM; no library code calls them, and a
+ * recipe build (tools/cmd-recipe.c) does not either.  The library never
+ * prints, so no message here.
  */
 static void oom(void)
 {

@@ -57,6 +57,13 @@ struct recipe_build {
 	struct recipe_run_opts run;
 };
 
+/* one line; every allocation of a build may fail, and none aborts */
+static int build_oom(const struct recipe_build *b)
+{
+	return atomfs_err(ENOMEM, "out of memory while building the recipe %s",
+			  b->r->path);
+}
+
 static int clean_builddir(const char *dir)
 {
 	int err = rm_tree(dir);
@@ -99,14 +106,19 @@ static int pull_src(struct recipe_build *b, const struct atomfs_recipe_src *c)
 
 	if (src->dir)
 		return 0;
-	dir = xasprintf("%s/pull/%.16s", b->builddir, h + 7);
+	if (h)
+		dir = atomfs_asprintf("%s/pull/%.16s", b->builddir, h + 7);
+	if (!dir)
+		return build_oom(b);
 	err = mkdir_p(dir, 0755);
 	if (err)
 		return atomfs_err(err, "cannot create %s: %s", dir,
 				  strerror(-err));
 	xfer_opts_init(&xo);
 	xo.src.tls_verify = !src->insecure;
-	dst = xasprintf("%s:img", dir);
+	dst = atomfs_asprintf("%s:img", dir);
+	if (!dst)
+		return build_oom(b);
 	rc = xfer_copy(src->url, dst, &xo);
 	if (!rc) {
 		char tag[] = "img";
@@ -118,8 +130,10 @@ static int pull_src(struct recipe_build *b, const struct atomfs_recipe_src *c)
 	if (rc)
 		return atomfs_err(EIO, "%s:%d: cannot pull %s (see above)",
 				  b->r->path, src->line, src->url);
+	src->tag = strdup("img");
+	if (!src->tag)
+		return build_oom(b);
 	src->dir = steal_pointer(&dir);
-	src->tag = xstrdup("img");
 	return 0;
 }
 
@@ -143,8 +157,9 @@ static int load_src(struct recipe_build *b, const struct atomfs_recipe_src *src,
 			return err;
 	}
 	{
-		cleanup_free char *ref = xasprintf("%s:%s", src->dir, src->tag);
-		int err = open_ref(&b->ls, ref, img, l);
+		cleanup_free char *ref =
+			atomfs_asprintf("%s:%s", src->dir, src->tag);
+		int err = ref ? open_ref(&b->ls, ref, img, l) : build_oom(b);
 
 		if (err)
 			atomfs_err_prefix("%s:%d", b->r->path, src->line);
@@ -166,8 +181,12 @@ static int fetch_tar(struct recipe_build *b, const struct atomfs_recipe_src *c)
 	if (src->path)
 		return 0;
 	h = atomfs_digest_buf(src->url, strlen(src->url));
-	dir = xasprintf("%s/from/%.16s", b->builddir, h + 7);
-	dest = path_join(dir, "from.tar"); /* the URL's name is not trusted */
+	if (h)
+		dir = atomfs_asprintf("%s/from/%.16s", b->builddir, h + 7);
+	if (dir) /* the URL's name is not trusted */
+		dest = atomfs_join(dir, "from.tar");
+	if (!dest)
+		return build_oom(b);
 	err = mkdir_p(dir, 0755);
 	if (err)
 		return atomfs_err(err, "cannot create %s: %s", dir,
@@ -195,8 +214,8 @@ static int src_digest(struct recipe_build *b,
 	*out = NULL;
 	switch (src->type) {
 	case ATOMFS_RECIPE_SCRATCH:
-		*out = xstrdup("scratch");
-		return 0;
+		*out = strdup("scratch");
+		return *out ? 0 : build_oom(b);
 	case ATOMFS_RECIPE_TAR:
 		err = fetch_tar(b, src);
 		if (!err)
@@ -210,12 +229,12 @@ static int src_digest(struct recipe_build *b,
 			*pending = true;
 			return 0;
 		}
-		*out = xstrdup(b->st[src->stanza].digest);
-		return 0;
+		*out = strdup(b->st[src->stanza].digest);
+		return *out ? 0 : build_oom(b);
 	default:
 		err = load_src(b, src, &img, &l);
-		if (!err)
-			*out = xstrdup(img.digest);
+		if (!err && !(*out = strdup(img.digest)))
+			err = build_oom(b);
 		atomfs_image_free(&img);
 		return err;
 	}
@@ -241,7 +260,7 @@ static json_t *tagged_annotations(struct recipe_build *b,
 	return json_object_get(img->manifest, "annotations");
 }
 
-/* the applied images that are not in the tagged image any more */
+/* the applied images that are not in the tagged image any more; NULL: no memory */
 static char *changed_applies(struct recipe_build *b,
 			     const struct atomfs_recipe_stanza *s,
 			     const struct stanza_state *ss,
@@ -271,13 +290,14 @@ static char *changed_applies(struct recipe_build *b,
 		strncat(buf, s->apply[i].text, sizeof(buf) - strlen(buf) - 1);
 	}
 	(void)b;
-	return xstrdup(buf[0] ? buf : "applied images");
+	return strdup(buf[0] ? buf : "applied images");
 }
 
 /* layers of img not among base's */
-static void layer_paths_beyond(const struct atomfs_layout *l,
-			       const json_t *layers, const json_t *base,
-			       char ***paths, size_t *n)
+static int layer_paths_beyond(const struct recipe_build *b,
+			      const struct atomfs_layout *l,
+			      const json_t *layers, const json_t *base,
+			      char ***paths, size_t *n)
 {
 	const json_t *d;
 	size_t i;
@@ -285,12 +305,20 @@ static void layer_paths_beyond(const struct atomfs_layout *l,
 	json_array_foreach(layers, i, d)
 	{
 		const char *dig = atomfs_desc_str(d, "digest");
+		char **v;
 
 		if (base && layers_have(base, dig))
 			continue;
-		*paths = xrealloc(*paths, (*n + 1) * sizeof(char *));
-		(*paths)[(*n)++] = atomfs_layout_blob_path(l, dig);
+		v = realloc(*paths, (*n + 1) * sizeof(char *));
+		if (!v)
+			return build_oom(b);
+		*paths = v;
+		(*paths)[*n] = atomfs_layout_blob_path(l, dig);
+		if (!(*paths)[*n])
+			return build_oom(b);
+		(*n)++;
 	}
+	return 0;
 }
 
 static void free_paths(char **paths, size_t n)
@@ -314,21 +342,27 @@ static int check_conflicts(struct recipe_build *b,
 			   struct atomfs_layout *ownl)
 {
 	struct atomfs_recipe_changes *sets =
-		xcalloc(s->napply + 1, sizeof(*sets));
-	const char **names = xcalloc(s->napply + 1, sizeof(char *));
+		calloc(s->napply + 1, sizeof(*sets));
+	const char **names = calloc(s->napply + 1, sizeof(char *));
 	char **v = NULL;
 	size_t nv = 0, i;
 	int err = 0;
 
+	if (!sets || !names) {
+		free(sets);
+		free(names);
+		return build_oom(b);
+	}
 	for (i = 0; !err && i < s->napply; i++) {
 		char **paths = NULL;
 		size_t n = 0;
 
 		names[i] = s->apply[i].text;
-		layer_paths_beyond(appl[i], apps[i].layers, base_layers, &paths,
-				   &n);
-		err = atomfs_recipe_layer_changes((const char *const *)paths, n,
-						  &sets[i]);
+		err = layer_paths_beyond(b, appl[i], apps[i].layers,
+					 base_layers, &paths, &n);
+		if (!err)
+			err = atomfs_recipe_layer_changes(
+				(const char *const *)paths, n, &sets[i]);
 		free_paths(paths, n);
 	}
 	if (!err && s->napply > 1) {
@@ -356,9 +390,11 @@ static int check_conflicts(struct recipe_build *b,
 		size_t n = 0;
 
 		names[s->napply] = "the stanza's own layer";
-		layer_paths_beyond(ownl, own, NULL, &paths, &n);
-		err = atomfs_recipe_layer_changes((const char *const *)paths, n,
-						  &sets[s->napply]);
+		err = layer_paths_beyond(b, ownl, own, NULL, &paths, &n);
+		if (!err)
+			err = atomfs_recipe_layer_changes(
+				(const char *const *)paths, n,
+				&sets[s->napply]);
 		free_paths(paths, n);
 		if (!err)
 			err = atomfs_recipe_conflicts(
@@ -379,32 +415,38 @@ static int check_conflicts(struct recipe_build *b,
 	return err;
 }
 
-static void env_set(json_t *cfg, const char *k, const char *v)
+/* 0, or -ENOMEM (no message: the caller names the stanza) */
+static int env_set(json_t *cfg, const char *k, const char *v)
 {
 	json_t *env = json_object_get(cfg, "Env"), *e;
 	size_t kl = strlen(k), i;
-	char *kv = xasprintf("%s=%s", k, v);
+	cleanup_free char *kv = atomfs_asprintf("%s=%s", k, v);
 
+	if (!kv)
+		return -ENOMEM;
 	if (!json_is_array(env)) {
 		env = json_array();
-		json_object_set_new(cfg, "Env", env);
+		if (json_object_set_new(cfg, "Env", env))
+			return -ENOMEM;
 	}
 	json_array_foreach(env, i, e)
 	{
 		const char *s = json_string_value(e);
 
-		if (s && !strncmp(s, k, kl) && s[kl] == '=') {
-			json_array_set_new(env, i, json_string(kv));
-			free(kv);
-			return;
-		}
+		if (s && !strncmp(s, k, kl) && s[kl] == '=')
+			return json_array_set_new(env, i, json_string(kv)) ?
+				       -ENOMEM :
+				       0;
 	}
-	json_array_append_new(env, json_string(kv));
-	free(kv);
+	return json_array_append_new(env, json_string(kv)) ? -ENOMEM : 0;
 }
 
-/* the stanza's settings into the OCI config, as stacker and docker do */
-static void apply_settings(const struct atomfs_recipe_stanza *s, json_t *config)
+/*
+ * The stanza's settings into the OCI config, as stacker and docker do.
+ * 0, or -ENOMEM (only the environment is checked: the other settings are
+ * jansson's own allocations, as in every other config the tool writes).
+ */
+static int apply_settings(const struct atomfs_recipe_stanza *s, json_t *config)
 {
 	json_t *cfg = json_object_get(config, "config"), *v;
 	const char *k;
@@ -413,8 +455,9 @@ static void apply_settings(const struct atomfs_recipe_stanza *s, json_t *config)
 		cfg = json_object();
 		json_object_set_new(config, "config", cfg);
 	}
-	json_object_foreach(s->environment, k, v)
-		env_set(cfg, k, json_string_value(v));
+	json_object_foreach(
+		s->environment, k,
+		v) if (env_set(cfg, k, json_string_value(v))) return -ENOMEM;
 	if (s->labels) {
 		json_t *l = json_object_get(cfg, "Labels");
 
@@ -453,6 +496,7 @@ static void apply_settings(const struct atomfs_recipe_stanza *s, json_t *config)
 	if (s->arch)
 		json_object_set_new(config, "architecture",
 				    json_string(s->arch));
+	return 0;
 }
 
 /* tag the image in l; the index is written once, at the end of the build */
@@ -483,8 +527,9 @@ static int tag_image(struct recipe_build *b,
 			l, atomfs_desc_str(mdesc, "digest"),
 			json_integer_value(json_object_get(mdesc, "size")),
 			s->name, sign);
+	if (!err && !(*digest = strdup(atomfs_desc_str(mdesc, "digest"))))
+		err = build_oom(b);
 	if (!err) {
-		*digest = xstrdup(atomfs_desc_str(mdesc, "digest"));
 		err = atomfs_layout_set_tag(l, s->name, mdesc);
 		mdesc = NULL;
 	}
@@ -504,15 +549,17 @@ static int make_stanza(struct recipe_build *b, struct atomfs_recipe_stanza *s,
 	struct stanza_state *ss = &b->st[s - b->r->v];
 	struct atomfs_layout *dst = layout_of(b, s), *fl = NULL;
 	struct atomfs_image base = { 0 };
-	struct atomfs_image *apps = xcalloc(s->napply, sizeof(*apps));
-	struct atomfs_layout **appl = xcalloc(s->napply, sizeof(*appl));
+	struct atomfs_image *apps = calloc(s->napply + 1, sizeof(*apps));
+	struct atomfs_layout **appl = calloc(s->napply + 1, sizeof(*appl));
 	json_t *layers = json_array(), *own = json_array(), *config = NULL;
 	json_t *base_layers = json_array();
 	size_t i;
 	json_t *d;
 	int err = 0;
 
-	if (old) {
+	if (!apps || !appl || !layers || !own || !base_layers) {
+		err = build_oom(b);
+	} else if (old) {
 		json_array_foreach(old->layers, i, d)
 		{
 			const char *role =
@@ -567,15 +614,17 @@ static int make_stanza(struct recipe_build *b, struct atomfs_recipe_stanza *s,
 		err = check_conflicts(b, s, base_layers, apps, appl, own, dst);
 	if (!err) {
 		json_array_extend(layers, own);
-		if (!old)
-			apply_settings(s, config);
+		if (!old && apply_settings(s, config))
+			err = build_oom(b);
+	}
+	if (!err) {
 		json_object_del(config, "history");
 		set_created(config, &b->lo);
 		free(ss->digest);
 		ss->digest = NULL;
 		err = tag_image(b, s, dst, config, layers, &ss->digest);
 	}
-	for (i = 0; i < s->napply; i++)
+	for (i = 0; apps && i < s->napply; i++)
 		atomfs_image_free(&apps[i]);
 	free(apps);
 	free(appl);
@@ -598,15 +647,18 @@ static int fetch_import(struct recipe_build *b,
 			const struct atomfs_recipe_stanza *s,
 			struct atomfs_recipe_import *imp)
 {
-	cleanup_free char *h = atomfs_digest_buf(imp->url, strlen(imp->url));
-	cleanup_free char *dir =
-		xasprintf("%s/imports/%.16s", b->builddir, h + 7);
-	cleanup_free char *dest = path_join(dir, imp->name);
-	cleanup_free char *have = NULL;
+	cleanup_free char *h = NULL, *dir = NULL, *dest = NULL, *have = NULL;
 	int err;
 
 	if (imp->path)
 		return 0; /* fetched for an earlier stanza's plan */
+	h = atomfs_digest_buf(imp->url, strlen(imp->url));
+	if (h)
+		dir = atomfs_asprintf("%s/imports/%.16s", b->builddir, h + 7);
+	if (dir)
+		dest = atomfs_join(dir, imp->name);
+	if (!dest)
+		return build_oom(b);
 	if (imp->hash && !access(dest, F_OK) &&
 	    !atomfs_digest_file(dest, &have, NULL) &&
 	    !strcmp(have, imp->hash)) {
@@ -642,8 +694,10 @@ static int do_stanza(struct recipe_build *b, size_t idx)
 	int err;
 
 	ss->l = layout_of(b, s);
-	ss->in.apply = xcalloc(s->napply, sizeof(char *));
-	ss->in.imports = xcalloc(s->nimports, sizeof(char *));
+	ss->in.apply = calloc(s->napply + 1, sizeof(char *));
+	ss->in.imports = calloc(s->nimports + 1, sizeof(char *));
+	if (!ss->in.apply || !ss->in.imports)
+		return build_oom(b);
 	err = src_digest(b, &s->from, &ss->in.from, &from_pending);
 	for (i = 0; !err && i < s->napply; i++)
 		err = src_digest(b, &s->apply[i], &ss->in.apply[i],
@@ -663,27 +717,39 @@ static int do_stanza(struct recipe_build *b, size_t idx)
 	ann = tagged_annotations(b, s, &old);
 	if (from_pending) {
 		ss->act = ATOMFS_RECIPE_REBUILD;
-		ss->why =
-			xasprintf("its base %s will be rebuilt", s->from.text);
+		ss->why = atomfs_asprintf("its base %s will be rebuilt",
+					  s->from.text);
+		if (!ss->why)
+			err = build_oom(b);
 	} else {
-		if (!ss->in.from)
-			ss->in.from = xstrdup("pending");
-		for (i = 0; i < s->napply; i++)
-			if (!ss->in.apply[i])
-				ss->in.apply[i] = xstrdup("pending");
-		atomfs_recipe_inputs_finish(s, &ss->in);
-		ss->act = atomfs_recipe_decide(
-			s, &ss->in, ann,
-			b->no_cache || wants_rebuild(b, s->name), &ss->why);
+		if (!ss->in.from && !(ss->in.from = strdup("pending")))
+			err = build_oom(b);
+		for (i = 0; !err && i < s->napply; i++)
+			if (!ss->in.apply[i] &&
+			    !(ss->in.apply[i] = strdup("pending")))
+				err = build_oom(b);
+		if (!err)
+			err = atomfs_recipe_inputs_finish(s, &ss->in);
+		if (!err)
+			err = atomfs_recipe_decide(
+				s, &ss->in, ann,
+				b->no_cache || wants_rebuild(b, s->name),
+				&ss->act, &ss->why);
 		if (apply_pending && ss->act == ATOMFS_RECIPE_REUSE)
 			ss->act = ATOMFS_RECIPE_SWAP;
 	}
-	if (ss->act == ATOMFS_RECIPE_SWAP)
-		changed = changed_applies(b, s, ss, &old);
+	if (!err && ss->act == ATOMFS_RECIPE_SWAP &&
+	    !(changed = changed_applies(b, s, ss, &old)))
+		err = build_oom(b);
+	if (!err && ss->act == ATOMFS_RECIPE_REUSE &&
+	    !(ss->digest = strdup(old.digest)))
+		err = build_oom(b);
+	if (err) {
+		atomfs_image_free(&old);
+		return err;
+	}
 	if (b->dry_run) {
 		ss->pending = ss->act != ATOMFS_RECIPE_REUSE;
-		if (!ss->pending)
-			ss->digest = xstrdup(old.digest);
 		if (ss->act == ATOMFS_RECIPE_SWAP)
 			printf("%s: swap: %s changed: layers swapped, run steps not repeated (--rebuild %s runs them)\n",
 			       s->name, changed, s->name);
@@ -695,7 +761,6 @@ static int do_stanza(struct recipe_build *b, size_t idx)
 	}
 	switch (ss->act) {
 	case ATOMFS_RECIPE_REUSE:
-		ss->digest = xstrdup(old.digest);
 		if (!atomfs_quiet)
 			fprintf(stderr, "%s: unchanged, reused\n", s->name);
 		break;
@@ -730,8 +795,10 @@ static int open_layouts(struct recipe_build *b, bool need_cache)
 	if (!need_cache)
 		return 0;
 	{
-		cleanup_free char *cdir = path_join(b->builddir, "oci");
+		cleanup_free char *cdir = atomfs_join(b->builddir, "oci");
 
+		if (!cdir)
+			return build_oom(b);
 		if (b->dry_run && stat(cdir, &st))
 			return 0;
 		if (!b->dry_run) {
@@ -774,8 +841,14 @@ int cmd_build_recipe(int argc, char **argv)
 
 	if (cmd_help(argc, argv, usage))
 		return EXIT_OK;
-	subst.v = xcalloc((size_t)argc, sizeof(char *));
-	b.rebuild = xcalloc((size_t)argc, sizeof(char *));
+	subst.v = calloc((size_t)argc, sizeof(char *));
+	b.rebuild = calloc((size_t)argc, sizeof(char *));
+	if (!subst.v || !b.rebuild) {
+		rc = cmd_fail(atomfs_err(
+			ENOMEM,
+			"out of memory while reading the command line"));
+		goto out;
+	}
 	b.run.runtime = "crun";
 	layer_opts_init(&b.lo);
 	optind = 1;
@@ -852,9 +925,13 @@ int cmd_build_recipe(int argc, char **argv)
 	err = atomfs_recipe_load(file, &subst, &b.r);
 	if (err)
 		goto fail;
-	b.outdir = out ? xstrdup(out) : path_join(b.r->dir, "oci");
-	b.builddir = builddir ? xstrdup(builddir) :
-				path_join(b.r->dir, ".atomfs");
+	b.outdir = out ? strdup(out) : atomfs_join(b.r->dir, "oci");
+	b.builddir = builddir ? strdup(builddir) :
+				atomfs_join(b.r->dir, ".atomfs");
+	if (!b.outdir || !b.builddir) {
+		err = build_oom(&b);
+		goto fail;
+	}
 	if (clean) {
 		err = clean_builddir(b.builddir);
 		if (err)
@@ -883,7 +960,11 @@ int cmd_build_recipe(int argc, char **argv)
 	err = open_layouts(&b, need_cache);
 	if (err)
 		goto fail;
-	b.st = xcalloc(b.r->n, sizeof(*b.st));
+	b.st = calloc(b.r->n, sizeof(*b.st));
+	if (!b.st) {
+		err = build_oom(&b);
+		goto fail;
+	}
 	for (i = 0; i < b.r->n; i++) {
 		err = do_stanza(&b, b.r->order[i]);
 		if (err)
