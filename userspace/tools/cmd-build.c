@@ -45,8 +45,13 @@ int check_layer_blob(const struct atomfs_layout *l, const char *digest,
 		     const char *ref)
 {
 	cleanup_free char *p = atomfs_layout_blob_path(l, digest);
-	int err = atomfs_sqfs_check(p);
+	int err;
 
+	if (!p)
+		return atomfs_err(ENOMEM,
+				  "out of memory while checking layer %s of %s",
+				  digest, ref);
+	err = atomfs_sqfs_check(p);
 	if (err)
 		atomfs_err_prefix("layer %s of %s", digest, ref);
 	return err;
