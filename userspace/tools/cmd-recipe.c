@@ -159,8 +159,11 @@ static int load_src(struct recipe_build *b, const struct atomfs_recipe_src *src,
 	{
 		cleanup_free char *ref =
 			atomfs_asprintf("%s:%s", src->dir, src->tag);
-		int err = ref ? open_ref(&b->ls, ref, img, l) : build_oom(b);
+		int err;
 
+		if (!ref)
+			return build_oom(b);
+		err = open_ref(&b->ls, ref, img, l);
 		if (err)
 			atomfs_err_prefix("%s:%d", b->r->path, src->line);
 		return err;
