@@ -8,9 +8,16 @@
  * The same walk goes through the layer writer (a build from a directory,
  * an import of a tar with whiteouts, hard links and xattrs) and a pull
  * from a registry (tests/static-registry.py serving a layout): manifest,
- * config and layer fetched, parsed, checked and stored.
+ * config and layer fetched, parsed, checked and stored.  And a recipe
+ * build, `atomfs build -f` (tools/cmd-recipe.c and the tool code it uses
+ * are linked in): recipe parsed, inputs hashed (a tar, an imported
+ * directory), plan made, four stanzas built from a tar, a layout, a built
+ * stanza and two applied ones, and tagged; there each failure must end
+ * in -ENOMEM (cmd_fail() is wrapped to see it) with a one-line message,
+ * and nothing tagged.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -161,6 +168,7 @@ static void fail_all(const int *base, const char *whose, int strict, long step)
 /* ---- the layer writer and the registry, one operation per walk ---- */
 
 static char sq[600], regref[600], pulldir[600];
+static char recipe[600], recipe_out[600], recipe_build[600];
 static char shm[] = "/dev/shm/atomfs-unit-alloc.XXXXXX";
 static bool have_shm;
 
@@ -217,18 +225,80 @@ static int op_pull(void)
 	return err;
 }
 
+/* tools/cmd-recipe.c: `atomfs build -f RECIPE` */
+int cmd_build_recipe(int argc, char **argv);
+
+/* the error a command failed with (tools/common.c turns it into a status) */
+static int cmd_failed_with;
+int __real_cmd_fail(int err);
+int __wrap_cmd_fail(int err);
+int __wrap_cmd_fail(int err)
+{
+	cmd_failed_with = err;
+	return __real_cmd_fail(err);
+}
+
+/*
+ * A recipe build, its output quiet: 0, or the error it failed with when
+ * it said so in one line; else 1 (a failure without a message, a message
+ * of several lines, or an exit status without a cmd_fail()).
+ */
+static int op_recipe(void)
+{
+	char a0[] = "build", a1[] = "-f", a3[] = "-o", a5[] = "--build-dir",
+	     a7[] = "-q";
+	char *argv[] = { a0, a1,	   recipe, a3,	recipe_out,
+			 a5, recipe_build, a7,	   NULL };
+	int saved = dup(2), null = open("/dev/null", O_WRONLY), rc;
+	const char *msg;
+
+	atomfs_clear_error();
+	cmd_failed_with = 0;
+	fflush(stderr);
+	dup2(null, 2);
+	rc = cmd_build_recipe(8, argv);
+	dup2(saved, 2);
+	close(saved);
+	close(null);
+	if (!rc)
+		return 0;
+	msg = atomfs_last_error();
+	return cmd_failed_with && *msg && !strchr(msg, '\n') ? cmd_failed_with :
+							       1;
+}
+
+/* all four stanzas tagged after a build, none after a failed one */
+static bool recipe_tags(int got)
+{
+	char path[700];
+	json_t *idx;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/index.json", recipe_out);
+	idx = json_load_file(path, 0, NULL);
+	n = json_array_size(json_object_get(idx, "manifests"));
+	json_decref(idx);
+	if (n == (got ? 0 : 4))
+		return true;
+	tap_diag("recipe build gave %d (%s) and left %zu tags", got,
+		 got ? atomfs_last_error() : "", n);
+	return false;
+}
+
 static void reset_outputs(void)
 {
-	char cmd[1400];
+	char cmd[2600];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", sq, pulldir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s' '%s'", sq, pulldir,
+		 recipe_out, recipe_build);
 	if (system(cmd))
 		tap_diag("cannot remove %s", sq);
 }
 
 /* op must succeed, then fail only with -ENOMEM (or succeed) under every
- * allocation failure in turn; ASan checks the error paths for leaks */
-static void walk(const char *what, int (*op)(void))
+ * allocation failure in turn; ASan checks the error paths for leaks.
+ * check (may be NULL): what op left behind is right for its result. */
+static void walk(const char *what, int (*op)(void), bool (*check)(int got))
 {
 	long n, runs = 0, bad = 0;
 	int base, got;
@@ -245,6 +315,8 @@ static void walk(const char *what, int (*op)(void))
 		injected = 0;
 		got = op();
 		fail_at = -1;
+		if (check && !check(got))
+			bad++;
 		reset_outputs();
 		runs++;
 		if (!injected)
@@ -363,9 +435,41 @@ int main(void)
 		dir);
 	if (ok(system(cmd) == 0,
 	       "alloc: a directory and a tar to build from")) {
-		walk("a build from a directory", op_build_dir);
-		walk("an import of a tar", op_import_tar);
+		walk("a build from a directory", op_build_dir, NULL);
+		walk("an import of a tar", op_import_tar, NULL);
 	}
+
+	/* a recipe: a tar, a layout built from a directory, an import, a
+	 * built base and two applied stanzas (no run steps: no runtime) */
+	snprintf(recipe, sizeof(recipe), "%s/atomfs.yaml", dir);
+	snprintf(recipe_out, sizeof(recipe_out), "%s/roci",
+		 have_shm ? shm : dir);
+	snprintf(recipe_build, sizeof(recipe_build), "%s/rbuild",
+		 have_shm ? shm : dir);
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && mkdir -p imp/sub && echo i >imp/sub/i && "
+		 "ln -s i imp/sub/l && atomfs build -q --layer tree src:t && "
+		 "cat >atomfs.yaml <<'EOF'\n"
+		 "base:\n"
+		 "  from: {type: tar, url: layer.tar}\n"
+		 "  imports: [imp, layer.tar]\n"
+		 "  environment: {A: \"1\"}\n"
+		 "lib:\n"
+		 "  from: {type: oci, url: \"src:t\"}\n"
+		 "app:\n"
+		 "  from: {type: built, tag: base}\n"
+		 "  apply: [lib]\n"
+		 "  labels: {x: y}\n"
+		 "  cmd: \"sh -c 'echo hi'\"\n"
+		 "both:\n"
+		 "  from: {type: scratch}\n"
+		 "  apply: [base, lib]\n"
+		 "  apply_conflicts: [\"/d/*\"]\n"
+		 "EOF\n",
+		 dir);
+	if (ok(system(cmd) == 0, "alloc: a recipe to build"))
+		walk("a recipe build (parse, plan, four stanzas)", op_recipe,
+		     recipe_tags);
 
 	/* a pull: the registry serves L:t over loopback */
 	{
@@ -381,7 +485,7 @@ int main(void)
 			snprintf(regref, sizeof(regref),
 				 "docker://127.0.0.1:%s/test/img:t", port);
 			walk("a pull from a registry (manifest, config, layer)",
-			     op_pull);
+			     op_pull, NULL);
 			kill(pid, SIGTERM);
 			waitpid(pid, NULL, 0);
 		}
