@@ -125,13 +125,17 @@ static int mark_import(const struct atomfs_ref *r, const char *from)
  */
 int xfer_import_pulled(const struct atomfs_ref *r, const json_t *prev)
 {
-	cleanup_free char *ref = xasprintf("%s:%s", r->dir, r->tag);
+	cleanup_free char *ref = atomfs_asprintf("%s:%s", r->dir, r->tag);
 	cleanup_free char *pulled = NULL;
 	struct atomfs_layout *l = NULL;
 	struct layer_opts lo;
 	json_t *cur;
 	int n, err, rc;
 
+	if (!ref)
+		return cmd_fail(atomfs_err(
+			ENOMEM, "out of memory while importing %s:%s", r->dir,
+			r->tag));
 	err = atomfs_layout_open(r->dir, ATOMFS_LAYOUT_WRITE, &l);
 	if (err)
 		return cmd_fail(err);
@@ -154,8 +158,9 @@ int xfer_import_pulled(const struct atomfs_ref *r, const json_t *prev)
 		return EXIT_OK;
 	}
 	err = atomfs_layout_get_tag(l, r->tag, &cur);
-	if (!err)
-		pulled = xstrdup(atomfs_desc_str(cur, "digest"));
+	if (!err && !(pulled = strdup(atomfs_desc_str(cur, "digest"))))
+		err = atomfs_err(ENOMEM, "out of memory while importing %s",
+				 ref);
 	atomfs_layout_close(l);
 	if (err)
 		return cmd_fail(err);

@@ -14,11 +14,12 @@
 /* partial files left by an earlier, killed download of @dest */
 static void remove_parts(const char *dest)
 {
-	cleanup_free char *pat = xasprintf("%s.part.*", dest);
+	cleanup_free char *pat = atomfs_asprintf("%s.part.*", dest);
 	glob_t g;
 	size_t i;
 
-	if (glob(pat, GLOB_NOSORT, NULL, &g))
+	/* without memory they stay: the next download removes them */
+	if (!pat || glob(pat, GLOB_NOSORT, NULL, &g))
 		return;
 	for (i = 0; i < g.gl_pathc; i++)
 		unlink(g.gl_pathv[i]);
@@ -34,7 +35,7 @@ static void remove_parts(const char *dest)
  */
 int download_file(const char *url, const char *dest)
 {
-	cleanup_free char *tmp = xasprintf("%s.part.XXXXXX", dest);
+	cleanup_free char *tmp = atomfs_asprintf("%s.part.XXXXXX", dest);
 	char errbuf[CURL_ERROR_SIZE] = "";
 	long status = 0;
 	CURLcode rc;
@@ -42,6 +43,9 @@ int download_file(const char *url, const char *dest)
 	FILE *f;
 	int fd, err = 0;
 
+	if (!tmp)
+		return atomfs_err(ENOMEM, "out of memory while downloading %s",
+				  url);
 	remove_parts(dest);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)

@@ -28,10 +28,17 @@ struct atomfs_progress *atomfs_progress_new(const char *label, uint64_t total,
 
 	if (quiet || !isatty(STDERR_FILENO))
 		return NULL;
-	p = xcalloc(1, sizeof(*p));
+	/* without memory, no bar (NULL is "no progress" to the library) */
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->label = strdup(label);
+	if (!p->label) {
+		free(p);
+		return NULL;
+	}
 	p->hooks.add = bar_add;
 	p->hooks.set_total = bar_set_total;
-	p->label = xstrdup(label);
 	p->total = total;
 	return &p->hooks;
 }
