@@ -169,6 +169,7 @@ static void fail_all(const int *base, const char *whose, int strict, long step)
 
 static char sq[600], regref[600], pulldir[600];
 static char recipe[600], recipe_out[600], recipe_build[600];
+static char recipe_seed[600]; /* copied to recipe_out before each run, if set */
 static char shm[] = "/dev/shm/atomfs-unit-alloc.XXXXXX";
 static bool have_shm;
 
@@ -285,6 +286,40 @@ static bool recipe_tags(int got)
 	return false;
 }
 
+/* the index of a layout, or NULL */
+static char *index_of(const char *layout)
+{
+	char path[700], *text = NULL;
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/index.json", layout);
+	f = fopen(path, "r");
+	if (f && getdelim(&text, &n, '\0', f) < 0) {
+		free(text);
+		text = NULL;
+	}
+	if (f)
+		fclose(f);
+	return text;
+}
+
+/* a rebuild over the seed: a failed one leaves its index as it was, a
+ * successful one changes it (one stanza rebuilt, two swapped) */
+static bool recipe_rolled_back(int got)
+{
+	char *was = index_of(recipe_seed), *is = index_of(recipe_out);
+	bool same = was && is && !strcmp(was, is), good = got ? same : !same;
+
+	if (!good)
+		tap_diag("recipe rebuild gave %d (%s) and %s the index", got,
+			 got ? atomfs_last_error() : "",
+			 same ? "did not change" : "changed");
+	free(was);
+	free(is);
+	return good && recipe_tags(0);
+}
+
 static void reset_outputs(void)
 {
 	char cmd[2600];
@@ -293,6 +328,9 @@ static void reset_outputs(void)
 		 recipe_out, recipe_build);
 	if (system(cmd))
 		tap_diag("cannot remove %s", sq);
+	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", recipe_seed, recipe_out);
+	if (recipe_seed[0] && system(cmd))
+		tap_diag("cannot copy %s", recipe_seed);
 }
 
 /* op must succeed, then fail only with -ENOMEM (or succeed) under every
@@ -470,6 +508,21 @@ int main(void)
 	if (ok(system(cmd) == 0, "alloc: a recipe to build"))
 		walk("a recipe build (parse, plan, four stanzas)", op_recipe,
 		     recipe_tags);
+	/* the same over its last output, after lib's source changed: base
+	 * reused, lib rebuilt, app and both get lib's new layer swapped in */
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && atomfs build -q -f atomfs.yaml -o '%s/rseed' "
+		 "--build-dir rb && mkdir tree2 && echo z >tree2/z && "
+		 "atomfs build -q --layer tree2 src:t",
+		 dir, have_shm ? shm : dir);
+	if (ok(system(cmd) == 0,
+	       "alloc: a recipe built, then a source changed")) {
+		snprintf(recipe_seed, sizeof(recipe_seed), "%s/rseed",
+			 have_shm ? shm : dir);
+		walk("a recipe rebuild (reuse, rebuild, swap)", op_recipe,
+		     recipe_rolled_back);
+		recipe_seed[0] = '\0';
+	}
 
 	/* a pull: the registry serves L:t over loopback */
 	{
