@@ -121,26 +121,40 @@ struct env_paths {
 	char *cache;
 };
 
-static void env_paths_init(struct env_paths *p)
+static void env_paths_free(struct env_paths *p);
+
+/* 0, or -ENOMEM with a message (and nothing left to free) */
+static int env_paths_init(struct env_paths *p)
 {
 	const char *v = getenv("REGISTRY_AUTH_FILE");
 	const char *home = getenv("HOME");
 	size_t n = 0;
 
 	memset(p, 0, sizeof(*p));
-	if (v && *v)
-		p->files[n++] = xstrdup(v);
+	if (v && *v && !(p->files[n++] = strdup(v)))
+		goto nomem;
 	v = getenv("XDG_RUNTIME_DIR");
-	if (v && *v)
-		p->files[n++] = xasprintf("%s/containers/auth.json", v);
-	if (home && *home)
-		p->files[n++] = xasprintf("%s/.docker/config.json", home);
+	if (v && *v &&
+	    !(p->files[n++] = atomfs_asprintf("%s/containers/auth.json", v)))
+		goto nomem;
+	if (home && *home &&
+	    !(p->files[n++] = atomfs_asprintf("%s/.docker/config.json", home)))
+		goto nomem;
 	v = getenv("XDG_CACHE_HOME");
 	if (v && *v)
-		p->cache = xasprintf("%s/atomfs/blob-locations.json", v);
+		p->cache = atomfs_asprintf("%s/atomfs/blob-locations.json", v);
 	else if (home && *home)
-		p->cache =
-			xasprintf("%s/.cache/atomfs/blob-locations.json", home);
+		p->cache = atomfs_asprintf(
+			"%s/.cache/atomfs/blob-locations.json", home);
+	else
+		return 0;
+	if (p->cache)
+		return 0;
+nomem:
+	env_paths_free(p);
+	memset(p, 0, sizeof(*p));
+	return atomfs_err(
+		ENOMEM, "out of memory while looking for registry credentials");
 }
 
 static void env_paths_free(struct env_paths *p)
@@ -194,8 +208,13 @@ int xfer_parse_local(const char *s, const char *deftag, bool allow_bare,
 				EINVAL,
 				"'%s' names no tag and the source is given by digest: write %s:TAG",
 				s, s);
-		ref->dir = xstrdup(p);
-		ref->tag = xstrdup(deftag);
+		ref->dir = strdup(p);
+		ref->tag = strdup(deftag);
+		if (!ref->dir || !ref->tag) {
+			atomfs_ref_free(ref);
+			return atomfs_err(
+				ENOMEM, "out of memory while reading '%s'", s);
+		}
 		return 0;
 	}
 	return atomfs_ref_parse(s, ref);
@@ -218,13 +237,19 @@ int xfer_copy(const char *src, const char *dst, const struct xfer_opts *xo)
 	bool have_tmp = false;
 	int err;
 
-	env_paths_init(&env);
+	err = env_paths_init(&env);
+	if (err)
+		return cmd_fail(err);
 	if (sdock) {
 		err = atomfs_rref_parse(src, &rs);
 		if (err)
 			goto out;
-		if (!rs.tag && !rs.digest)
-			rs.tag = xstrdup("latest");
+		if (!rs.tag && !rs.digest && !(rs.tag = strdup("latest"))) {
+			err = atomfs_err(ENOMEM,
+					 "out of memory while reading '%s'",
+					 src);
+			goto out;
+		}
 		stag = rs.tag;
 	} else {
 		err = atomfs_ref_parse(src, &ls);
@@ -244,7 +269,14 @@ int xfer_copy(const char *src, const char *dst, const struct xfer_opts *xo)
 					dst);
 				goto out;
 			}
-			rd.tag = xstrdup(stag);
+			rd.tag = strdup(stag);
+			if (!rd.tag) {
+				err = atomfs_err(
+					ENOMEM,
+					"out of memory while reading '%s'",
+					dst);
+				goto out;
+			}
 		}
 		if (rd.digest) {
 			err = atomfs_err(
