@@ -71,6 +71,13 @@ static int check_upper_fs(const char *dir)
 	return 0;
 }
 
+static int run_oom(const struct atomfs_recipe_stanza *s)
+{
+	return atomfs_err(ENOMEM,
+			  "out of memory while running the steps of stanza %s",
+			  s->name);
+}
+
 /* the image so far as DIR:run, in a layout of its own */
 static int stage_image(struct atomfs_layout *dst, const json_t *layers,
 		       const json_t *config, const char *dir)
@@ -137,16 +144,23 @@ static json_t *runtime_config(const struct atomfs_recipe_stanza *s,
 	for (i = 0; i < s->nimports; i++) {
 		const struct atomfs_recipe_import *im = &s->imports[i];
 
-		json_array_append_new(
-			mounts,
-			runtime_mount(
-				xasprintf_tmp("/atomfs/imports/%s", im->name),
-				"bind", im->path, "rbind,ro,nosuid,nodev"));
-		json_array_append_new(
-			mounts,
-			runtime_mount(
-				xasprintf_tmp("/stacker/imports/%s", im->name),
-				"bind", im->path, "rbind,ro,nosuid,nodev"));
+		/* a step without its imports must not run: NULL, no memory */
+		if (json_array_append_new(
+			    mounts,
+			    runtime_mount(xasprintf_tmp("/atomfs/imports/%s",
+							im->name),
+					  "bind", im->path,
+					  "rbind,ro,nosuid,nodev")) ||
+		    json_array_append_new(
+			    mounts,
+			    runtime_mount(xasprintf_tmp("/stacker/imports/%s",
+							im->name),
+					  "bind", im->path,
+					  "rbind,ro,nosuid,nodev"))) {
+			json_decref(mounts);
+			json_decref(env);
+			return NULL;
+		}
 	}
 	rs.args = json_pack("[s, s, s, s]", "/bin/sh", "-e", "-c", script);
 	c = runtime_spec_new(&rs);
@@ -292,7 +306,7 @@ static char *xattr_text(const char *p)
 	}
 	if (f)
 		fclose(f);
-	return out ? out : xstrdup("");
+	return out ? out : strdup(""); /* NULL: no memory */
 }
 
 static bool same_content(const char *a, const char *b)
@@ -330,7 +344,11 @@ static int prune_entry(const char *p, const struct stat *su, int flag,
 	(void)ftw;
 	if (flag != FTW_F || !(S_ISREG(su->st_mode) || S_ISLNK(su->st_mode)))
 		return 0;
-	lp = path_join(prune_lower, p + strlen(prune_upper));
+	lp = atomfs_join(prune_lower, p + strlen(prune_upper));
+	if (!lp) {
+		errno = ENOMEM; /* the walk stops: "cannot walk UPPER" */
+		return -1;
+	}
 	if (lstat(lp, &sl) || (sl.st_mode & S_IFMT) != (su->st_mode & S_IFMT) ||
 	    sl.st_mode != su->st_mode || sl.st_uid != su->st_uid ||
 	    sl.st_gid != su->st_gid || sl.st_size != su->st_size)
@@ -347,6 +365,10 @@ static int prune_entry(const char *p, const struct stat *su, int flag,
 	}
 	xu = xattr_text(p);
 	xl = xattr_text(lp);
+	if (!xu || !xl) {
+		errno = ENOMEM;
+		return -1;
+	}
 	if (!strcmp(xu, xl))
 		unlink(p);
 	return 0;
@@ -387,7 +409,7 @@ int recipe_run_stanza(const struct atomfs_recipe *r,
 	cleanup_free char *persist = NULL, *rootfs = NULL, *bundle = NULL;
 	cleanup_free char *state = NULL, *upper = NULL, *cfgpath = NULL;
 	cleanup_free char *id =
-		xasprintf("atomfs-build-%ld-%s", (long)getpid(), s->name);
+		atomfs_asprintf("atomfs-build-%ld-%s", (long)getpid(), s->name);
 	struct atomfs_mount_opts mo = { .writable = true };
 	bool had[ARRAY_SIZE(made_points)];
 	bool mounted = false;
@@ -414,16 +436,23 @@ int recipe_run_stanza(const struct atomfs_recipe *r,
 	err = check_upper_fs(builddir);
 	if (err)
 		return err;
-	runs = path_join(builddir, "run");
-	top = path_join(runs, s->name);
-	oci = path_join(top, "oci");
-	persist = path_join(top, "persist");
-	rootfs = path_join(top, "rootfs");
-	bundle = path_join(top, "bundle");
-	state = path_join(top, "state");
-	upper = path_join(persist, "upper");
-	cfgpath = path_join(bundle, "config.json");
-	ref = xasprintf("%s:run", oci);
+	runs = atomfs_join(builddir, "run");
+	top = runs ? atomfs_join(runs, s->name) : NULL;
+	if (top) {
+		oci = atomfs_join(top, "oci");
+		persist = atomfs_join(top, "persist");
+		rootfs = atomfs_join(top, "rootfs");
+		bundle = atomfs_join(top, "bundle");
+		state = atomfs_join(top, "state");
+	}
+	if (persist)
+		upper = atomfs_join(persist, "upper");
+	if (bundle)
+		cfgpath = atomfs_join(bundle, "config.json");
+	if (oci)
+		ref = atomfs_asprintf("%s:run", oci);
+	if (!id || !oci || !rootfs || !state || !upper || !cfgpath || !ref)
+		return run_oom(s);
 	if (rm_tree(top))
 		return atomfs_err(
 			EBUSY,
@@ -453,18 +482,24 @@ int recipe_run_stanza(const struct atomfs_recipe *r,
 	}
 	mounted = true;
 	for (i = 0; i < ARRAY_SIZE(made_points); i++) {
-		cleanup_free char *p = path_join(rootfs, made_points[i]);
+		cleanup_free char *p = atomfs_join(rootfs, made_points[i]);
 		struct stat st;
 
+		if (!p) {
+			err = run_oom(s);
+			goto out;
+		}
 		had[i] = lstat(p, &st) == 0;
 	}
 	for (i = 0; i < s->run.n; i++) {
 		json_t *c = runtime_config(s, o, config, rootfs, s->run.v[i].s);
-		char *txt = json_dumps(c, JSON_INDENT(1) | JSON_SORT_KEYS);
+		char *txt = c ? json_dumps(c, JSON_INDENT(1) | JSON_SORT_KEYS) :
+				NULL;
 		char buf[128];
 
 		json_decref(c);
-		err = write_file_atomic(cfgpath, txt, strlen(txt));
+		err = txt ? write_file_atomic(cfgpath, txt, strlen(txt)) :
+			    run_oom(s);
 		free(txt);
 		if (!err)
 			err = run_step(s->name, o, state, bundle, id, &status);
@@ -488,9 +523,9 @@ int recipe_run_stanza(const struct atomfs_recipe *r,
 		goto out;
 	}
 	{
-		cleanup_free char *lower = path_join(top, "lower");
+		cleanup_free char *lower = atomfs_join(top, "lower");
 
-		err = mkdir_p(lower, 0755);
+		err = lower ? mkdir_p(lower, 0755) : run_oom(s);
 		if (!err)
 			err = prune_unchanged(ref, upper, lower);
 		if (err) {
@@ -502,8 +537,12 @@ int recipe_run_stanza(const struct atomfs_recipe *r,
 	}
 	/* the runtime's mount points are not the steps' work */
 	for (i = 0; i < ARRAY_SIZE(made_points); i++) {
-		cleanup_free char *p = path_join(upper, made_points[i]);
+		cleanup_free char *p = atomfs_join(upper, made_points[i]);
 
+		if (!p) {
+			err = run_oom(s);
+			goto out;
+		}
 		if (!had[i])
 			rm_tree(p);
 	}
@@ -530,8 +569,9 @@ int recipe_run_stanza(const struct atomfs_recipe *r,
 out:
 	if (mounted) {
 		/* keep the first error's message */
-		cleanup_free char *msg = xstrdup(atomfs_last_error());
+		char msg[2048];
 
+		snprintf(msg, sizeof(msg), "%s", atomfs_last_error());
 		if (atomfs_umount(rootfs) && !atomfs_quiet)
 			fprintf(stderr, "atomfs: warning: %s\n",
 				atomfs_last_error());

@@ -69,12 +69,12 @@ json_t *runtime_mount(const char *dst, const char *type, const char *src,
 		      const char *opts)
 {
 	json_t *o = json_array();
-	char *s = xstrdup(opts), *tok, *save = NULL;
+	char s[256], *tok, *save = NULL; /* opts: this source's constants */
 
+	snprintf(s, sizeof(s), "%s", opts);
 	for (tok = strtok_r(s, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save))
 		json_array_append_new(o, json_string(tok));
-	free(s);
 	return json_pack("{s:s, s:s, s:s, s:o}", "destination", dst, "type",
 			 type, "source", src, "options", o);
 }
