@@ -322,15 +322,16 @@ static bool recipe_rolled_back(int got)
 
 static void reset_outputs(void)
 {
-	char cmd[2600];
+	char cmd[4096];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s' '%s'", sq, pulldir,
-		 recipe_out, recipe_build);
+	/* one shell: a walk resets them after each of its hundreds of runs */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s' '%s'%s%s%s%s%s", sq,
+		 pulldir, recipe_out, recipe_build,
+		 recipe_seed[0] ? " && cp -a '" : "", recipe_seed,
+		 recipe_seed[0] ? "' '" : "", recipe_seed[0] ? recipe_out : "",
+		 recipe_seed[0] ? "'" : "");
 	if (system(cmd))
-		tap_diag("cannot remove %s", sq);
-	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", recipe_seed, recipe_out);
-	if (recipe_seed[0] && system(cmd))
-		tap_diag("cannot copy %s", recipe_seed);
+		tap_diag("cannot reset the outputs: %s", cmd);
 }
 
 /* op must succeed, then fail only with -ENOMEM (or succeed) under every
