@@ -229,20 +229,32 @@ static int op_pull(void)
 /* tools/cmd-recipe.c: `atomfs build -f RECIPE` */
 int cmd_build_recipe(int argc, char **argv);
 
-/* the error a command failed with (tools/common.c turns it into a status) */
+/*
+ * The error a command failed with (tools/common.c turns it into a
+ * status); the message it prints goes to /dev/null, so that hundreds of
+ * failed runs stay quiet while a sanitizer's report still shows.
+ */
 static int cmd_failed_with;
 int __real_cmd_fail(int err);
 int __wrap_cmd_fail(int err);
 int __wrap_cmd_fail(int err)
 {
+	int saved = dup(2), null = open("/dev/null", O_WRONLY), rc;
+
 	cmd_failed_with = err;
-	return __real_cmd_fail(err);
+	fflush(stderr);
+	dup2(null, 2);
+	rc = __real_cmd_fail(err);
+	dup2(saved, 2);
+	close(saved);
+	close(null);
+	return rc;
 }
 
 /*
- * A recipe build, its output quiet: 0, or the error it failed with when
- * it said so in one line; else 1 (a failure without a message, a message
- * of several lines, or an exit status without a cmd_fail()).
+ * A recipe build (-q): 0, or the error it failed with when it said so in
+ * one line; else 1 (a failure without a message, a message of several
+ * lines, or an exit status without a cmd_fail()).
  */
 static int op_recipe(void)
 {
@@ -250,17 +262,12 @@ static int op_recipe(void)
 	     a7[] = "-q";
 	char *argv[] = { a0, a1,	   recipe, a3,	recipe_out,
 			 a5, recipe_build, a7,	   NULL };
-	int saved = dup(2), null = open("/dev/null", O_WRONLY), rc;
 	const char *msg;
+	int rc;
 
 	atomfs_clear_error();
 	cmd_failed_with = 0;
-	fflush(stderr);
-	dup2(null, 2);
 	rc = cmd_build_recipe(8, argv);
-	dup2(saved, 2);
-	close(saved);
-	close(null);
 	if (!rc)
 		return 0;
 	msg = atomfs_last_error();
