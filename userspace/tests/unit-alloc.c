@@ -327,18 +327,22 @@ static bool recipe_rolled_back(int got)
 	return good && recipe_tags(0);
 }
 
+/* tools/common.c, linked in for the recipe walks */
+int rm_tree(const char *p);
+
 static void reset_outputs(void)
 {
-	char cmd[4096];
+	const char *outs[] = { sq, pulldir, recipe_out, recipe_build };
+	char cmd[2000];
+	size_t i;
 
-	/* one shell: a walk resets them after each of its hundreds of runs */
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s' '%s'%s%s%s%s%s", sq,
-		 pulldir, recipe_out, recipe_build,
-		 recipe_seed[0] ? " && cp -a '" : "", recipe_seed,
-		 recipe_seed[0] ? "' '" : "", recipe_seed[0] ? recipe_out : "",
-		 recipe_seed[0] ? "'" : "");
-	if (system(cmd))
-		tap_diag("cannot reset the outputs: %s", cmd);
+	/* in process: a walk resets them after each of its hundreds of runs */
+	for (i = 0; i < sizeof(outs) / sizeof(outs[0]); i++)
+		if (outs[i][0] && rm_tree(outs[i]))
+			tap_diag("cannot remove %s", outs[i]);
+	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", recipe_seed, recipe_out);
+	if (recipe_seed[0] && system(cmd))
+		tap_diag("cannot copy %s", recipe_seed);
 }
 
 /* op must succeed, then fail only with -ENOMEM (or succeed) under every
