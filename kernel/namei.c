@@ -149,6 +149,10 @@ static struct dentry *atomfs_lookup(struct inode *dir, struct dentry *dentry,
 	const struct cred *old;
 	struct dentry *ret;
 
+	/* as the layers' own lookups (and overlayfs) answer */
+	if (dentry->d_name.len > NAME_MAX)
+		return ERR_PTR(-ENAMETOOLONG);
+
 	old = atomfs_override_creds(sb);
 	index = atomfs_dir_get(dentry->d_parent);
 	if (IS_ERR(index))
