@@ -277,32 +277,48 @@ int atomfs_image_write(struct atomfs_layout *l, json_t *config, json_t *layers,
 {
 	cleanup_free char *cdig = NULL;
 	cleanup_free char *mdig = NULL;
-	json_t *diff_ids = json_array(), *rootfs, *d, *m;
+	json_t *diff_ids = json_array(), *rootfs, *cdesc, *d, *m;
 	uint64_t csize, msize;
 	size_t i;
 	int err;
 
+	/* jansson's allocation failures are -ENOMEM like any other */
+	if (!diff_ids)
+		return -ENOMEM;
 	/* squashfs layers are not wrapped in a compressor: diff_id == digest */
 	json_array_foreach(layers, i, d)
-		json_array_append(diff_ids, json_object_get(d, "digest"));
+	{
+		if (json_array_append(diff_ids, json_object_get(d, "digest"))) {
+			json_decref(diff_ids);
+			return json_object_get(d, "digest") ? -ENOMEM : -EINVAL;
+		}
+	}
+	/* "o" and _set_new take the reference, also when they fail */
 	rootfs =
 		json_pack("{s:s, s:o}", "type", "layers", "diff_ids", diff_ids);
-	json_object_set_new(config, "rootfs", rootfs);
+	if (!rootfs || json_object_set_new(config, "rootfs", rootfs))
+		return -ENOMEM;
 	err = atomfs_layout_put_json(l, config, &cdig, &csize);
 	if (err)
 		return err;
+	cdesc = atomfs_desc_new(MT_OCI_CONFIG, cdig, csize);
+	if (!cdesc)
+		return -ENOMEM;
 	m = json_pack("{s:i, s:s, s:o, s:O}", "schemaVersion", 2, "mediaType",
-		      MT_OCI_MANIFEST, "config",
-		      atomfs_desc_new(MT_OCI_CONFIG, cdig, csize), "layers",
-		      layers);
-	if (annotations && json_object_size(annotations))
-		json_object_set(m, "annotations", annotations);
+		      MT_OCI_MANIFEST, "config", cdesc, "layers", layers);
+	if (!m)
+		return -ENOMEM;
+	if (annotations && json_object_size(annotations) &&
+	    json_object_set(m, "annotations", annotations)) {
+		json_decref(m);
+		return -ENOMEM;
+	}
 	err = atomfs_layout_put_json(l, m, &mdig, &msize);
 	json_decref(m);
 	if (err)
 		return err;
 	*manifest_desc = atomfs_desc_new(MT_OCI_MANIFEST, mdig, msize);
-	return 0;
+	return *manifest_desc ? 0 : -ENOMEM;
 }
 
 json_t *atomfs_image_referrers(const struct atomfs_layout *l,
