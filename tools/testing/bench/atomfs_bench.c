@@ -419,22 +419,31 @@ static void stack_down(struct stack *s)
 	if (!strcmp(s->sys, "overlay") || !strcmp(s->sys, "fuse")) {
 		for (i = 0; i < s->lowers; i++) {
 			snprintf(dir, sizeof(dir), "%s/%s-lower/%d", work, s->sys, i);
-			/* detached: a killed fuse-overlayfs may hold them */
-			if (umount2(dir, s->err ? MNT_DETACH : 0))
+			/*
+			 * detached for fuse: fuse-overlayfs exits after its
+			 * unmount returns, and may still hold them
+			 */
+			if (umount2(dir, s->err || !strcmp(s->sys, "fuse") ?
+				    MNT_DETACH : 0))
 				die("umount %s", dir);
 		}
 	}
 	wait_released();
 }
 
-/* The stacking mount was refused or did not finish: "cannot". */
-static int cannot(struct stack *s, const char *bench)
+/*
+ * The stacking mount was refused or did not finish: "cannot" for each of
+ * @benches (space-separated).
+ */
+static int cannot(struct stack *s, const char *benches)
 {
-	char why[128];
+	char why[128], list[256], *save, *b;
 
 	snprintf(why, sizeof(why), "%s: %s", !strcmp(s->sys, "fuse") ?
 		 "fuse-overlayfs did not mount" : "mount refused", strerror(s->err));
-	record_cannot(bench, s->sys, s->n, why);
+	snprintf(list, sizeof(list), "%s", benches);
+	for (b = strtok_r(list, " ", &save); b; b = strtok_r(NULL, " ", &save))
+		record_cannot(b, s->sys, s->n, why);
 	stack_down(s);
 	return 0;
 }
@@ -544,7 +553,7 @@ static int bench_lookup(const char *sys, struct blob *b, int n)
 	snprintf(mnt, sizeof(mnt), "%s/mnt", work);
 	cold();
 	if (stack_up(&s, sys, b, n, mnt))
-		return cannot(&s, "lookup");
+		return cannot(&s, "lookup-hit lookup-miss lookup-deep");
 	if (stat(mnt, &st))
 		die("stat %s", mnt);
 
@@ -601,7 +610,7 @@ static int bench_readdir(const char *sys, struct blob *b, int n)
 	snprintf(mnt, sizeof(mnt), "%s/mnt", work);
 	cold();
 	if (stack_up(&s, sys, b, n, mnt))
-		return cannot(&s, "readdir");
+		return cannot(&s, "readdir-first readdir-reopen readdir-rewind");
 	snprintf(p, sizeof(p), "%s/r", mnt);
 
 	t = now();
@@ -696,7 +705,7 @@ static int bench_read(const char *sys, struct blob *b, const char *file)
 	for (mm = 0; mm < 2; mm++) {
 		cold();
 		if (stack_up(&s, sys, b, 1, mnt))
-			return cannot(&s, "read");
+			return cannot(&s, "read-seq-cold read-seq-warm read-mmap-cold read-mmap-warm");
 		drop_caches();
 		record(mm ? "read-mmap-cold" : "read-seq-cold", sys, 1,
 		       mm ? read_mmap(p) : read_seq(p), "MiB/s");
@@ -744,7 +753,7 @@ static int bench_small(const char *sys, struct blob *b, const char *sub)
 	snprintf(p, sizeof(p), "%s/%s", mnt, sub);
 	cold();
 	if (stack_up(&s, sys, b, 1, mnt))
-		return cannot(&s, "small-files");
+		return cannot(&s, "small-files-cold small-files-warm");
 	drop_caches();
 	t = now();
 	k = read_tree(p);
@@ -872,10 +881,17 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "o:r:w:")) != -1) {
 		switch (c) {
-		case 'o': out_path = optarg; break;
-		case 'r': rep = atoi(optarg); break;
-		case 'w': work = optarg; break;
-		default: usage();
+		case 'o':
+			out_path = optarg;
+			break;
+		case 'r':
+			rep = atoi(optarg);
+			break;
+		case 'w':
+			work = optarg;
+			break;
+		default:
+			usage();
 		}
 	}
 	argc -= optind;

@@ -8,12 +8,14 @@
 #               threads), mkfs.erofs (lz4hc: erofs-utils 1.5 has no zstd)
 #   build-tgz   a layer from a tar.gz: atomfs build --layer X.tar.gz (the
 #               import path) against gzip -dc | tar2sqfs
-#   image-size  the same content as an OCI image of tar.gz layers made by
+#   image-size  the same content (a base: /usr/lib/python3; dependencies:
+#               /usr/share/perl, /usr/share/zoneinfo; small applications)
+#               as an OCI image of tar.gz layers made by
 #               umoci and as an atomfs image: one image, and three images
 #               sharing a base and two dependency layers (blobs stored once)
 # Wall seconds, CPU seconds (user + system) and output bytes; tools
 # interleaved in each repetition. Environment: BENCH_DIR (the tree, default
-# /usr/share/perl), ATOMFS.
+# /usr/share/perl), ATOMFS, IMAGE_ONLY=1 (image-size only).
 set -euo pipefail
 OUT=${1:?} MODE=${2:?} REPS=${3:?}
 TOP=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -54,6 +56,7 @@ echo "== build: $DIR ($(du -sh "$DIR" | cut -f1), $(find "$DIR" | wc -l) entries
 tar -C "$DIR" -czf "$W/in.tar.gz" .
 tar -C "$DIR" -cf - . >/dev/null # the page cache: no tool pays the cold read
 for r in $(seq 1 "$REPS"); do
+	[ -n "${IMAGE_ONLY:-}" ] && break
 	run build-dir atomfs "$r" "'$ATOMFS' build -q --compression zstd --block-size $B --threads $J --layer '$DIR' oci:'$W/oci':t"
 	run build-dir mksquashfs "$r" "mksquashfs '$DIR' '$W/out' -comp zstd -b $B -processors $J -noappend -quiet -no-progress"
 	run build-dir gensquashfs "$r" "gensquashfs -q -c zstd -b $B -j $J -D '$DIR' '$W/out'"
@@ -66,13 +69,13 @@ done
 
 # image-size: a base, two dependencies, three applications.
 echo "== image size: umoci (tar.gz layers) against atomfs (squashfs zstd layers)"
-mkdir -p "$W/t/base" "$W/t/dep1" "$W/t/dep2"
-cp -a "$DIR" "$W/t/base/lib"
-cp -a /usr/share/perl "$W/t/dep1/perl"
-cp -a /usr/share/zoneinfo "$W/t/dep2/zoneinfo"
+mkdir -p "$W/tree/base" "$W/tree/dep1" "$W/tree/dep2"
+cp -a /usr/lib/python3 "$W/tree/base/lib"
+cp -a /usr/share/perl "$W/tree/dep1/perl"
+cp -a /usr/share/zoneinfo "$W/tree/dep2/zoneinfo"
 for a in 1 2 3; do
-	mkdir -p "$W/t/app$a/srv"
-	seq 1 $((a * 20000)) >"$W/t/app$a/srv/data"
+	mkdir -p "$W/tree/app$a/srv"
+	seq 1 $((a * 20000)) >"$W/tree/app$a/srv/data"
 done
 blobs() { find "$1/blobs" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }'; }
 # umoci: each layer a repack of an unpacked bundle with the layer's tree added
@@ -82,7 +85,7 @@ umoci new --image "$U:base"
 layer() { # FROM TO TREE
 	rm -rf "$W/b"
 	umoci unpack --image "$U:$1" "$W/b" >/dev/null
-	cp -a "$W/t/$3"/. "$W/b/rootfs/"
+	cp -a "$W/tree/$3"/. "$W/b/rootfs/"
 	umoci repack --image "$U:$2" "$W/b" >/dev/null
 }
 layer base base base
@@ -94,10 +97,10 @@ layer deps app2 app2
 layer deps app3 app3
 rec image-size umoci 3 1 "$(blobs "$U")" bytes
 A=$W/atomfs
-"$ATOMFS" build -q --layer "$W/t/base" oci:"$A":base
-"$ATOMFS" build -q --from oci:"$A":base --layer "$W/t/dep1" --layer "$W/t/dep2" oci:"$A":deps
-"$ATOMFS" build -q --from oci:"$A":deps --layer "$W/t/app1" oci:"$A":app1
+"$ATOMFS" build -q --layer "$W/tree/base" oci:"$A":base
+"$ATOMFS" build -q --from oci:"$A":base --layer "$W/tree/dep1" --layer "$W/tree/dep2" oci:"$A":deps
+"$ATOMFS" build -q --from oci:"$A":deps --layer "$W/tree/app1" oci:"$A":app1
 rec image-size atomfs 1 1 "$(blobs "$A")" bytes
-"$ATOMFS" build -q --from oci:"$A":deps --layer "$W/t/app2" oci:"$A":app2
-"$ATOMFS" build -q --from oci:"$A":deps --layer "$W/t/app3" oci:"$A":app3
+"$ATOMFS" build -q --from oci:"$A":deps --layer "$W/tree/app2" oci:"$A":app2
+"$ATOMFS" build -q --from oci:"$A":deps --layer "$W/tree/app3" oci:"$A":app3
 rec image-size atomfs 3 1 "$(blobs "$A")" bytes

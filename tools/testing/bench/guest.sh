@@ -58,7 +58,8 @@ for r in $(seq 1 "$REPS"); do
 			for k in 1 100 500; do
 				ab readdir atomfs $S/r$k.abs "$k"
 				ab readdir overlay $S/r$k.abs "$k"
-				[ "$k" -gt 100 ] || ab readdir fuse $S/r$k.abs "$k"
+				# fuse: fuse-overlayfs took 253 s for the first listing at
+				# K = 1 (2026-11-30): too long to repeat here
 				ab readdir flat $S/r1.abs "$k"
 			done ;;
 		read)

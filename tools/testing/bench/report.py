@@ -38,7 +38,7 @@ ABOUT = {
     "read-mmap-warm": "the same again",
     "small-files-cold": "open + read + close of 10,000 files of 4 KiB, fresh mount, per file",
     "small-files-warm": "the same again",
-    "verify": "sha256 of one 256 MiB blob (page cache warm): the kernel's check in "
+    "verify": "sha256 of one 256 MiB blob (QUICK: 64 MiB; page cache warm): the kernel's check in "
               "CREATE_STACK against openssl dgst -sha256 in the guest",
     "verify-parallel": "16 blobs of 16 MiB in one CREATE_STACK (hashed in parallel) "
                        "against one openssl dgst -sha256 of the 16 files",
