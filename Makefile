@@ -105,11 +105,14 @@ stress: deps-if-missing
 	$(VM)/run --kernel debug --mem 2048 --timeout $$(( $(STRESS_MINUTES) * 60 + 1800 )) -- \
 		tools/testing/fuzz/run --stress $$(( $(STRESS_MINUTES) * 60 )) --leak-check
 
-# Benchmarks print figures (atomfs against overlayfs and openssl, measured in
-# the same VM run); they are not tests.
+# Benchmarks (tools/testing/bench/run): atomfs against overlayfs over
+# loop+squashfs, squashfuse+fuse-overlayfs, a flat image and the image
+# writers, in one VM boot; figures, not tests (not part of make check).
+# QUICK=1: mount and lookups at 1 and 100 layers, one verification, one build.
+# Output: build/bench/results.json, *.svg, performance.rst.
 bench: deps-if-missing
 	$(MAKE) all
-	$(TOP)/tools/testing/bench/run
+	QUICK='$(QUICK)' $(TOP)/tools/testing/bench/run $(BENCH)
 
 demo: deps-if-missing
 	$(MAKE) all
