@@ -24,7 +24,9 @@
 	"possible recursive locking|inconsistent lock state|"                 \
 	"lock held when returning|suspicious RCU usage|"                      \
 	"detected stalls? on CPU|self-detected stall|detected stalls on tasks|" \
-	"hard LOCKUP|VFS: Busy inodes|INFO: task .* blocked"
+	"hard LOCKUP|VFS: Busy inodes|INFO: task .* blocked|"                 \
+	"kernel BUG at|invalid opcode|general protection fault|"              \
+	"list_(add|del) corruption|BUG [^ ]+ \\("
 
 struct klog {
 	int fd;

@@ -39,6 +39,8 @@
 #define WORK "/tmp/mut_fuzz"
 #define MNT WORK "/mnt"
 #define MAX_ENTRIES 3000
+/* st.entries at which this iteration's walk stops (MAX_ENTRIES each) */
+static unsigned long walk_limit;
 #define MAX_DEPTH 24
 #define MAX_READ (256 << 10)
 
@@ -182,7 +184,7 @@ static void walk(int dfd, int depth)
 			count(st.walk_err, errno);
 		if (got <= 0)
 			break;
-		for (off = 0; off < got && st.entries < MAX_ENTRIES; nents++) {
+		for (off = 0; off < got && st.entries < walk_limit; nents++) {
 			struct dirent64 *de = (struct dirent64 *)(buf + off);
 			struct stat s;
 			ssize_t n, total = 0;
@@ -226,7 +228,7 @@ static void walk(int dfd, int depth)
 				close(fd);
 			}
 		}
-		if (st.entries >= MAX_ENTRIES)
+		if (st.entries >= walk_limit)
 			break;
 	}
 	free(buf);
@@ -425,12 +427,11 @@ int main(int argc, char **argv)
 				} else {
 					unsigned long before = st.entries;
 
+					walk_limit = before + MAX_ENTRIES;
 					walk(dfd, 0);
 					close(dfd);
 					if (st.entries > before)
 						st.walked++;
-					if (st.entries - before >= MAX_ENTRIES)
-						st.entries = before + MAX_ENTRIES;
 				}
 				if (umount2(MNT, 0)) {
 					printf("# iter %llu: umount: %s\n", it, strerror(errno));

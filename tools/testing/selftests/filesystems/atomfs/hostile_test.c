@@ -139,6 +139,7 @@ static void walk_xattrs(struct walk *w, const char *name)
 
 	if (len < 0) {
 		walk_add(w, " xattrs:%s", strerror(-len));
+		w->errors++;
 		return;
 	}
 	for (p = names; p < names + len; p += strlen(p) + 1) {
@@ -147,6 +148,7 @@ static void walk_xattrs(struct walk *w, const char *name)
 
 		n = lgetxattr(name, p, val, sizeof(val));
 		if (n < 0) {
+			w->errors++;
 			walk_add(w, " %s:%s", p, strerror(errno));
 			continue;
 		}
