@@ -604,9 +604,30 @@ int atomfs_node_set_acl(struct atomfs_node *n, int type,
 	     (ATOMFS_ACL_USER_OBJ | ATOMFS_ACL_GROUP_OBJ | ATOMFS_ACL_OTHER)) !=
 	    (ATOMFS_ACL_USER_OBJ | ATOMFS_ACL_GROUP_OBJ | ATOMFS_ACL_OTHER))
 		return -EINVAL;
-	if (type == ATOMFS_ACL_TYPE_ACCESS && !named &&
-	    !(seen & ATOMFS_ACL_MASK))
-		return 0;
+	if (type == ATOMFS_ACL_TYPE_ACCESS) {
+		/*
+		 * The permission bits are the ACL's base entries, the group
+		 * bits its mask, as on any Linux filesystem: the kernel
+		 * consults an access ACL only when the group bits are not
+		 * zero.  (libarchive sets the group bits from "group::".)
+		 */
+		mode_t bits = 0;
+
+		for (i = 0; i < count; i++)
+			if (e[i].tag == ATOMFS_ACL_USER_OBJ)
+				bits |= (mode_t)e[i].perm << 6;
+			else if (e[i].tag == ATOMFS_ACL_OTHER)
+				bits |= e[i].perm;
+			else if (e[i].tag == ATOMFS_ACL_MASK ||
+				 (e[i].tag == ATOMFS_ACL_GROUP_OBJ && !named &&
+				  !(seen & ATOMFS_ACL_MASK)))
+				bits |= (mode_t)e[i].perm << 3;
+		if (named && !(seen & ATOMFS_ACL_MASK))
+			bits |= (mode_t)group_class << 3;
+		n->mode = (n->mode & ~(mode_t)0777) | bits;
+		if (!named && !(seen & ATOMFS_ACL_MASK))
+			return 0;
+	}
 	size = 4 + 8 * (count + (named && !(seen & ATOMFS_ACL_MASK)));
 	val = malloc(size);
 	if (!val)

@@ -164,9 +164,10 @@ int atomfs_acl_xattr_type(const char *name);
 /*
  * Store an ACL of @count entries (any order; may be reordered) on @n:
  * sorted as the kernel wants, a missing mask computed as setfacl does,
- * checked as posix_acl_valid() checks.  An access ACL of only the three
- * base entries is the mode and is not stored.  1 if stored, 0 if not
- * needed, -EINVAL if it is no valid ACL, -ENOMEM.
+ * checked as posix_acl_valid() checks.  An access ACL sets n's permission
+ * bits (the group bits to its mask); one of only the three base entries is
+ * the mode and is not stored.  1 if stored, 0 if not needed, -EINVAL if it
+ * is no valid ACL (n unchanged), -ENOMEM.
  */
 int atomfs_node_set_acl(struct atomfs_node *n, int type,
 			struct atomfs_acl_entry *e, size_t count);

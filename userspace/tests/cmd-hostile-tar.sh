@@ -155,6 +155,9 @@ check "hostile tar: the access ACL is stored in the kernel's format" \
 	test "$(hx trusted.atomfs.posix_acl_access ac/f)" = 0200000001000600ffffffff02000400e803000004000400ffffffff10000400ffffffff20000000ffffffff
 check "hostile tar: named entries sorted, the missing mask computed" \
 	test "$(hx trusted.atomfs.posix_acl_access ac/nomask)" = 0200000001000600ffffffff020004000500000004000400ffffffff080007000700000010000700ffffffff20000000ffffffff
+# libarchive sets the group bits from group::, the kernel wants the mask there
+check "hostile tar: the mode's group bits are the ACL mask" \
+	test "$(stat -c %a ac/f ac/nomask | tr '\n' ' ')" = "640 670 "
 check "hostile tar: the default ACL is stored" \
 	test "$(hx trusted.atomfs.posix_acl_default ac/d)" = 0200000001000700ffffffff02000500e803000004000500ffffffff10000500ffffffff20000000ffffffff
 check_fail_msg 0 "nfs4.tar: f: NFSv4 ACLs not stored" "hostile tar: an NFSv4 ACL is dropped with a warning" \
