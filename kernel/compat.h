@@ -6,6 +6,7 @@
  * 6.1 and 6.12 (see "Supported kernels" in atomfs.rst). The changes met
  * between them:
  *   6.2  get_acl() becomes get_inode_acl(), and so does the inode operation;
+ *        the VFS, not the xattr handlers, answers system.posix_acl_*;
  *   6.3  struct mnt_idmap replaces user_namespace in inode operations;
  *   6.5  backing_file_open() replaces open_with_fake_path(),
  *        generic_file_splice_read() goes;
@@ -35,6 +36,7 @@
 #include <linux/mm.h>
 #include <linux/mount.h>
 #include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
 #include <linux/uio.h>
 #include <linux/version.h>
 #include <linux/xattr.h>
@@ -231,6 +233,19 @@ static inline struct posix_acl *atomfs_real_get_acl(struct inode *inode,
 	return get_acl(inode, type);
 #endif
 }
+
+/*
+ * POSIX ACLs (see "POSIX ACLs" in atomfs.rst). 6.1 reads system.posix_acl_*
+ * through the superblock's xattr handlers, so the VFS's ACL handlers go
+ * before atomfs's catch-all (which would ask the layer); from 6.2 the VFS
+ * sends those names to the ACL calls (get_inode_acl) itself.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 2, 0) && IS_ENABLED(CONFIG_FS_POSIX_ACL)
+#define ATOMFS_POSIX_ACL_XATTR_HANDLERS \
+	&posix_acl_access_xattr_handler, &posix_acl_default_xattr_handler,
+#else
+#define ATOMFS_POSIX_ACL_XATTR_HANDLERS
+#endif
 
 /* Copy the three timestamps of @from to @to. */
 static inline void atomfs_copy_times(struct inode *to, struct inode *from)

@@ -187,7 +187,8 @@ static int atomfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	sb->s_d_op = &atomfs_dentry_ops;
 	sb->s_xattr = atomfs_xattr_handlers;
 	sb->s_flags |= SB_RDONLY | SB_NOSEC;
-	if (stack->posix_acl)
+	/* a layer filesystem's own ACLs, or ones the layer format stores */
+	if (stack->posix_acl || atomfs_layers_have_acl(sb))
 		sb->s_flags |= SB_POSIXACL;
 	/* A nodev directory layer keeps its devices closed through atomfs. */
 	if (stack->nodev)

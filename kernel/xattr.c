@@ -2,11 +2,15 @@
 /*
  * atomfs: extended attributes and POSIX ACLs, passed through from the layer
  * that provides the inode. overlayfs's own xattrs (trusted.overlay.*,
- * user.overlay.*) are bookkeeping of the image format, never shown.
+ * user.overlay.*) are bookkeeping of the image format, never shown; so are
+ * the layer format's trusted.atomfs.*, which store the POSIX ACLs squashfs
+ * cannot (see "POSIX ACLs" in atomfs.rst and image-format.rst).
  */
 #include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
+#include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/xattr.h>
 
@@ -14,13 +18,19 @@
 
 #define ATOMFS_TRUSTED_OVERLAY XATTR_TRUSTED_PREFIX "overlay."
 #define ATOMFS_USER_OVERLAY XATTR_USER_PREFIX "overlay."
+#define ATOMFS_TRUSTED_ATOMFS XATTR_TRUSTED_PREFIX "atomfs."
+#define ATOMFS_ACL_ACCESS ATOMFS_TRUSTED_ATOMFS "posix_acl_access"
+#define ATOMFS_ACL_DEFAULT ATOMFS_TRUSTED_ATOMFS "posix_acl_default"
+#define ATOMFS_ACL_MARK ATOMFS_TRUSTED_ATOMFS "has_posix_acl"
 
 static bool atomfs_is_private_xattr(const char *name)
 {
 	return !strncmp(name, ATOMFS_TRUSTED_OVERLAY,
 			sizeof(ATOMFS_TRUSTED_OVERLAY) - 1) ||
 	       !strncmp(name, ATOMFS_USER_OVERLAY,
-			sizeof(ATOMFS_USER_OVERLAY) - 1);
+			sizeof(ATOMFS_USER_OVERLAY) - 1) ||
+	       !strncmp(name, ATOMFS_TRUSTED_ATOMFS,
+			sizeof(ATOMFS_TRUSTED_ATOMFS) - 1);
 }
 
 static int atomfs_xattr_get(const struct xattr_handler *handler,
@@ -55,6 +65,7 @@ static const struct xattr_handler atomfs_xattr_handler = {
 };
 
 const struct xattr_handler *atomfs_xattr_handlers[] = {
+	ATOMFS_POSIX_ACL_XATTR_HANDLERS /* 6.1: before the catch-all */
 	&atomfs_xattr_handler,
 	NULL,
 };
@@ -73,10 +84,27 @@ static bool atomfs_can_list(const char *name)
 	return ns_capable_noaudit(&init_user_ns, CAP_SYS_ADMIN);
 }
 
+/*
+ * The name a stored ACL is shown under, or NULL: only on a stack with
+ * ACLs, and only for a layer that does not have real ones of its own.
+ */
+static const char *atomfs_acl_list_name(struct inode *inode, const char *name)
+{
+	if (!IS_POSIXACL(inode) ||
+	    IS_POSIXACL(d_inode(ATOMFS_I(inode)->real)))
+		return NULL;
+	if (!strcmp(name, ATOMFS_ACL_ACCESS))
+		return XATTR_NAME_POSIX_ACL_ACCESS;
+	if (!strcmp(name, ATOMFS_ACL_DEFAULT) && S_ISDIR(inode->i_mode))
+		return XATTR_NAME_POSIX_ACL_DEFAULT;
+	return NULL;
+}
+
 ssize_t atomfs_listxattr(struct dentry *dentry, char *list, size_t size)
 {
 	struct inode *inode = d_inode(dentry);
 	const struct cred *old;
+	const char *shown;
 	ssize_t res, len;
 	char *s;
 
@@ -92,7 +120,16 @@ ssize_t atomfs_listxattr(struct dentry *dentry, char *list, size_t size)
 		if (WARN_ON_ONCE(slen > len))
 			return -EIO;
 		len -= slen;
-		if (!atomfs_can_list(s)) {
+		shown = atomfs_acl_list_name(inode, s);
+		if (shown) {
+			/* shorter than the stored name: rewritten in place */
+			size_t nlen = strlen(shown) + 1;
+
+			memcpy(s, shown, nlen);
+			memmove(s + nlen, s + slen, len);
+			res -= slen - nlen;
+			s += nlen;
+		} else if (!atomfs_can_list(s)) {
 			res -= slen;
 			memmove(s, s + slen, len);
 		} else {
@@ -174,18 +211,93 @@ int atomfs_check_overlay_marks(struct dentry *real, unsigned int layer)
 	return 0;
 }
 
+/*
+ * A stored ACL of @real: NULL if it has none, else the ACL or -errno; a
+ * value that is no valid ACL is EIO, never "none", so that a permission
+ * check fails closed. Ids are the layer's own, as its uids (squashfs
+ * reads them in the initial namespace). Under the mounter's credentials.
+ */
+static struct posix_acl *atomfs_read_stored_acl(struct dentry *real, int type)
+{
+	const char *name = type == ACL_TYPE_ACCESS ? ATOMFS_ACL_ACCESS :
+						     ATOMFS_ACL_DEFAULT;
+	struct posix_acl *acl;
+	ssize_t size, got;
+	void *buf;
+
+	size = atomfs_do_getxattr(real, name, NULL, 0);
+	if (atomfs_xattr_absent(size))
+		return NULL;
+	if (size < 0)
+		return ERR_PTR(size);
+	if (size > XATTR_SIZE_MAX)
+		return ERR_PTR(-EIO);
+	buf = kmalloc(size, GFP_KERNEL);
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+	got = atomfs_do_getxattr(real, name, buf, size);
+	if (got < 0) {
+		/* ERANGE: it grew, which a read-only layer cannot do */
+		acl = ERR_PTR(got == -ERANGE ? -EIO : got);
+		goto out;
+	}
+	acl = posix_acl_from_xattr(&init_user_ns, buf, got);
+	if (IS_ERR(acl) || (acl && posix_acl_valid(&init_user_ns, acl))) {
+		if (!IS_ERR(acl))
+			posix_acl_release(acl);
+		pr_warn_ratelimited("%pd2: %s is not a valid POSIX ACL\n",
+				    real, name);
+		acl = ERR_PTR(-EIO);
+	}
+out:
+	kfree(buf);
+	return acl;
+}
+
+/*
+ * The ACL of an atomfs inode: the layer's own if its filesystem has ACLs
+ * (a directory layer), else the one the layer format stores. The VFS
+ * caches the answer in the inode (set once, read-only layers never change
+ * it) and serialises concurrent first reads with its sentinel.
+ */
 struct posix_acl *atomfs_get_acl(struct inode *inode, int type, bool rcu)
 {
-	struct inode *realinode = d_inode(ATOMFS_I(inode)->real);
+	struct dentry *real = ATOMFS_I(inode)->real;
+	struct inode *realinode = d_inode(real);
 	const struct cred *old;
 	struct posix_acl *acl;
 
-	if (!IS_POSIXACL(realinode))
-		return NULL;
 	if (rcu)
 		return ERR_PTR(-ECHILD);
+	if (type == ACL_TYPE_DEFAULT && !S_ISDIR(inode->i_mode))
+		return NULL;
 	old = atomfs_override_creds(inode->i_sb);
-	acl = atomfs_real_get_acl(realinode, type);
+	if (IS_POSIXACL(realinode))
+		acl = atomfs_real_get_acl(realinode, type);
+	else
+		acl = atomfs_read_stored_acl(real, type);
 	revert_creds(old);
 	return acl;
+}
+
+/*
+ * Does any layer's root carry the layer format's ACL mark? Read once at
+ * mount under the mounter's credentials (who can read trusted.*): it
+ * decides SB_POSIXACL for the whole stack.
+ */
+bool atomfs_layers_have_acl(struct super_block *sb)
+{
+	struct atomfs_stack *stack = atomfs_stack(sb);
+	const struct cred *old;
+	bool found = false;
+	unsigned int i;
+	char val;
+
+	old = atomfs_override_creds(sb);
+	for (i = 0; i < stack->nr_layers && !found; i++)
+		found = atomfs_do_getxattr(stack->layers[i]->mnt->mnt_root,
+					   ATOMFS_ACL_MARK, &val, 1) == 1 &&
+			val == '1';
+	revert_creds(old);
+	return found;
 }

@@ -9,7 +9,9 @@
 #include "tree.h"
 
 struct atomfs_input_opts {
-	bool strict; /* fail on xattrs squashfs cannot store (ACLs...) instead of warning */
+	bool strict; /* fail on metadata a layer cannot store (system. xattrs
+		      * other than POSIX ACLs, NFSv4 ACLs, reserved names,
+		      * mtimes out of range) instead of warning */
 	bool whiteouts; /* tar: convert OCI .wh. whiteouts to overlay style */
 	bool overlay_upper; /* dir: an overlayfs upper directory: drop its
 			     * trusted./user.overlay.* bookkeeping (origin,
@@ -28,5 +30,15 @@ int atomfs_input_tar(const char *path, const struct atomfs_input_opts *o,
 /* Build a squashfs layer at out from a directory or tar archive. */
 int atomfs_build_layer(const char *input, const struct atomfs_input_opts *io,
 		       const struct atomfs_sqfs_opts *so, const char *out);
+
+/* What a built layer holds that its descriptor should say. */
+struct atomfs_layer_info {
+	bool posix_acl; /* POSIX ACLs stored: org.atomfs.layer.posix-acl=1 */
+};
+/* atomfs_build_layer(), also filling *info */
+int atomfs_build_layer_info(const char *input,
+			    const struct atomfs_input_opts *io,
+			    const struct atomfs_sqfs_opts *so, const char *out,
+			    struct atomfs_layer_info *info);
 
 #endif

@@ -198,18 +198,34 @@ static int read_xattrs(struct walk *wk, const char *shown, int fd,
 	if (!v)
 		return atomfs_enomem();
 	for (k = names; !err && k < names + len; k += strlen(k) + 1) {
+		int acl = atomfs_acl_xattr_type(k);
+
 		if (wk->o->overlay_upper && overlay_bookkeeping(k))
 			continue;
-		if (!atomfs_sqfs_xattr_supported(k)) {
+		if (str_has_prefix(k, ATOMFS_XATTR_RESERVED)) {
+			/* the layer format's own names: made from system. ACLs */
 			if (wk->o->strict) {
 				err = atomfs_err(
-					ENOTSUP,
-					"%s has xattr %s, which squashfs cannot store (only user., trusted. and security.); remove it or build without --strict",
+					EPERM,
+					"%s has xattr %s; the trusted.atomfs. names are reserved for the layer format; remove it or build without --strict",
 					shown, k);
 				break;
 			}
 			atomfs_warn(
-				"%s: xattr %s not stored: squashfs keeps only user., trusted. and security. xattrs (POSIX ACLs are lost)",
+				"%s: xattr %s not stored: trusted.atomfs. names are reserved for the layer format",
+				shown, k);
+			continue;
+		}
+		if (acl < 0 && !atomfs_sqfs_xattr_supported(k)) {
+			if (wk->o->strict) {
+				err = atomfs_err(
+					ENOTSUP,
+					"%s has xattr %s, which squashfs cannot store (only user., trusted. and security., and POSIX ACLs); remove it or build without --strict",
+					shown, k);
+				break;
+			}
+			atomfs_warn(
+				"%s: xattr %s not stored: squashfs keeps only user., trusted. and security. xattrs (and atomfs POSIX ACLs)",
 				shown, k);
 			continue;
 		}
@@ -232,6 +248,25 @@ static int read_xattrs(struct walk *wk, const char *shown, int fd,
 					 shown);
 			free(v[count].value);
 			break;
+		}
+		if (acl >= 0) {
+			/* the kernel's value is already the stored format */
+			err = atomfs_node_set_acl_xattr(n, acl, v[count].value,
+							(size_t)vlen);
+			free(v[count].value);
+			v[count].value = NULL;
+			if (err == -ENOMEM)
+				err = atomfs_enomem();
+			else if (err < 0)
+				err = atomfs_err(
+					-err,
+					"%s: %s is not a valid POSIX ACL (%zd bytes); fix it with setfacl",
+					shown, k, vlen);
+			else if (err > 0) {
+				wk->t->nacl++;
+				err = 0;
+			}
+			continue;
 		}
 		v[count].key = k;
 		v[count++].size = (size_t)vlen;

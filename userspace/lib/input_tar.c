@@ -124,18 +124,45 @@ static int feed_data(struct archive *a, struct tar_state *st,
 	return atomfs_sqfs_file_end(w);
 }
 
-static int add_xattrs(struct archive_entry *e,
-		      const struct atomfs_input_opts *o, const char *path,
+static int add_xattrs(struct tar_state *st, struct archive_entry *e,
 		      const char *member, struct atomfs_node *n)
 {
+	const struct atomfs_input_opts *o = st->o;
+	const char *path = st->path;
 	cleanup_free struct atomfs_xattr *v = NULL;
 	size_t count = 0, cap = 0, names = 0;
 	const char *name;
 	const void *val;
 	size_t size;
+	int acl, err;
 
 	archive_entry_xattr_reset(e);
 	while (archive_entry_xattr_next(e, &name, &val, &size) == ARCHIVE_OK) {
+		acl = atomfs_acl_xattr_type(name);
+		if (acl >= 0) {
+			/* SCHILY.xattr.system.posix_acl_*: the value is the format */
+			err = atomfs_node_set_acl_xattr(n, acl, val, size);
+			if (err == -ENOMEM)
+				return atomfs_enomem();
+			if (err < 0)
+				return atomfs_err(
+					EBADMSG,
+					"%s: member '%s' has xattr %s that is not a valid POSIX ACL",
+					path, member, name);
+			st->t->nacl += (size_t)err;
+			continue;
+		}
+		if (str_has_prefix(name, ATOMFS_XATTR_RESERVED)) {
+			if (o->strict)
+				return atomfs_err(
+					EPERM,
+					"%s: member %s has xattr %s; the trusted.atomfs. names are reserved for the layer format; build without --strict to drop it",
+					path, member, name);
+			atomfs_warn(
+				"%s: %s: xattr %s not stored: trusted.atomfs. names are reserved for the layer format",
+				path, member, name);
+			continue;
+		}
 		if (!atomfs_sqfs_xattr_supported(name)) {
 			if (o->strict)
 				return atomfs_err(
@@ -260,23 +287,116 @@ static int set_meta(struct tar_state *st, struct archive_entry *e,
 	return 0;
 }
 
-/* ACLs (pax SCHILY.acl.*): libarchive reads them apart from the xattrs */
-static int check_acls(struct tar_state *st, struct archive_entry *e,
-		      const char *member)
+/* libarchive's tags and permissions as the xattr format's */
+static int acl_entry_from_archive(int tag, int permset, int qual,
+				  struct atomfs_acl_entry *out)
 {
-	if (archive_entry_acl_count(e, ARCHIVE_ENTRY_ACL_TYPE_POSIX1E |
-					       ARCHIVE_ENTRY_ACL_TYPE_NFS4) <=
-	    0)
-		return 0;
-	if (st->o->strict)
-		return atomfs_err(
-			ENOTSUP,
-			"%s: member '%s' has ACLs, which squashfs cannot store; build without --strict to drop them",
-			st->path, member);
-	atomfs_warn(
-		"%s: %s: ACLs not stored: squashfs keeps only user., trusted. and security. xattrs",
-		st->path, member);
+	static const struct {
+		int archive;
+		uint16_t tag;
+	} tags[] = {
+		{ ARCHIVE_ENTRY_ACL_USER_OBJ, ATOMFS_ACL_USER_OBJ },
+		{ ARCHIVE_ENTRY_ACL_USER, ATOMFS_ACL_USER },
+		{ ARCHIVE_ENTRY_ACL_GROUP_OBJ, ATOMFS_ACL_GROUP_OBJ },
+		{ ARCHIVE_ENTRY_ACL_GROUP, ATOMFS_ACL_GROUP },
+		{ ARCHIVE_ENTRY_ACL_MASK, ATOMFS_ACL_MASK },
+		{ ARCHIVE_ENTRY_ACL_OTHER, ATOMFS_ACL_OTHER },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(tags); i++)
+		if (tags[i].archive == tag)
+			break;
+	if (i == ARRAY_SIZE(tags))
+		return -EINVAL;
+	if ((tags[i].tag == ATOMFS_ACL_USER ||
+	     tags[i].tag == ATOMFS_ACL_GROUP) &&
+	    qual == -1) /* libarchive's "no id"; larger ids wrap to negative */
+		return -EINVAL;
+	*out = (struct atomfs_acl_entry){
+		.tag = tags[i].tag,
+		.perm = (uint16_t)(((permset & ARCHIVE_ENTRY_ACL_READ) ? 4 :
+									 0) |
+				   ((permset & ARCHIVE_ENTRY_ACL_WRITE) ? 2 :
+									  0) |
+				   ((permset & ARCHIVE_ENTRY_ACL_EXECUTE) ? 1 :
+									    0)),
+		.id = (uint32_t)qual,
+	};
 	return 0;
+}
+
+/*
+ * One type of POSIX.1e ACL (pax SCHILY.acl.*, which libarchive reads apart
+ * from the xattrs) stored on n in the layer format.  libarchive gives the
+ * entries parsed; for an access ACL it makes the three base entries from
+ * the mode.
+ */
+static int add_acl(struct tar_state *st, struct archive_entry *e,
+		   const char *member, struct atomfs_node *n, int type)
+{
+	int want = type == ATOMFS_ACL_TYPE_ACCESS ?
+			   ARCHIVE_ENTRY_ACL_TYPE_ACCESS :
+			   ARCHIVE_ENTRY_ACL_TYPE_DEFAULT;
+	cleanup_free struct atomfs_acl_entry *v = NULL;
+	int count, i = 0, etype, permset, tag, qual, err;
+	const char *name;
+
+	count = archive_entry_acl_reset(e, want);
+	if (count <= 0 || count > ATOMFS_ACL_MAX_ENTRIES)
+		return count > 0 ?
+			       atomfs_err(
+				       E2BIG,
+				       "%s: member '%s' has an ACL of %d entries; Linux holds at most %d",
+				       st->path, member, count,
+				       ATOMFS_ACL_MAX_ENTRIES) :
+			       0;
+	v = calloc((size_t)count, sizeof(*v));
+	if (!v)
+		return atomfs_enomem();
+	while (i < count &&
+	       archive_entry_acl_next(e, want, &etype, &permset, &tag, &qual,
+				      &name) == ARCHIVE_OK) {
+		if (acl_entry_from_archive(tag, permset, qual, &v[i]))
+			return atomfs_err(
+				EBADMSG,
+				"%s: member '%s' has an ACL entry atomfs cannot read (tag %d, id %d)",
+				st->path, member, tag, qual);
+		i++;
+	}
+	err = atomfs_node_set_acl(n, type, v, (size_t)i);
+	if (err == -ENOMEM)
+		return atomfs_enomem();
+	if (err < 0)
+		return atomfs_err(
+			EBADMSG,
+			"%s: member '%s' has a %s ACL that is not valid on Linux (a base entry missing or repeated, or a name twice)",
+			st->path, member,
+			type == ATOMFS_ACL_TYPE_ACCESS ? "access" : "default");
+	st->t->nacl += (size_t)err;
+	return 0;
+}
+
+/* POSIX.1e ACLs are kept (see "POSIX ACLs" in image-format.rst); NFSv4 ones cannot be */
+static int add_acls(struct tar_state *st, struct archive_entry *e,
+		    const char *member, struct atomfs_node *n)
+{
+	int err;
+
+	if (archive_entry_acl_count(e, ARCHIVE_ENTRY_ACL_TYPE_NFS4) > 0) {
+		if (st->o->strict)
+			return atomfs_err(
+				ENOTSUP,
+				"%s: member '%s' has NFSv4 ACLs, which Linux filesystems and atomfs layers cannot hold; build without --strict to drop them",
+				st->path, member);
+		atomfs_warn(
+			"%s: %s: NFSv4 ACLs not stored: atomfs layers keep POSIX ACLs only",
+			st->path, member);
+	}
+	err = add_acl(st, e, member, n, ATOMFS_ACL_TYPE_ACCESS);
+	if (!err && S_ISDIR(n->mode))
+		err = add_acl(st, e, member, n, ATOMFS_ACL_TYPE_DEFAULT);
+	return err;
 }
 
 static bool is_opaque(const struct atomfs_node *n)
@@ -398,8 +518,8 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 		t->root->mode = mode;
 		err = set_meta(st, e, member, t->root);
 		if (!err)
-			err = check_acls(st, e, member);
-		return err ? err : add_xattrs(e, o, path, member, t->root);
+			err = add_acls(st, e, member, t->root);
+		return err ? err : add_xattrs(st, e, member, t->root);
 	}
 	err = atomfs_tree_lookup(t, clean, true, &parent, &leaf);
 	if (err == -ENOTDIR && o->whiteouts && is_whiteout(clean))
@@ -458,7 +578,7 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 		return atomfs_enomem();
 	err = set_meta(st, e, member, n);
 	if (!err)
-		err = check_acls(st, e, member);
+		err = add_acls(st, e, member, n);
 	if (err) {
 		atomfs_node_free(n);
 		return err;
@@ -504,7 +624,7 @@ static int one_entry(struct archive *a, struct archive_entry *e,
 				  "%s: member '%s' has an unknown file type %o",
 				  path, member, mode & S_IFMT);
 	}
-	err = add_xattrs(e, o, path, member, n);
+	err = add_xattrs(st, e, member, n);
 	if (err) {
 		atomfs_node_free(n);
 		return err;

@@ -20,11 +20,22 @@ static uint64_t tree_bytes(const struct atomfs_node *n)
 int atomfs_build_layer(const char *input, const struct atomfs_input_opts *io,
 		       const struct atomfs_sqfs_opts *so, const char *out)
 {
+	struct atomfs_layer_info info;
+
+	return atomfs_build_layer_info(input, io, so, out, &info);
+}
+
+int atomfs_build_layer_info(const char *input,
+			    const struct atomfs_input_opts *io,
+			    const struct atomfs_sqfs_opts *so, const char *out,
+			    struct atomfs_layer_info *info)
+{
 	struct atomfs_tree t;
 	struct atomfs_sqfs *w = NULL;
 	struct stat st;
 	int err;
 
+	*info = (struct atomfs_layer_info){ 0 };
 	if (stat(input, &st) < 0)
 		return atomfs_err(errno, "cannot use %s as a layer: %m", input);
 	err = atomfs_tree_init(&t);
@@ -41,6 +52,7 @@ int atomfs_build_layer(const char *input, const struct atomfs_input_opts *io,
 		err = atomfs_input_tar(input, io, &t, w);
 	if (!err)
 		err = atomfs_sqfs_finish(w, &t);
+	info->posix_acl = !err && t.nacl;
 out:
 	atomfs_sqfs_destroy(w);
 	atomfs_tree_free(&t);

@@ -35,6 +35,8 @@
 #define ANN_SRC_MANIFEST \
 	"org.atomfs.layer.source.manifest" /* that image's manifest digest */
 #define ANN_SRC_INPUT "org.atomfs.layer.input" /* --layer PATH as given */
+#define ANN_LAYER_POSIX_ACL \
+	"org.atomfs.layer.posix-acl" /* "1": stores POSIX ACLs (image-format.rst) */
 #define ANN_SIG_KEY \
 	"org.atomfs.signature.key" /* sha256 of the public key (DER) */
 #define ANN_SIG_TAG \

@@ -782,6 +782,9 @@ int atomfs_sqfs_finish(struct atomfs_sqfs *w, struct atomfs_tree *t)
 	err = atomfs_sqfs_feed_tree(w, t);
 	if (err)
 		return err;
+	/* tells the kernel to look for ACLs (see "POSIX ACLs" in image-format.rst) */
+	if (t->nacl && atomfs_node_set_xattr(t->root, ATOMFS_ACL_MARK, "1", 1))
+		return atomfs_enomem();
 	err = sqfs_block_processor_finish(w->proc);
 	if (err)
 		return sqerr(w, err, "data blocks");

@@ -529,3 +529,154 @@ char *atomfs_node_path(const struct atomfs_node *n)
 	free(p);
 	return q;
 }
+
+int atomfs_acl_xattr_type(const char *name)
+{
+	if (!strcmp(name, "system.posix_acl_access"))
+		return ATOMFS_ACL_TYPE_ACCESS;
+	if (!strcmp(name, "system.posix_acl_default"))
+		return ATOMFS_ACL_TYPE_DEFAULT;
+	return -1;
+}
+
+static int acl_entry_cmp(const void *a, const void *b)
+{
+	const struct atomfs_acl_entry *x = a, *y = b;
+
+	if (x->tag != y->tag)
+		return x->tag < y->tag ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void put_le16(unsigned char *p, uint16_t v)
+{
+	p[0] = v & 0xff;
+	p[1] = v >> 8;
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	put_le16(p, v & 0xffff);
+	put_le16(p + 2, v >> 16);
+}
+
+int atomfs_node_set_acl(struct atomfs_node *n, int type,
+			struct atomfs_acl_entry *e, size_t count)
+{
+	unsigned int seen = 0, named = 0;
+	uint16_t group_class = 0;
+	cleanup_free unsigned char *val = NULL;
+	size_t i, size;
+
+	if (count > ATOMFS_ACL_MAX_ENTRIES)
+		return -EINVAL;
+	qsort(e, count, sizeof(*e), acl_entry_cmp);
+	/* what posix_acl_valid() asks: one of each base entry, named ones unique */
+	for (i = 0; i < count; i++) {
+		if (e[i].perm & ~7u)
+			return -EINVAL;
+		switch (e[i].tag) {
+		case ATOMFS_ACL_USER:
+		case ATOMFS_ACL_GROUP:
+			if (i && e[i - 1].tag == e[i].tag &&
+			    e[i - 1].id == e[i].id)
+				return -EINVAL;
+			named++;
+			group_class |= e[i].perm;
+			break;
+		case ATOMFS_ACL_USER_OBJ:
+		case ATOMFS_ACL_GROUP_OBJ:
+		case ATOMFS_ACL_MASK:
+		case ATOMFS_ACL_OTHER:
+			if (seen & e[i].tag)
+				return -EINVAL;
+			if (e[i].tag == ATOMFS_ACL_GROUP_OBJ)
+				group_class |= e[i].perm;
+			e[i].id =
+				UINT32_MAX; /* ACL_UNDEFINED_ID, as the kernel writes */
+			break;
+		default:
+			return -EINVAL;
+		}
+		seen |= e[i].tag;
+	}
+	if ((seen &
+	     (ATOMFS_ACL_USER_OBJ | ATOMFS_ACL_GROUP_OBJ | ATOMFS_ACL_OTHER)) !=
+	    (ATOMFS_ACL_USER_OBJ | ATOMFS_ACL_GROUP_OBJ | ATOMFS_ACL_OTHER))
+		return -EINVAL;
+	if (type == ATOMFS_ACL_TYPE_ACCESS) {
+		/*
+		 * The permission bits are the ACL's base entries, the group
+		 * bits its mask, as on any Linux filesystem: the kernel
+		 * consults an access ACL only when the group bits are not
+		 * zero.  (libarchive sets the group bits from "group::".)
+		 */
+		mode_t bits = 0;
+
+		for (i = 0; i < count; i++)
+			if (e[i].tag == ATOMFS_ACL_USER_OBJ)
+				bits |= (mode_t)e[i].perm << 6;
+			else if (e[i].tag == ATOMFS_ACL_OTHER)
+				bits |= e[i].perm;
+			else if (e[i].tag == ATOMFS_ACL_MASK ||
+				 (e[i].tag == ATOMFS_ACL_GROUP_OBJ && !named &&
+				  !(seen & ATOMFS_ACL_MASK)))
+				bits |= (mode_t)e[i].perm << 3;
+		if (named && !(seen & ATOMFS_ACL_MASK))
+			bits |= (mode_t)group_class << 3;
+		n->mode = (n->mode & ~(mode_t)0777) | bits;
+		if (!named && !(seen & ATOMFS_ACL_MASK))
+			return 0;
+	}
+	size = 4 + 8 * (count + (named && !(seen & ATOMFS_ACL_MASK)));
+	val = malloc(size);
+	if (!val)
+		return -ENOMEM;
+	put_le32(val, 2);
+	for (i = 0, size = 4; i < count; i++, size += 8) {
+		/* a mask the ACL lacks goes before OTHER, the last entry */
+		if (e[i].tag == ATOMFS_ACL_OTHER && named &&
+		    !(seen & ATOMFS_ACL_MASK)) {
+			put_le16(val + size, ATOMFS_ACL_MASK);
+			put_le16(val + size + 2, group_class);
+			put_le32(val + size + 4, UINT32_MAX);
+			size += 8;
+		}
+		put_le16(val + size, e[i].tag);
+		put_le16(val + size + 2, e[i].perm);
+		put_le32(val + size + 4, e[i].id);
+	}
+	if (atomfs_node_set_xattr(n,
+				  type == ATOMFS_ACL_TYPE_ACCESS ?
+					  ATOMFS_ACL_ACCESS :
+					  ATOMFS_ACL_DEFAULT,
+				  val, size))
+		return -ENOMEM;
+	return 1;
+}
+
+int atomfs_node_set_acl_xattr(struct atomfs_node *n, int type, const void *val,
+			      size_t size)
+{
+	const unsigned char *p = val;
+	cleanup_free struct atomfs_acl_entry *e = NULL;
+	size_t count, i;
+	int err;
+
+	if (size < 4 || (size - 4) % 8 ||
+	    (p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24) != 2)
+		return -EBADMSG;
+	count = (size - 4) / 8;
+	e = calloc(count ? count : 1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	for (i = 0, p += 4; i < count; i++, p += 8)
+		e[i] = (struct atomfs_acl_entry){
+			.tag = (uint16_t)(p[0] | p[1] << 8),
+			.perm = (uint16_t)(p[2] | p[3] << 8),
+			.id = p[4] | p[5] << 8 | p[6] << 16 |
+			      (uint32_t)p[7] << 24,
+		};
+	err = atomfs_node_set_acl(n, type, e, count);
+	return err == -EINVAL ? -EBADMSG : err;
+}

@@ -91,6 +91,7 @@ struct atomfs_tree {
 	int src_fd; /* -1 if none */
 	char *src_dir; /* its path, for messages */
 	uint64_t ncmp; /* child slots examined by lookups and inserts */
+	size_t nacl; /* ACLs stored (the writer marks the root if any) */
 };
 
 /* tree.c */
@@ -135,6 +136,44 @@ static inline int64_t atomfs_mtime_clamp(int64_t t)
 {
 	return t < 0 ? 0 : t > ATOMFS_MTIME_MAX ? ATOMFS_MTIME_MAX : t;
 }
+/*
+ * POSIX ACLs (see "POSIX ACLs" in Documentation/image-format.rst): squashfs
+ * keeps no system. xattrs, so an ACL is stored under trusted.atomfs. as the
+ * system.posix_acl_* value (format 2), and the root of a layer that has any
+ * carries the mark.  Every other trusted.atomfs. name is reserved.
+ */
+#define ATOMFS_XATTR_RESERVED "trusted.atomfs."
+#define ATOMFS_ACL_ACCESS "trusted.atomfs.posix_acl_access"
+#define ATOMFS_ACL_DEFAULT "trusted.atomfs.posix_acl_default"
+#define ATOMFS_ACL_MARK "trusted.atomfs.has_posix_acl"
+enum { ATOMFS_ACL_TYPE_ACCESS, ATOMFS_ACL_TYPE_DEFAULT };
+/* tags and permissions as in the xattr (include/uapi/linux/posix_acl.h) */
+#define ATOMFS_ACL_USER_OBJ 0x01
+#define ATOMFS_ACL_USER 0x02
+#define ATOMFS_ACL_GROUP_OBJ 0x04
+#define ATOMFS_ACL_GROUP 0x08
+#define ATOMFS_ACL_MASK 0x10
+#define ATOMFS_ACL_OTHER 0x20
+#define ATOMFS_ACL_MAX_ENTRIES ((ATOMFS_XATTR_SIZE_MAX - 4) / 8)
+struct atomfs_acl_entry {
+	uint16_t tag, perm;
+	uint32_t id; /* ATOMFS_ACL_USER and _GROUP only */
+};
+/* system.posix_acl_access -> ATOMFS_ACL_TYPE_ACCESS, _default, else -1 */
+int atomfs_acl_xattr_type(const char *name);
+/*
+ * Store an ACL of @count entries (any order; may be reordered) on @n:
+ * sorted as the kernel wants, a missing mask computed as setfacl does,
+ * checked as posix_acl_valid() checks.  An access ACL sets n's permission
+ * bits (the group bits to its mask); one of only the three base entries is
+ * the mode and is not stored.  1 if stored, 0 if not needed, -EINVAL if it
+ * is no valid ACL (n unchanged), -ENOMEM.
+ */
+int atomfs_node_set_acl(struct atomfs_node *n, int type,
+			struct atomfs_acl_entry *e, size_t count);
+/* The same from a system.posix_acl_* xattr value; -EBADMSG if malformed. */
+int atomfs_node_set_acl_xattr(struct atomfs_node *n, int type, const void *val,
+			      size_t size);
 /* Linux ids are 32-bit and (uid_t)-1 means "no change" */
 #define ATOMFS_ID_MAX 4294967294ll
 /* input_dir.c: open n's data below t->src_fd, checked to be the file

@@ -129,18 +129,42 @@ check "build: two --layer make two layers in order" atomfs build -q --layer dd -
 check "build: two layers listed" test "$(layers_of M:t | wc -l)" -eq 2
 check "build: provenance names the input" sh -c 'atomfs inspect M:t | grep -q "build from in.tar"'
 
-# xattrs squashfs cannot store: warn and name the file, or fail with --strict
-mkdir acl; echo x >acl/f
-if setfacl -m u:1:r acl/f 2>/dev/null; then
-	check_fail_msg 0 "acl/f: xattr system.posix_acl_access not stored" "build: an ACL is named in a warning" atomfs build --layer acl A:t
+# POSIX ACLs are kept as trusted.atomfs.posix_acl_* (image-format.rst),
+# byte for byte the kernel's value; the layer descriptor says so
+mkdir acl; echo x >acl/f; mkdir acl/d
+if setfacl -m u:1:r acl/f 2>/dev/null && setfacl -d -m u:2:rx acl/d; then
+	check "build: a directory with ACLs builds with --strict" atomfs build -q --strict --layer acl A:acl
+	rm -rf acl-out && unsquashfs -q -d acl-out "$(blob A "$(layers_of A:acl)")" >/dev/null 2>&1
+	xv() { getfattr --absolute-names -n "$1" -e hex "$2" 2>/dev/null | sed -n 's/^[^=]*=//p'; }
+	check "build: the access ACL is stored as the kernel's value" \
+		test -n "$(xv system.posix_acl_access acl/f)" -a "$(xv trusted.atomfs.posix_acl_access acl-out/f)" = "$(xv system.posix_acl_access acl/f)"
+	check "build: the default ACL is stored likewise" \
+		test -n "$(xv system.posix_acl_default acl/d)" -a "$(xv trusted.atomfs.posix_acl_default acl-out/d)" = "$(xv system.posix_acl_default acl/d)"
+	check "build: the layer's root carries the ACL mark" test "$(xv trusted.atomfs.has_posix_acl acl-out)" = 0x31
+	ann() { python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["layers"][0].get("annotations",{}).get("org.atomfs.layer.posix-acl","none"))' "$(blob "$1" "$(manifest_of "$1:$2")")"; }
+	check "build: the layer descriptor has org.atomfs.layer.posix-acl=1" test "$(ann A acl)" = 1
+	check "build: a layer without ACLs has no such annotation" sh -c "atomfs build -q --layer dd A:noacl && test \"\$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m[\"layers\"][0].get(\"annotations\",{}).get(\"org.atomfs.layer.posix-acl\",\"none\"))' $(pwd)/A/blobs/sha256/\$(atomfs inspect --json A:noacl | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"manifest\"][7:])'))\" = none"
+else
+	for t in "a directory with ACLs builds with --strict" "the access ACL is stored as the kernel's value" \
+		"the default ACL is stored likewise" "the layer's root carries the ACL mark" \
+		"the layer descriptor has org.atomfs.layer.posix-acl=1" "a layer without ACLs has no such annotation"; do
+		skip "build: $t" "setfacl unsupported here"
+	done
+fi
+# the layer format's own names are not taken from the input
+mkdir rsv; echo x >rsv/f
+if setfattr -n trusted.atomfs.posix_acl_access -v 0x02000000 rsv/f 2>/dev/null; then
+	check_fail_msg 0 "rsv/f: xattr trusted.atomfs.posix_acl_access not stored: trusted.atomfs. names are reserved" \
+		"build: a reserved trusted.atomfs. xattr is dropped with a warning" atomfs build --layer rsv A:rsv
 	tree_state L >before
-	check_fail_msg 4 "acl/f has xattr system.posix_acl_access" "build: --strict refuses an ACL" atomfs build --strict --layer acl L:acl
+	check_fail_msg 4 "rsv/f has xattr trusted.atomfs.posix_acl_access; the trusted.atomfs. names are reserved" \
+		"build: --strict refuses a reserved xattr" atomfs build --strict --layer rsv L:rsv
 	tree_state L >after
 	check "build: a --strict failure leaves the layout unchanged" cmp before after
 else
-	skip "build: an ACL is named in a warning" "setfacl unsupported here"
-	skip "build: --strict refuses an ACL" "setfacl unsupported here"
-	skip "build: a --strict failure leaves the layout unchanged" "setfacl unsupported here"
+	skip "build: a reserved trusted.atomfs. xattr is dropped with a warning" "trusted xattrs need root"
+	skip "build: --strict refuses a reserved xattr" "trusted xattrs need root"
+	skip "build: a --strict failure leaves the layout unchanged" "trusted xattrs need root"
 fi
 
 # bad input: clear message, documented exit status, layout unchanged

@@ -125,15 +125,45 @@ check "hostile tar: clamped mtimes are 0 and 2^32-1, the others kept" \
 check_fail_msg 4 "member 'old' has mtime -100, outside what squashfs can store .*build without --strict" \
 	"hostile tar: --strict refuses it" atomfs build --strict --layer mtime.tar M:s
 
-# --- item 11: ACLs are not dropped silently ---
+# --- item 11: ACLs are kept (issue 17), NFSv4 ones named and dropped ---
 python3 -c '
 import io, tarfile
 t = tarfile.open("acl.tar", "w", format=tarfile.PAX_FORMAT)
+def add(name, pax, typ=tarfile.REGTYPE):
+    i = tarfile.TarInfo(name); i.type = typ; i.mode = 0o640
+    i.size = 0 if typ == tarfile.DIRTYPE else 1
+    i.pax_headers = pax
+    t.addfile(i, None if typ == tarfile.DIRTYPE else io.BytesIO(b"x"))
+add("f", {"SCHILY.acl.access": "user::rw-,user:1000:r--,group::r--,mask::r--,other::---"})
+# no mask: computed as setfacl does (the union of the group class)
+add("nomask", {"SCHILY.acl.access": "user::rw-,group:7:rwx,user:5:r--,group::r--,other::---"})
+add("d", {"SCHILY.acl.default": "user::rwx,user:1000:r-x,group::r-x,mask::r-x,other::---"}, tarfile.DIRTYPE)
+t.close()
+t = tarfile.open("nfs4.tar", "w", format=tarfile.PAX_FORMAT)
 i = tarfile.TarInfo("f"); i.size = 1
-i.pax_headers = {"SCHILY.acl.access": "user::rw-,user:1000:r--,group::r--,mask::r--,other::r--"}
+i.pax_headers = {"SCHILY.acl.ace": "owner@:rwpaARWcCos::allow,everyone@:rwpaARWcCos::allow"}
+t.addfile(i, io.BytesIO(b"x")); t.close()
+t = tarfile.open("badacl.tar", "w", format=tarfile.PAX_FORMAT)
+i = tarfile.TarInfo("f"); i.size = 1
+i.pax_headers = {"SCHILY.xattr.system.posix_acl_access": "\x02\x00\x00\x00\x01\x00"}
 t.addfile(i, io.BytesIO(b"x")); t.close()'
-check_fail_msg 0 "acl.tar: f: ACLs not stored" "hostile tar: an ACL is dropped with a warning" \
-	atomfs build --layer acl.tar A:t
-check_fail_msg 4 "member 'f' has ACLs, which squashfs cannot store" "hostile tar: --strict refuses an ACL" \
-	atomfs build --strict --layer acl.tar A:s
+check "hostile tar: a tar with POSIX ACLs builds with --strict" atomfs build -q --strict --layer acl.tar A:t
+rm -rf ac && unsquashfs -q -d ac "$(blob A "$(layers_of A:t)")" >/dev/null 2>&1
+hx() { getfattr --absolute-names -n "$1" -e hex "$2" 2>/dev/null | sed -n 's/^[^=]*=0x//p'; }
+# version 2; USER_OBJ rw, USER 1000 r, GROUP_OBJ r, MASK r, OTHER none
+check "hostile tar: the access ACL is stored in the kernel's format" \
+	test "$(hx trusted.atomfs.posix_acl_access ac/f)" = 0200000001000600ffffffff02000400e803000004000400ffffffff10000400ffffffff20000000ffffffff
+check "hostile tar: named entries sorted, the missing mask computed" \
+	test "$(hx trusted.atomfs.posix_acl_access ac/nomask)" = 0200000001000600ffffffff020004000500000004000400ffffffff080007000700000010000700ffffffff20000000ffffffff
+# libarchive sets the group bits from group::, the kernel wants the mask there
+check "hostile tar: the mode's group bits are the ACL mask" \
+	test "$(stat -c %a ac/f ac/nomask | tr '\n' ' ')" = "640 670 "
+check "hostile tar: the default ACL is stored" \
+	test "$(hx trusted.atomfs.posix_acl_default ac/d)" = 0200000001000700ffffffff02000500e803000004000500ffffffff10000500ffffffff20000000ffffffff
+check_fail_msg 0 "nfs4.tar: f: NFSv4 ACLs not stored" "hostile tar: an NFSv4 ACL is dropped with a warning" \
+	atomfs build --layer nfs4.tar A:n
+check_fail_msg 4 "member 'f' has NFSv4 ACLs, which Linux filesystems and atomfs layers cannot hold" \
+	"hostile tar: --strict refuses an NFSv4 ACL" atomfs build --strict --layer nfs4.tar A:s
+check_fail_msg 4 "member 'f' has xattr system.posix_acl_access that is not a valid POSIX ACL" \
+	"hostile tar: a malformed ACL xattr is refused" atomfs build --layer badacl.tar A:b
 done_testing

@@ -128,6 +128,7 @@ int new_layer(struct atomfs_layout *dst, const char *input,
 	cleanup_free char *tmp = NULL;
 	cleanup_free char *dig = NULL;
 	struct atomfs_sqfs_opts so = lo->sq;
+	struct atomfs_layer_info info;
 	uint64_t size;
 	int err;
 
@@ -135,7 +136,7 @@ int new_layer(struct atomfs_layout *dst, const char *input,
 	if (err)
 		return err;
 	so.progress = atomfs_progress_new(input, 0, atomfs_quiet);
-	err = atomfs_build_layer(input, &lo->in, &so, tmp);
+	err = atomfs_build_layer_info(input, &lo->in, &so, tmp, &info);
 	atomfs_progress_done(so.progress);
 	if (!err)
 		err = atomfs_layout_commit_blob(dst, tmp, &dig, &size);
@@ -144,6 +145,8 @@ int new_layer(struct atomfs_layout *dst, const char *input,
 	*desc = atomfs_desc_new(atomfs_comp_media_type(lo->sq.comp), dig, size);
 	atomfs_desc_set_annotation(*desc, ANN_SRC_ROLE, "build");
 	atomfs_desc_set_annotation(*desc, ANN_SRC_INPUT, input);
+	if (info.posix_acl)
+		atomfs_desc_set_annotation(*desc, ANN_LAYER_POSIX_ACL, "1");
 	return 0;
 }
 

@@ -30,6 +30,7 @@ static int convert_layer(struct atomfs_layout *dst, struct atomfs_layout *src,
 	cleanup_free char *dig = NULL;
 	struct atomfs_input_opts in = lo->in;
 	struct atomfs_sqfs_opts so = lo->sq;
+	struct atomfs_layer_info info;
 	uint64_t size;
 	int err;
 
@@ -44,13 +45,15 @@ static int convert_layer(struct atomfs_layout *dst, struct atomfs_layout *src,
 	in.whiteouts = true;
 	so.progress = atomfs_progress_new(atomfs_desc_str(d, "digest") + 7, 0,
 					  atomfs_quiet);
-	err = atomfs_build_layer(blob, &in, &so, tmp);
+	err = atomfs_build_layer_info(blob, &in, &so, tmp, &info);
 	atomfs_progress_done(so.progress);
 	if (!err)
 		err = atomfs_layout_commit_blob(dst, tmp, &dig, &size);
 	if (err)
 		return err;
 	*out = atomfs_desc_new(atomfs_comp_media_type(lo->sq.comp), dig, size);
+	if (info.posix_acl)
+		atomfs_desc_set_annotation(*out, ANN_LAYER_POSIX_ACL, "1");
 	return 0;
 }
 
