@@ -51,16 +51,20 @@ const char *atomfs_desc_annotation(const json_t *desc, const char *key)
 		json_object_get(json_object_get(desc, "annotations"), key));
 }
 
-void atomfs_desc_set_annotation(json_t *desc, const char *key,
-				const char *value)
+int atomfs_desc_set_annotation(json_t *desc, const char *key,
+			       const char *value)
 {
 	json_t *a = json_object_get(desc, "annotations");
 
 	if (!a) {
 		a = json_object();
-		json_object_set_new(desc, "annotations", a);
+		/* _set_new takes the reference, also when it fails */
+		if (!a || json_object_set_new(desc, "annotations", a))
+			return -ENOMEM;
 	}
-	json_object_set_new(a, key, json_string(value));
+	if (json_object_set_new(a, key, json_string(value)))
+		return -ENOMEM;
+	return 0;
 }
 
 int atomfs_desc_check(const json_t *desc, const char *where)
@@ -562,19 +566,29 @@ int atomfs_layout_set_tag(struct atomfs_layout *l, const char *tag,
 			  json_t *desc)
 {
 	json_t *m = json_object_get(l->index, "manifests");
-	size_t i;
+	size_t i, n = json_array_size(m);
 
-	for (i = 0; i < json_array_size(m);) {
+	/*
+	 * Takes DESC in every case. The new entry goes in first, so that a
+	 * failed allocation leaves the old tag where it was.
+	 */
+	if (!desc || atomfs_desc_set_annotation(desc, ANN_REF_NAME, tag)) {
+		json_decref(desc);
+		return atomfs_enomem();
+	}
+	if (json_array_append_new(m, desc))
+		return atomfs_enomem();
+	for (i = 0; i < n;) {
 		const char *name = atomfs_desc_annotation(json_array_get(m, i),
 							  ANN_REF_NAME);
 
-		if (name && !strcmp(name, tag))
+		if (name && !strcmp(name, tag)) {
 			json_array_remove(m, i);
-		else
+			n--;
+		} else {
 			i++;
+		}
 	}
-	atomfs_desc_set_annotation(desc, ANN_REF_NAME, tag);
-	json_array_append_new(m, desc);
 	return 0;
 }
 

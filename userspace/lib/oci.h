@@ -139,8 +139,8 @@ json_t *atomfs_desc_new(const char *media_type, const char *digest,
 			uint64_t size);
 const char *atomfs_desc_str(const json_t *desc, const char *key);
 const char *atomfs_desc_annotation(const json_t *desc, const char *key);
-void atomfs_desc_set_annotation(json_t *desc, const char *key,
-				const char *value);
+int atomfs_desc_set_annotation(json_t *desc, const char *key,
+			       const char *value);
 int atomfs_desc_check(const json_t *desc, const char *where);
 
 #endif

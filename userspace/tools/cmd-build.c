@@ -213,8 +213,8 @@ int finish_image(struct atomfs_layout *dst, const char *tag, json_t *config,
 		fprintf(stderr, "atomfs: %s %s:%s as %s (%zu layers%s)\n", verb,
 			dst->dir, tag, atomfs_desc_str(mdesc, "digest"),
 			json_array_size(layers), signkey ? ", signed" : "");
-	atomfs_layout_set_tag(dst, tag, mdesc);
-	return atomfs_layout_write_index(dst);
+	err = atomfs_layout_set_tag(dst, tag, mdesc);
+	return err ? err : atomfs_layout_write_index(dst);
 }
 
 int cmd_build(int argc, char **argv)
