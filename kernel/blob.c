@@ -16,6 +16,7 @@
 #include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/uio.h>
 #include <linux/wait_bit.h>
 
@@ -203,6 +204,33 @@ void atomfs_layer_put_file(struct file *file)
 }
 
 /*
+ * Does the write denial on @file pin its bytes, so that a held layer may be
+ * reused on the strength of its digest? Only where this kernel is the one
+ * writer of the file's data: a filesystem not stacked on another, with its
+ * data on a block device of this kernel (FS_REQUIRES_DEV) or in its memory
+ * (tmpfs, ramfs); not fuseblk (a daemon serves the bytes), gfs2 or ocfs2
+ * (other nodes write the shared disk). Everything else (9p, NFS, FUSE,
+ * overlayfs, ...) is hashed again on reuse. See "Reuse without a hash" in
+ * Documentation/filesystems/atomfs.rst.
+ */
+static bool atomfs_blob_pinned(struct file *file)
+{
+	static const char * const in_memory[] = { "tmpfs", "ramfs" };
+	static const char * const shared[] = {
+		"fuseblk", "gfs2", "gfs2meta", "ocfs2",
+	};
+	struct super_block *sb = file_inode(file)->i_sb;
+	const char *name = sb->s_type->name;
+
+	if (sb->s_stack_depth)
+		return false;
+	if (match_string(in_memory, ARRAY_SIZE(in_memory), name) >= 0)
+		return true;
+	return (sb->s_type->fs_flags & FS_REQUIRES_DEV) &&
+	       match_string(shared, ARRAY_SIZE(shared), name) < 0;
+}
+
+/*
  * Read @blob's file with direct I/O? Loop's rule (__loop_update_dio() on
  * 6.1, the same on 6.12): the open file can (FMODE_CAN_ODIRECT, on both
  * lines), and the device under its filesystem, if any, has logical blocks
@@ -271,6 +299,7 @@ struct atomfs_blob *atomfs_blob_create(struct file *file)
 	blob->disk = disk;
 	/* Cache the data once, in the layer's mount, as loop's direct_io. */
 	blob->direct = atomfs_blob_can_direct(blob);
+	blob->pinned = atomfs_blob_pinned(file);
 
 	err = add_disk(disk);
 	if (err)
