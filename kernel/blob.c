@@ -9,6 +9,7 @@
  */
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
+#include <linux/fadvise.h>
 #include <linux/file.h>
 #include <linux/fs_context.h>
 #include <linux/idr.h>
@@ -45,7 +46,7 @@ static blk_status_t atomfs_blob_read_bio(struct atomfs_blob *blob,
 					 struct bio *bio, loff_t *pos)
 {
 	unsigned int len = bio->bi_iter.bi_size;
-	bool direct = blob->direct;
+	bool direct = READ_ONCE(blob->direct);
 	struct iov_iter iter;
 	struct kiocb kiocb;
 	ssize_t ret;
@@ -271,8 +272,13 @@ struct atomfs_blob *atomfs_blob_create(struct file *file)
 	blob->tag_set.queue_depth = 16;
 	blob->tag_set.numa_node = NUMA_NO_NODE;
 	blob->tag_set.cmd_size = sizeof(struct atomfs_blob_cmd);
-	/* queue_rq only queues work: it never sleeps. */
-	blob->tag_set.flags = 0;
+	/*
+	 * queue_rq only queues work: it never sleeps. As loop: no I/O
+	 * scheduler (the file's own device has one), no CPU hotplug
+	 * callbacks (requests complete in our worker), merged bios.
+	 */
+	blob->tag_set.flags = BLK_MQ_F_SHOULD_MERGE | BLK_MQ_F_STACKING |
+			      BLK_MQ_F_NO_SCHED_BY_DEFAULT;
 	blob->tag_set.driver_data = blob;
 	err = blk_mq_alloc_tag_set(&blob->tag_set);
 	if (err)
@@ -386,9 +392,16 @@ out:
 /* Mount squashfs on @blob's device privately. */
 struct vfsmount *atomfs_blob_mount(struct atomfs_blob *blob)
 {
+	bool direct = blob->direct;
 	struct atomfs_blob_mount m;
 	int err;
 
+	/*
+	 * squashfs's fill_super reads a dozen small blocks, each waiting for
+	 * the last: through the file's page cache, its readahead makes them
+	 * one or two reads of the file. Dropped once mounted.
+	 */
+	WRITE_ONCE(blob->direct, false);
 	INIT_WORK_ONSTACK(&m.work, atomfs_blob_mount_work);
 	init_completion(&m.done);
 	snprintf(m.source, sizeof(m.source), "/dev/%s", blob->disk->disk_name);
@@ -397,6 +410,10 @@ struct vfsmount *atomfs_blob_mount(struct atomfs_blob *blob)
 	/* Until the worker has left the module's code too (rmmod). */
 	flush_work(&m.work);
 	destroy_work_on_stack(&m.work);
+	if (direct) {
+		WRITE_ONCE(blob->direct, true);
+		vfs_fadvise(blob->file, 0, 0, POSIX_FADV_DONTNEED);
+	}
 	if (IS_ERR(m.mnt)) {
 		if (PTR_ERR(m.mnt) == -ENOENT)
 			pr_warn_ratelimited("%s is missing in PID 1's root: is devtmpfs mounted on its /dev?\n",
