@@ -52,6 +52,7 @@ struct atomfs_blob {
 	struct blk_mq_tag_set tag_set;
 	int minor;
 	bool direct;			/* read @file with IOCB_DIRECT */
+	bool pinned;			/* the write denial pins @file's bytes */
 	struct atomfs_blob *next;	/* atomfs_layers_release() only */
 };
 
@@ -67,7 +68,7 @@ struct atomfs_lower {
 	u64 ino_count;			/* inodes of a squashfs layer; 0: dir */
 	u64 size;			/* blob size in bytes; 0 for a dir */
 	u64 diskseq;			/* the device's, before it was hashed */
-	bool loop;			/* on a loop device: rehash on reuse */
+	bool rehash;			/* bytes may change: hash again on reuse */
 	bool nosuid;			/* a directory layer's mount is nosuid */
 	bool nodev;			/* ... or nodev */
 	/* ATOMFS_INFO_*; VERIFIED cleared under atomfs_held_lock: READ_ONCE */

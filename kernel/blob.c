@@ -9,6 +9,7 @@
  */
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
+#include <linux/fadvise.h>
 #include <linux/file.h>
 #include <linux/fs_context.h>
 #include <linux/idr.h>
@@ -16,6 +17,7 @@
 #include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/uio.h>
 #include <linux/wait_bit.h>
 
@@ -44,7 +46,7 @@ static blk_status_t atomfs_blob_read_bio(struct atomfs_blob *blob,
 					 struct bio *bio, loff_t *pos)
 {
 	unsigned int len = bio->bi_iter.bi_size;
-	bool direct = blob->direct;
+	bool direct = READ_ONCE(blob->direct);
 	struct iov_iter iter;
 	struct kiocb kiocb;
 	ssize_t ret;
@@ -203,6 +205,33 @@ void atomfs_layer_put_file(struct file *file)
 }
 
 /*
+ * Does the write denial on @file pin its bytes, so that a held layer may be
+ * reused on the strength of its digest? Only where this kernel is the one
+ * writer of the file's data: a filesystem not stacked on another, with its
+ * data on a block device of this kernel (FS_REQUIRES_DEV) or in its memory
+ * (tmpfs, ramfs); not fuseblk (a daemon serves the bytes), gfs2 or ocfs2
+ * (other nodes write the shared disk). Everything else (9p, NFS, FUSE,
+ * overlayfs, ...) is hashed again on reuse. See "Reuse without a hash" in
+ * Documentation/filesystems/atomfs.rst.
+ */
+static bool atomfs_blob_pinned(struct file *file)
+{
+	static const char * const in_memory[] = { "tmpfs", "ramfs" };
+	static const char * const shared[] = {
+		"fuseblk", "gfs2", "gfs2meta", "ocfs2",
+	};
+	struct super_block *sb = file_inode(file)->i_sb;
+	const char *name = sb->s_type->name;
+
+	if (sb->s_stack_depth)
+		return false;
+	if (match_string(in_memory, ARRAY_SIZE(in_memory), name) >= 0)
+		return true;
+	return (sb->s_type->fs_flags & FS_REQUIRES_DEV) &&
+	       match_string(shared, ARRAY_SIZE(shared), name) < 0;
+}
+
+/*
  * Read @blob's file with direct I/O? Loop's rule (__loop_update_dio() on
  * 6.1, the same on 6.12): the open file can (FMODE_CAN_ODIRECT, on both
  * lines), and the device under its filesystem, if any, has logical blocks
@@ -243,8 +272,13 @@ struct atomfs_blob *atomfs_blob_create(struct file *file)
 	blob->tag_set.queue_depth = 16;
 	blob->tag_set.numa_node = NUMA_NO_NODE;
 	blob->tag_set.cmd_size = sizeof(struct atomfs_blob_cmd);
-	/* queue_rq only queues work: it never sleeps. */
-	blob->tag_set.flags = 0;
+	/*
+	 * queue_rq only queues work: it never sleeps. As loop: no I/O
+	 * scheduler (the file's own device has one), no CPU hotplug
+	 * callbacks (requests complete in our worker), merged bios.
+	 */
+	blob->tag_set.flags = BLK_MQ_F_SHOULD_MERGE | BLK_MQ_F_STACKING |
+			      BLK_MQ_F_NO_SCHED_BY_DEFAULT;
 	blob->tag_set.driver_data = blob;
 	err = blk_mq_alloc_tag_set(&blob->tag_set);
 	if (err)
@@ -271,6 +305,7 @@ struct atomfs_blob *atomfs_blob_create(struct file *file)
 	blob->disk = disk;
 	/* Cache the data once, in the layer's mount, as loop's direct_io. */
 	blob->direct = atomfs_blob_can_direct(blob);
+	blob->pinned = atomfs_blob_pinned(file);
 
 	err = add_disk(disk);
 	if (err)
@@ -357,9 +392,16 @@ out:
 /* Mount squashfs on @blob's device privately. */
 struct vfsmount *atomfs_blob_mount(struct atomfs_blob *blob)
 {
+	bool direct = blob->direct;
 	struct atomfs_blob_mount m;
 	int err;
 
+	/*
+	 * squashfs's fill_super reads a dozen small blocks, each waiting for
+	 * the last: through the file's page cache, its readahead makes them
+	 * one or two reads of the file. Dropped once mounted.
+	 */
+	WRITE_ONCE(blob->direct, false);
 	INIT_WORK_ONSTACK(&m.work, atomfs_blob_mount_work);
 	init_completion(&m.done);
 	snprintf(m.source, sizeof(m.source), "/dev/%s", blob->disk->disk_name);
@@ -368,6 +410,10 @@ struct vfsmount *atomfs_blob_mount(struct atomfs_blob *blob)
 	/* Until the worker has left the module's code too (rmmod). */
 	flush_work(&m.work);
 	destroy_work_on_stack(&m.work);
+	if (direct) {
+		WRITE_ONCE(blob->direct, true);
+		vfs_fadvise(blob->file, 0, 0, POSIX_FADV_DONTNEED);
+	}
 	if (IS_ERR(m.mnt)) {
 		if (PTR_ERR(m.mnt) == -ENOENT)
 			pr_warn_ratelimited("%s is missing in PID 1's root: is devtmpfs mounted on its /dev?\n",

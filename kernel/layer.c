@@ -177,7 +177,8 @@ int atomfs_layer_mount_bdev(struct atomfs_lower *lower, struct file *file,
 	lower->ino_count = st.f_files;
 	lower->size = bdev_nr_bytes(bdev);
 	lower->diskseq = diskseq;
-	lower->loop = MAJOR(bdev->bd_dev) == LOOP_MAJOR;
+	/* A loop device's file can be swapped or written behind our back. */
+	lower->rehash = MAJOR(bdev->bd_dev) == LOOP_MAJOR;
 	return 0;
 }
 
@@ -206,6 +207,7 @@ int atomfs_layer_mount_blob(struct atomfs_lower *lower,
 	lower->ino_count = st.f_files;
 	lower->size = bdev_nr_bytes(atomfs_blob_bdev(blob));
 	lower->diskseq = READ_ONCE(blob->disk->diskseq);
+	lower->rehash = !blob->pinned;
 	return 0;
 }
 

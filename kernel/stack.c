@@ -274,9 +274,9 @@ static void atomfs_report_mismatch(struct atomfs_stack *stack, unsigned int i,
 
 /*
  * May the held layer @s->lower serve descriptor @desc as it is? A layer on
- * a loop device is never taken on the strength of its digest alone: its
- * file can be swapped or written behind the module's back, so every reuse
- * hashes it again (see "Shared layers" in atomfs.rst).
+ * a loop device, or a file layer whose write denial does not pin its bytes
+ * (9p, NFS, FUSE, ...), is never taken on the strength of its digest
+ * alone: every reuse hashes it again (see "Shared layers" in atomfs.rst).
  */
 static int atomfs_held_check(const struct atomfs_layer *desc,
 			     struct atomfs_setup *s, bool *rehash)
@@ -286,7 +286,7 @@ static int atomfs_held_check(const struct atomfs_layer *desc,
 	/* ATOMFS_NO_FD: a size is the caller's claim, never ignored. */
 	if (desc->fd == ATOMFS_NO_FD && desc->size && desc->size != lower->size)
 		return -EMSGSIZE;
-	*rehash = (desc->flags & ATOMFS_LAYER_REHASH) || lower->loop;
+	*rehash = (desc->flags & ATOMFS_LAYER_REHASH) || lower->rehash;
 	s->reuse = !(desc->flags & ATOMFS_LAYER_REHASH);
 	return 0;
 }
@@ -445,7 +445,8 @@ static int atomfs_stack_verify(struct atomfs_stack *stack,
 			/*
 			 * Ready or failed, claim it again: a ready layer is
 			 * then checked like any held one (hashed again if on
-			 * a loop device), a failed one tried with our device.
+			 * a loop device or an unpinned file), a failed one
+			 * tried with our device.
 			 */
 			atomfs_layers_release(&s->lower, 1);
 			s->lower = NULL;

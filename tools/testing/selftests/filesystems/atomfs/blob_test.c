@@ -43,6 +43,9 @@
 
 /* The blob and a hard link to it, where blob_store() put them. */
 static char BLOB[PATH_MAX], LINK[PATH_MAX];
+/* A copy of it on the 9p share (share_blob()), and its racers. */
+static char SHARED[PATH_MAX];
+static int race_shared;
 
 /* Open PATH with FLAGS; 0 or -errno (the fd is closed at once). */
 static int try_open(const char *path, int flags)
@@ -136,6 +139,66 @@ static const char *blob_store(const char **why)
 	return WORK "/store";
 }
 
+/* Field KEY of /proc/fs/atomfs/stats, or -1. */
+static long long stat_of(const char *key)
+{
+	char line[256], k[64];
+	long long v, found = -1;
+	FILE *f = fopen("/proc/fs/atomfs/stats", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %lld", k, &v) == 2 && !strcmp(k, key))
+			found = v;
+	fclose(f);
+	return found;
+}
+
+/*
+ * Copy the blob to SHARED, in build/ of the repository, which the VM
+ * shares over 9p (tools/testing/vm/init; run_tests copies the fixtures to
+ * the guest's tmpfs), and link it as SHARED_LINK. With cache=none, 9p
+ * gives each name looked up its own inode, so the write denial on the
+ * inode of SHARED does not cover the other name: writing through it is
+ * what a 9p server or another client could do. NULL, or why not.
+ */
+static char SHARED_LINK[PATH_MAX];
+static const char *share_blob(void)
+{
+	char line[8192], src[256], mp[PATH_MAX], fstype[64], dir[PATH_MAX];
+	const char *top = getenv("ATOMFS_TOP");
+	size_t len = 0;
+	FILE *f;
+
+	if (!top)
+		return "ATOMFS_TOP is not set (run it with run_tests in tools/testing/vm/run)";
+	/* 9p2000.L's statfs reports the server's f_type: ask mountinfo. */
+	snprintf(dir, sizeof(dir), "%s/build", top);
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return "no /proc/self/mountinfo";
+	/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS] - FSTYPE SOURCE" */
+	while (fgets(line, sizeof(line), f)) {
+		char *dash = strstr(line, " - ");
+
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 && dash &&
+		    sscanf(dash, " - %63s %255s", fstype, src) == 2 &&
+		    !strcmp(fstype, "9p") &&
+		    !strncmp(dir, mp, strlen(mp)) && dir[strlen(mp)] == '/')
+			len = strlen(mp);
+	}
+	fclose(f);
+	if (!len)
+		return "build/ is not on a 9p share (run it in tools/testing/vm/run)";
+	snprintf(SHARED, sizeof(SHARED), "%s/blob_test_9p.sqfs", dir);
+	snprintf(SHARED_LINK, sizeof(SHARED_LINK), "%s/blob_test_9p.link", dir);
+	unlink(SHARED_LINK);
+	if (copy_file(fixture("base.sqfs"), SHARED) || link(SHARED, SHARED_LINK))
+		return "cannot copy base.sqfs onto the 9p share";
+	return NULL;
+}
+
 FIXTURE(blob) {
 	int loops;
 };
@@ -168,6 +231,10 @@ FIXTURE_SETUP(blob)
 FIXTURE_TEARDOWN(blob)
 {
 	umount_below(WORK, false);
+	if (SHARED[0]) {
+		unlink(SHARED);
+		unlink(SHARED_LINK);
+	}
 	EXPECT_EQ(0, count_block("atomfsb"));
 	EXPECT_EQ(self->loops, count_loops());
 }
@@ -591,7 +658,8 @@ static void *race_one(void *arg)
 	}
 	pthread_barrier_wait(r->barrier);
 	for (i = 0; i < ROUNDS && !r->err; i++) {
-		stack = blob_stack(r->id & 1 ? LINK : BLOB, O_RDONLY);
+		stack = blob_stack(race_shared && r->id >= 2 ? SHARED :
+				   r->id & 1 ? LINK : BLOB, O_RDONLY);
 		if (stack < 0) {
 			r->err = stack;
 			r->what = "create stack";
@@ -645,6 +713,116 @@ TEST_F_TIMEOUT(blob, concurrent_stacks_mounts_and_umounts, 600)
 	EXPECT_EQ(-ETXTBSY, try_open(BLOB, O_WRONLY));
 	close(i);
 	EXPECT_EQ(0, try_open(BLOB, O_WRONLY));
+}
+
+/*
+ * The same, with half of the racers giving the copy on the 9p share: the
+ * held layer is then sometimes on 9p (hashed again on each reuse, in
+ * parallel with the others' set-ups and releases), sometimes on the local
+ * blob (reused as it is).
+ */
+TEST_F_TIMEOUT(blob, concurrent_reuse_local_and_9p, 600)
+{
+	struct racer r[RACERS];
+	pthread_barrier_t barrier;
+	pthread_t th[RACERS];
+	const char *why;
+	int i;
+
+	why = share_blob();
+	if (why)
+		SKIP(return, "%s", why);
+	race_shared = 1;
+	ASSERT_EQ(0, pthread_barrier_init(&barrier, NULL, RACERS));
+	for (i = 0; i < RACERS; i++) {
+		r[i] = (struct racer){ .barrier = &barrier, .id = i };
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, race_one, &r[i]));
+	}
+	for (i = 0; i < RACERS; i++) {
+		ASSERT_EQ(0, pthread_join(th[i], NULL));
+		EXPECT_EQ(0, r[i].err)
+			TH_LOG("racer %d: %s: %s", i, r[i].what, strerror(-r[i].err));
+	}
+	race_shared = 0;
+	pthread_barrier_destroy(&barrier);
+	EXPECT_EQ(0, count_block("atomfsb"));
+	EXPECT_EQ(0, try_open(BLOB, O_WRONLY));
+	EXPECT_EQ(0, try_open(SHARED, O_WRONLY));
+}
+
+/*
+ * A held layer whose blob is on the local store (ext4 or tmpfs): the write
+ * denial pins it, so a second stack of its digest reuses it without a
+ * hash.
+ */
+TEST_F(blob, held_local_layer_reused_without_hash)
+{
+	long long hashed, reused;
+	int a, b;
+
+	a = blob_stack(BLOB, O_RDONLY);
+	ASSERT_LE(0, a);
+	hashed = stat_of("bytes_hashed");
+	reused = stat_of("layers_reused");
+	ASSERT_LE(0, hashed);
+	b = blob_stack(LINK, O_RDONLY);
+	ASSERT_LE(0, b);
+	EXPECT_EQ(hashed, stat_of("bytes_hashed"))
+		TH_LOG("a held layer on the local store was hashed again");
+	EXPECT_EQ(reused + 1, stat_of("layers_reused"));
+	close(b);
+	close(a);
+}
+
+/*
+ * A held layer whose blob is on 9p: this kernel's write denial does not
+ * bind the server (nor another name of the file, here), so every reuse hashes
+ * it again, and bytes changed behind the denial are caught: the next
+ * stack fails with EBADMSG, the layer is marked bad (the first stack's
+ * mount shows unverified) and never handed out again.
+ */
+TEST_F(blob, held_layer_on_9p_hashed_again)
+{
+	long long hashed, reused, size = file_size(fixture("base.sqfs"));
+	char line[8192], c;
+	const char *why;
+	int a, b, fd;
+
+	why = share_blob();
+	if (why)
+		SKIP(return, "%s", why);
+	a = blob_stack(SHARED, O_RDONLY);
+	ASSERT_LE(0, a) TH_LOG("create-stack: %s", strerror(-a));
+	ASSERT_EQ(0, mount_stack(a, MNT));
+	EXPECT_EQ(-ETXTBSY, try_open(SHARED, O_WRONLY));
+
+	hashed = stat_of("bytes_hashed");
+	reused = stat_of("layers_reused");
+	b = blob_stack(SHARED, O_RDONLY);
+	ASSERT_LE(0, b) TH_LOG("create-stack: %s", strerror(-b));
+	EXPECT_EQ(size, stat_of("bytes_hashed") - hashed)
+		TH_LOG("a held layer on 9p was reused without a hash");
+	EXPECT_EQ(reused + 1, stat_of("layers_reused"));
+	EXPECT_EQ(1, count_block("atomfsb"));
+	close(b);
+
+	/* The other name's inode is not denied: change the padding. */
+	fd = open(SHARED_LINK, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("%s: %s", SHARED_LINK, strerror(errno));
+	ASSERT_EQ(1, pread(fd, &c, 1, size - 1));
+	c ^= 0x5a;
+	ASSERT_EQ(1, pwrite(fd, &c, 1, size - 1));
+	close(fd);
+	b = blob_stack(SHARED, O_RDONLY);
+	EXPECT_EQ(-EBADMSG, b)
+		TH_LOG("create-stack: %s", b < 0 ? strerror(-b) : "succeeded");
+	if (b >= 0)
+		close(b);
+	ASSERT_TRUE(mountinfo_line(MNT, line, sizeof(line)));
+	EXPECT_NE(NULL, strstr(line, ",unverified")) TH_LOG("%s", line);
+	EXPECT_EQ(0, umount(MNT));
+	close(a);
+	EXPECT_EQ(0, count_block("atomfsb"));
 }
 
 ATOMFS_HARNESS_MAIN

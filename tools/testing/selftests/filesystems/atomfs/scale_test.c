@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Scale: 1, 2, 500, 501 and 4096 directory layers (overlayfs stops at 500),
- * 1000 block-device layers, and readdir of a 10,000-entry directory spread
- * over 100 layers with telldir/seekdir across reopening.
+ * 1000 file layers (ATOMFS_LAYER_FILE: a device of the module's each), and
+ * readdir of a 10,000-entry directory spread over 100 file layers with
+ * telldir/seekdir across reopening.
  *
  * Skipped as a whole when ATOMFS_SKIP_SCALE=1 (run_tests --debug sets it
  * for the debug kernel). The 1000-layer test needs the VM's memory raised:
@@ -182,7 +183,7 @@ TEST_F_TIMEOUT(dirs, distinct_files_and_shared_dir, 600)
 	EXPECT_TRUE(file_is(p, c) || n == 1);
 	/*
 	 * a missing name is one hash probe, not one lookup per layer: at
-	 * 4096 layers that would be 4 million lookups (blockdev_layers_1000
+	 * 4096 layers that would be 4 million lookups (file_layers_1000
 	 * also counts the negative dentries they would leave)
 	 */
 	EXPECT_LT(lookup_missing(_metadata, MNT "/shared",
@@ -217,7 +218,7 @@ FIXTURE_TEARDOWN(blk)
 }
 
 /* many/NNNN.sqfs: /lNNNN and /shared/sNNNN */
-TEST_F_TIMEOUT(blk, blockdev_layers_1000, 900)
+TEST_F_TIMEOUT(blk, file_layers_1000, 900)
 {
 	static struct layer_set ls;
 	static ino_t inos[1000];
@@ -231,19 +232,21 @@ TEST_F_TIMEOUT(blk, blockdev_layers_1000, 900)
 	ls.nr = 0;
 	for (i = 0; i < 1000; i++) {
 		snprintf(name, sizeof(name), "many/%04d.sqfs", i);
-		ASSERT_EQ(0, add_loop_layer(&ls, fixture(name)));
+		ASSERT_EQ(0, add_file_layer(&ls, fixture(name)));
 	}
-	print_ms("1000 loop devices", t);
+	print_ms("1000 blob files opened", t);
 	t = now_ms();
 	fd = create_stack(ls.l, ls.nr, 0, NULL);
 	ASSERT_GE(fd, 0) TH_LOG("create-stack: %s", strerror(-fd));
-	print_ms("create-stack of 1000 block layers", t);
-	printf("# MemAvailable: %ld MiB before the loop devices, %ld MiB now\n",
+	print_ms("create-stack of 1000 file layers", t);
+	printf("# MemAvailable: %ld MiB before the layers, %ld MiB now\n",
 	       mem0, mem_available_mb());
 	put_layers(&ls);
 	ASSERT_EQ(0, mount_stack(fd, MNT));
 	close(fd);
-	EXPECT_EQ(self->loops + 1000, count_loops());
+	/* One device of the module per layer, not one loop device. */
+	EXPECT_EQ(1000, count_block("atomfsb"));
+	EXPECT_EQ(self->loops, count_loops());
 	t = now_ms();
 	EXPECT_EQ(1001, count_names(MNT));
 	EXPECT_EQ(1000, count_names(MNT "/shared"));
@@ -279,7 +282,7 @@ TEST_F_TIMEOUT(blk, blockdev_layers_1000, 900)
 	EXPECT_EQ(0, umount(MNT));
 	print_ms("umount of 1000 layers", t);
 	/* released by the unmounting task */
-	EXPECT_EQ(self->loops, count_loops());
+	EXPECT_EQ(0, count_block("atomfsb"));
 }
 
 /* big100/NN.sqfs: /big/eNNNNN (100 per layer) and /big/common in each */
@@ -298,7 +301,7 @@ TEST_F_TIMEOUT(blk, readdir_10000_over_100_layers, 600)
 	ls.nr = 0;
 	for (i = 0; i < 100; i++) {
 		snprintf(name, sizeof(name), "big100/%02d.sqfs", i);
-		ASSERT_EQ(0, add_loop_layer(&ls, fixture(name)));
+		ASSERT_EQ(0, add_file_layer(&ls, fixture(name)));
 	}
 	fd = create_stack(ls.l, ls.nr, 0, NULL);
 	ASSERT_GE(fd, 0);

@@ -96,21 +96,36 @@ static void digest_hex(const struct atomfs_digest *d, char hex[65])
 		sprintf(hex + 2 * i, "%02x", b[i]);
 }
 
-/* Append a block layer over FIXTURE NAME carrying its digest. */
+/*
+ * The file_* tests run the core cases with the blobs given as files
+ * (ATOMFS_LAYER_FILE) instead of loop devices: the blobs are on the
+ * guest's tmpfs (the fixtures' copy, WORK), where the write denial pins
+ * them, so a held file layer is reused without a hash.
+ */
+static bool file_layers;
+
+/* Append a layer over FILE: a loop device, or the file itself. */
+static int add_layer_of(struct layer_set *ls, const char *file)
+{
+	return file_layers ? add_file_layer(ls, file) :
+			     add_loop_layer(ls, file);
+}
+
+/* Append a layer over FIXTURE NAME carrying its digest. */
 static int add_verified(struct layer_set *ls, const char *name)
 {
-	int err = add_loop_layer(ls, fixture(name));
+	int err = add_layer_of(ls, fixture(name));
 
 	if (!err)
 		err = digest_of(name, &ls->l[ls->nr - 1].digest);
 	return err;
 }
 
-/* Append a block layer over FILE with the digest that NAME has. */
+/* Append a layer over FILE with the digest that NAME has. */
 static int add_file_digest(struct layer_set *ls, const char *file,
 			   const char *name)
 {
-	int err = add_loop_layer(ls, file);
+	int err = add_layer_of(ls, file);
 
 	if (!err)
 		err = digest_of(name, &ls->l[ls->nr - 1].digest);
@@ -233,6 +248,28 @@ static bool device_held(int loopfd)
 	if (fd >= 0)
 		close(fd);
 	return fd < 0 && errno == EBUSY;
+}
+
+/*
+ * Does the module hold the blob behind FD? A loop device: mounted
+ * (device_held()); a blob file: its write access is denied, so opening it
+ * for writing fails with ETXTBSY (nothing else has it open for writing).
+ */
+static bool blob_held(int fd)
+{
+	char path[64];
+	struct stat st;
+	int wfd;
+
+	if (fstat(fd, &st))
+		return false;
+	if (S_ISBLK(st.st_mode))
+		return device_held(fd);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	wfd = open(path, O_WRONLY | O_CLOEXEC);
+	if (wfd >= 0)
+		close(wfd);
+	return wfd < 0 && errno == ETXTBSY;
 }
 
 /* Number of stacks in /proc/fs/atomfs; up to MAX ids into IDS. */
@@ -1072,7 +1109,8 @@ static void *setup_thread(void *p)
 	return NULL;
 }
 
-TEST_F_TIMEOUT(verify, twenty_concurrent_setups, 600)
+static void twenty_setups(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(verify) *self)
 {
 	static struct setup_arg args[NR_SETUPS];
 	unsigned long long ids[NR_SETUPS];
@@ -1098,7 +1136,7 @@ TEST_F_TIMEOUT(verify, twenty_concurrent_setups, 600)
 		self->ls->nr = 0;
 		for (j = 0; j < SETUP_LAYERS; j++) {
 			if (j == 0) {
-				ASSERT_EQ(0, add_loop_layer(self->ls, WORK "/slow"));
+				ASSERT_EQ(0, add_layer_of(self->ls, WORK "/slow"));
 				self->ls->l[0].digest = slow;
 			} else {
 				snprintf(name, sizeof(name), "many/%04d.sqfs", 50 + j);
@@ -1133,16 +1171,25 @@ TEST_F_TIMEOUT(verify, twenty_concurrent_setups, 600)
 					 strerror(-ret), failed);
 	}
 	EXPECT_EQ(SETUP_LAYERS, s1.verified - s0.verified);
-	/* Each waiter hashes the held loop layers again. */
-	EXPECT_EQ(NR_SETUPS * sizes, s1.hashed - s0.hashed);
+	/*
+	 * Each waiter hashes the held loop layers again; held file layers on
+	 * tmpfs are pinned by the write denial: hashed once.
+	 */
+	EXPECT_EQ((file_layers ? 1 : NR_SETUPS) * sizes, s1.hashed - s0.hashed);
 	EXPECT_EQ((NR_SETUPS - 1) * SETUP_LAYERS, s1.reused - s0.reused);
 
 	/* One private mount per layer: exactly one of the 20 devices. */
-	for (j = 0; j < SETUP_LAYERS; j++) {
+	for (j = 0; j < SETUP_LAYERS && !file_layers; j++) {
 		held = 0;
 		for (t = 0; t < NR_SETUPS; t++)
 			held += device_held(args[t].loop[j]);
 		EXPECT_EQ(1, held) TH_LOG("layer %d mounted on %d devices", j, held);
+	}
+	/* The 20 callers gave the same files: one device of the module each. */
+	if (file_layers) {
+		EXPECT_EQ(SETUP_LAYERS, count_block("atomfsb"));
+		for (j = 0; j < SETUP_LAYERS; j++)
+			EXPECT_TRUE(blob_held(args[0].loop[j])) TH_LOG("layer %d", j);
 	}
 	/* There were no stacks before: all are these. */
 	na = list_stacks(ids, NR_SETUPS);
@@ -1158,6 +1205,18 @@ TEST_F_TIMEOUT(verify, twenty_concurrent_setups, 600)
 			close(args[t].loop[j]);
 	}
 	EXPECT_EQ(0, is_held(&args[0].l[0].digest, NULL));
+	EXPECT_EQ(0, count_block("atomfsb"));
+}
+
+TEST_F_TIMEOUT(verify, twenty_concurrent_setups, 600)
+{
+	twenty_setups(_metadata, self);
+}
+
+TEST_F_TIMEOUT(verify, file_twenty_concurrent_setups, 600)
+{
+	file_layers = true;
+	twenty_setups(_metadata, self);
 }
 
 /* create_stack() of one layer in a thread. */
@@ -1179,7 +1238,8 @@ static void *one_setup_thread(void *p)
  * digest): a set-up waiting on it tries again with its own device, which
  * does, and succeeds.
  */
-TEST_F_TIMEOUT(verify, waiter_retries_after_owner_fails, 180)
+static void waiter_retries(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(verify) *self)
 {
 	struct one_setup owner, waiter;
 	struct atomfs_digest d;
@@ -1190,8 +1250,8 @@ TEST_F_TIMEOUT(verify, waiter_retries_after_owner_fails, 180)
 	ASSERT_EQ(0, slow_layer(WORK "/slow", &d, 64));
 	ASSERT_EQ(0, copy_file(WORK "/slow", WORK "/slow-bad"));
 	ASSERT_EQ(0, flip_bit(WORK "/slow-bad", 2 * MIB));
-	ASSERT_EQ(0, add_loop_layer(self->ls, WORK "/slow-bad"));
-	ASSERT_EQ(0, add_loop_layer(self->ls, WORK "/slow"));
+	ASSERT_EQ(0, add_layer_of(self->ls, WORK "/slow-bad"));
+	ASSERT_EQ(0, add_layer_of(self->ls, WORK "/slow"));
 	bad = self->ls->fd[0];
 	good = self->ls->fd[1];
 	memset(&owner, 0, sizeof(owner));
@@ -1220,19 +1280,32 @@ TEST_F_TIMEOUT(verify, waiter_retries_after_owner_fails, 180)
 	EXPECT_EQ(0, s1.reused - s0.reused);
 	/* Both devices were hashed in full, and only the good one is used. */
 	EXPECT_EQ(2 * self->ls->l[0].size, s1.hashed - s0.hashed);
-	EXPECT_FALSE(device_held(bad));
-	EXPECT_TRUE(device_held(good));
+	EXPECT_FALSE(blob_held(bad));
+	EXPECT_TRUE(blob_held(good));
 	EXPECT_EQ(1, is_held(&owner.l.digest, NULL));
 	if (waiter.ret >= 0)
 		close(waiter.ret);
 	put_layers(self->ls);
 }
 
+TEST_F_TIMEOUT(verify, waiter_retries_after_owner_fails, 180)
+{
+	waiter_retries(_metadata, self);
+}
+
+TEST_F_TIMEOUT(verify, file_waiter_retries_after_owner_fails, 180)
+{
+	file_layers = true;
+	waiter_retries(_metadata, self);
+	EXPECT_EQ(0, count_block("atomfsb"));
+}
+
 /*
  * A set-up waiting on a layer that another is verifying can be killed:
  * it dies at once, while the owner goes on and succeeds.
  */
-TEST_F_TIMEOUT(verify, shared_wait_is_killable, 180)
+static void shared_wait_killable(struct __test_metadata *_metadata,
+				 FIXTURE_DATA(verify) *self)
 {
 	struct one_setup owner;
 	struct atomfs_digest d;
@@ -1242,8 +1315,8 @@ TEST_F_TIMEOUT(verify, shared_wait_is_killable, 180)
 	pid_t pid;
 
 	ASSERT_EQ(0, slow_layer(WORK "/slow", &d, 64));
-	ASSERT_EQ(0, add_loop_layer(self->ls, WORK "/slow"));
-	ASSERT_EQ(0, add_loop_layer(self->ls, WORK "/slow"));
+	ASSERT_EQ(0, add_layer_of(self->ls, WORK "/slow"));
+	ASSERT_EQ(0, add_layer_of(self->ls, WORK "/slow"));
 	memset(&owner, 0, sizeof(owner));
 	owner.l = self->ls->l[0];
 	owner.l.digest = d;
@@ -1277,6 +1350,69 @@ TEST_F_TIMEOUT(verify, shared_wait_is_killable, 180)
 	if (owner.ret >= 0)
 		close(owner.ret);
 	put_layers(self->ls);
+}
+
+TEST_F_TIMEOUT(verify, shared_wait_is_killable, 180)
+{
+	shared_wait_killable(_metadata, self);
+}
+
+TEST_F_TIMEOUT(verify, file_shared_wait_is_killable, 180)
+{
+	file_layers = true;
+	shared_wait_killable(_metadata, self);
+	EXPECT_EQ(0, count_block("atomfsb"));
+}
+
+/*
+ * A changed blob given as a file is refused: in a stack of ten file
+ * layers, a copy of one with a bit flipped fails with EBADMSG at that
+ * layer; nothing is left (no device of the module, no layer held, every
+ * blob writable again), and the untouched blobs then mount.
+ */
+TEST_F_TIMEOUT(verify, file_bit_flip_refused, 180)
+{
+	struct atomfs_create_stack cs;
+	char name[64], copy[PATH_MAX];
+	unsigned int i, k = 6;
+	int fd, orig;
+
+	file_layers = true;
+	for (i = 0; i < 10; i++) {
+		layer_name(i, name, sizeof(name));
+		ASSERT_EQ(0, add_verified(self->ls, name)) TH_LOG("%s", name);
+	}
+	layer_name(k, name, sizeof(name));
+	snprintf(copy, sizeof(copy), WORK "/flip.sqfs");
+	ASSERT_EQ(0, copy_file(fixture(name), copy));
+	ASSERT_EQ(0, flip_bit(copy, file_size(copy) / 2));
+	fd = open(copy, O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	orig = self->ls->l[k].fd;
+	self->ls->l[k].fd = fd;
+	stack_args_init(&cs, self->ls->l, 10, 0, "verify-file-flip");
+	EXPECT_CREATE_FAILS(&cs, EBADMSG, k);
+	EXPECT_EQ(0, count_block("atomfsb"));
+	EXPECT_EQ(0, count_mounts("atomfs"));
+	EXPECT_EQ(0, list_stacks(NULL, 0));
+	EXPECT_FALSE(blob_held(fd));
+	for (i = 0; i < 10; i++) {
+		EXPECT_FALSE(blob_held(self->ls->l[i].fd)) TH_LOG("layer %u", i);
+		EXPECT_EQ(0, is_held(&self->ls->l[i].digest, NULL)) TH_LOG("layer %u", i);
+	}
+	self->ls->l[k].fd = orig;
+	close(fd);
+
+	stack_args_init(&cs, self->ls->l, 10, 0, "verify-file-10");
+	fd = create_stack_raw(&cs);
+	ASSERT_GE(fd, 0) TH_LOG("create-stack: %s", strerror(-fd));
+	EXPECT_EQ(10, count_block("atomfsb"));
+	ASSERT_EQ(0, mount_stack(fd, MNT));
+	close(fd);
+	EXPECT_EQ(0, access(MNT "/l0009", F_OK));
+	EXPECT_EQ(0, umount(MNT));
+	put_layers(self->ls);
+	EXPECT_EQ(0, count_block("atomfsb"));
 }
 
 /*
