@@ -592,9 +592,12 @@ int atomfs_layout_set_tag(struct atomfs_layout *l, const char *tag,
 	return 0;
 }
 
-void atomfs_layout_add_entry(struct atomfs_layout *l, json_t *desc)
+int atomfs_layout_add_entry(struct atomfs_layout *l, json_t *desc)
 {
-	json_array_append_new(json_object_get(l->index, "manifests"), desc);
+	/* takes DESC, also when it fails */
+	if (json_array_append_new(json_object_get(l->index, "manifests"), desc))
+		return atomfs_enomem();
+	return 0;
 }
 
 int atomfs_layout_write_index(struct atomfs_layout *l)

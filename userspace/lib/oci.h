@@ -104,7 +104,7 @@ int atomfs_layout_get_tag(const struct atomfs_layout *l, const char *tag,
 json_t *atomfs_layout_duplicate_tags(const struct atomfs_layout *l);
 int atomfs_layout_set_tag(struct atomfs_layout *l, const char *tag,
 			  json_t *desc);
-void atomfs_layout_add_entry(struct atomfs_layout *l, json_t *desc);
+int atomfs_layout_add_entry(struct atomfs_layout *l, json_t *desc);
 /* write index.json: the command's changes become visible (and are kept) */
 int atomfs_layout_write_index(struct atomfs_layout *l);
 /* the blobs added so far stay even if the command fails (a pull's verified blobs) */

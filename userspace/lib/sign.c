@@ -276,6 +276,10 @@ int atomfs_sign_manifest(struct atomfs_layout *l, const char *digest,
 	payload = json_pack("{s:s, s:s, s:s, s:s}", "payload", msg, "algorithm",
 			    alg_name(k), "key", fp, "signature", b64);
 	empty = json_object();
+	if (!payload || !empty) {
+		err = atomfs_enomem();
+		goto out;
+	}
 	err = atomfs_layout_put_json(l, payload, &sdig, &ssize);
 	if (!err)
 		err = atomfs_layout_put_json(l, empty, &edig, &esize);
@@ -288,8 +292,11 @@ int atomfs_sign_manifest(struct atomfs_layout *l, const char *digest,
 		atomfs_desc_new(MT_SIGNATURE, sdig, ssize), "subject",
 		atomfs_desc_new(MT_OCI_MANIFEST, digest, (uint64_t)msize),
 		"annotations", ANN_SIG_KEY, fp);
-	json_object_set_new(json_object_get(man, "annotations"), ANN_SIG_TAG,
-			    json_string(tag));
+	if (!man || json_object_set_new(json_object_get(man, "annotations"),
+					ANN_SIG_TAG, json_string(tag))) {
+		err = atomfs_enomem();
+		goto out;
+	}
 	err = atomfs_layout_put_json(l, man, &mdig, &rsize);
 	if (err)
 		goto out;
@@ -298,10 +305,15 @@ int atomfs_sign_manifest(struct atomfs_layout *l, const char *digest,
 			   m) if (!strcmp(atomfs_desc_str(m, "digest"),
 					  mdig)) goto out;
 	d = atomfs_desc_new(MT_OCI_MANIFEST, mdig, rsize);
-	json_object_set_new(d, "artifactType", json_string(MT_SIGNATURE));
-	atomfs_desc_set_annotation(d, ANN_SIG_KEY, fp);
-	atomfs_desc_set_annotation(d, ANN_SIG_TAG, tag);
-	atomfs_layout_add_entry(l, d);
+	if (!d || json_object_set_new(d, "artifactType",
+				      json_string(MT_SIGNATURE)) ||
+	    atomfs_desc_set_annotation(d, ANN_SIG_KEY, fp) ||
+	    atomfs_desc_set_annotation(d, ANN_SIG_TAG, tag)) {
+		json_decref(d);
+		err = atomfs_enomem();
+		goto out;
+	}
+	err = atomfs_layout_add_entry(l, d);
 out:
 	json_decref(payload);
 	json_decref(empty);
