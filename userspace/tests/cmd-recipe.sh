@@ -302,6 +302,19 @@ check "recipe: from oci takes url: oci:DIR:TAG as well as DIR:TAG" sh -c '
 	test "$(atomfs inspect --json ociurlout:P | grep -c sha256)" -gt 0 &&
 	test "$(atomfs inspect --json ociurlout:P | grep "\"digest\"")" = "$(atomfs inspect --json ociurlout:Q | grep "\"digest\"")"'
 
+# ---- a stanza's tag listed twice is refused, not taken for "not built yet" ----
+cp -a signout dupout
+python3 - dupout/index.json <<'PY'
+import json, sys
+p = sys.argv[1]
+j = json.load(open(p))
+t = [m for m in j["manifests"] if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == "B2"]
+j["manifests"].append(t[0])
+json.dump(j, open(p, "w"))
+PY
+check "recipe: a tag listed twice in the output layout fails the build, naming it" sh -c '
+	! atomfs build -q -f sign.yaml -o dupout --build-dir dupb 2>err && grep -q "lists tag .B2. 2 times" err'
+
 # ---- --clean ----
 check "recipe: --clean removes the build directory" sh -c 'atomfs build -q -f atomfs.yaml --clean && test ! -e .atomfs'
 check "recipe: --rebuild of an unknown stanza is an error" sh -c '! atomfs build -f atomfs.yaml --rebuild nope --dry-run 2>/dev/null'

@@ -244,23 +244,37 @@ static int src_digest(struct recipe_build *b,
 }
 
 /* the annotations of the image tagged now, or NULL */
-static json_t *tagged_annotations(struct recipe_build *b,
-				  const struct atomfs_recipe_stanza *s,
-				  struct atomfs_image *img)
+/*
+ * The annotations of the image tagged for S (borrowed from IMG), in *ANN,
+ * or NULL if S was not built yet (or its image cannot be read: it is built
+ * again). 0, or -ENOMEM, or -EBADMSG for a tag listed twice, which every
+ * command refuses: neither is "not built yet".
+ */
+static int tagged_annotations(struct recipe_build *b,
+			      const struct atomfs_recipe_stanza *s,
+			      struct atomfs_image *img, const json_t **ann)
 {
 	struct atomfs_layout *l = layout_of(b, s);
-
 	json_t *d;
+	int err;
 
-	if (!l || atomfs_layout_get_tag(l, s->name, &d)) {
+	*ann = NULL;
+	if (!l)
+		return 0;
+	err = atomfs_layout_get_tag(l, s->name, &d);
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return err;
+	err = atomfs_image_load(l, s->name, img);
+	if (err == -ENOMEM)
+		return err;
+	if (err) {
 		atomfs_clear_error();
-		return NULL;
+		return 0;
 	}
-	if (atomfs_image_load(l, s->name, img)) {
-		atomfs_clear_error();
-		return NULL;
-	}
-	return json_object_get(img->manifest, "annotations");
+	*ann = json_object_get(img->manifest, "annotations");
+	return 0;
 }
 
 /* the applied images that are not in the tagged image any more; NULL: no memory */
@@ -446,17 +460,20 @@ static int env_set(json_t *cfg, const char *k, const char *v)
 
 /*
  * The stanza's settings into the OCI config, as stacker and docker do.
- * 0, or -ENOMEM (only the environment is checked: the other settings are
- * jansson's own allocations, as in every other config the tool writes).
+ * 0, or -ENOMEM: an image without its User or Entrypoint would run, but
+ * not as its recipe says.
  */
 static int apply_settings(const struct atomfs_recipe_stanza *s, json_t *config)
 {
 	json_t *cfg = json_object_get(config, "config"), *v;
 	const char *k;
+	int bad = 0; /* jansson's -1: out of memory */
 
 	if (!json_is_object(cfg)) {
 		cfg = json_object();
-		json_object_set_new(config, "config", cfg);
+		/* _set_new takes the reference, also when it fails */
+		if (!cfg || json_object_set_new(config, "config", cfg))
+			return -ENOMEM;
 	}
 	json_object_foreach(
 		s->environment, k,
@@ -466,40 +483,43 @@ static int apply_settings(const struct atomfs_recipe_stanza *s, json_t *config)
 
 		if (!json_is_object(l)) {
 			l = json_object();
-			json_object_set_new(cfg, "Labels", l);
+			if (!l || json_object_set_new(cfg, "Labels", l))
+				return -ENOMEM;
 		}
-		json_object_update(l, s->labels);
+		bad |= json_object_update(l, s->labels);
 	}
 	if (s->full_command) {
-		json_object_set(cfg, "Entrypoint", s->full_command);
+		bad |= json_object_set(cfg, "Entrypoint", s->full_command);
 		json_object_del(cfg, "Cmd");
 	}
 	if (s->entrypoint)
-		json_object_set(cfg, "Entrypoint", s->entrypoint);
+		bad |= json_object_set(cfg, "Entrypoint", s->entrypoint);
 	if (s->cmd)
-		json_object_set(cfg, "Cmd", s->cmd);
+		bad |= json_object_set(cfg, "Cmd", s->cmd);
 	if (s->working_dir)
-		json_object_set_new(cfg, "WorkingDir",
-				    json_string(s->working_dir));
+		bad |= json_object_set_new(cfg, "WorkingDir",
+					   json_string(s->working_dir));
 	if (s->runtime_user)
-		json_object_set_new(cfg, "User", json_string(s->runtime_user));
+		bad |= json_object_set_new(cfg, "User",
+					   json_string(s->runtime_user));
 	if (s->volumes) {
 		json_t *vol = json_object_get(cfg, "Volumes"), *e;
 		size_t i;
 
 		if (!json_is_object(vol)) {
 			vol = json_object();
-			json_object_set_new(cfg, "Volumes", vol);
+			if (!vol || json_object_set_new(cfg, "Volumes", vol))
+				return -ENOMEM;
 		}
-		json_array_foreach(s->volumes, i, e) json_object_set_new(
+		json_array_foreach(s->volumes, i, e) bad |= json_object_set_new(
 			vol, json_string_value(e), json_object());
 	}
 	if (s->os)
-		json_object_set_new(config, "os", json_string(s->os));
+		bad |= json_object_set_new(config, "os", json_string(s->os));
 	if (s->arch)
-		json_object_set_new(config, "architecture",
-				    json_string(s->arch));
-	return 0;
+		bad |= json_object_set_new(config, "architecture",
+					   json_string(s->arch));
+	return bad ? -ENOMEM : 0;
 }
 
 /* tag the image in l; the index is written once, at the end of the build */
@@ -717,7 +737,9 @@ static int do_stanza(struct recipe_build *b, size_t idx)
 	}
 	if (err)
 		return err;
-	ann = tagged_annotations(b, s, &old);
+	err = tagged_annotations(b, s, &old, &ann);
+	if (err)
+		return err;
 	if (from_pending) {
 		ss->act = ATOMFS_RECIPE_REBUILD;
 		ss->why = atomfs_asprintf("its base %s will be rebuilt",
