@@ -243,6 +243,7 @@ static int check_klog(struct klog *k, char *text, size_t size)
 	char rec[8192];
 	size_t len = 0;
 	bool bad = false;
+	int quiet = 0, waits = 0;
 	ssize_t n;
 
 	text[0] = 0;
@@ -250,8 +251,19 @@ static int check_klog(struct klog *k, char *text, size_t size)
 		n = read(k->fd, rec, sizeof(rec) - 1);
 		if (n < 0 && errno == EPIPE)
 			continue;
-		if (n <= 0)
-			break;
+		if (n <= 0) {
+			/*
+			 * A report's trace can come after its first line (from
+			 * a worker, an RCU callback): classify it only once the
+			 * log has been quiet for 0.2 s, at most 3 s.
+			 */
+			if (!bad || quiet >= 2 || waits++ >= 30)
+				break;
+			quiet++;
+			usleep(100000);
+			continue;
+		}
+		quiet = 0;
 		rec[n] = 0;
 		char *t = strchr(rec, ';');
 
@@ -442,13 +454,20 @@ int main(int argc, char **argv)
 		}
 		unlink(blob);
 		if (fake && i == 0) {
-			char line[160];
+			/* three records, as a real report's lines are */
+			char line[3][96];
+			int kfd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC), r;
 
-			snprintf(line, sizeof(line), "<4>WARNING: CPU: 0 PID: %d at fake (mut_fuzz -k)\n"
-				 "<4>Call Trace:\n<4> %s_fake_frame+0x1/0x2\n", getpid(),
+			snprintf(line[0], sizeof(line[0]), "<4>WARNING: CPU: 0 PID: %d at fake (mut_fuzz -k)\n",
+				 getpid());
+			snprintf(line[1], sizeof(line[1]), "<4>Call Trace:\n");
+			snprintf(line[2], sizeof(line[2]), "<4> %s_fake_frame+0x1/0x2\n",
 				 !strcmp(fake, "atomfs") ? "atomfs" : "squashfs");
-			if (write_file("/dev/kmsg", line, strlen(line), 0600))
-				printf("# cannot write /dev/kmsg\n");
+			for (r = 0; r < 3; r++)
+				if (kfd < 0 || write(kfd, line[r], strlen(line[r])) < 0)
+					printf("# cannot write /dev/kmsg\n");
+			if (kfd >= 0)
+				close(kfd);
 		}
 		switch (check_klog(&klog, report, 1 << 16)) {
 		case 1:

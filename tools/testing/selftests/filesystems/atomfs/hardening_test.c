@@ -683,6 +683,8 @@ static int map_self_as_root(void)
 	return write_file("/proc/self/gid_map", map, strlen(map), 0644) ? -1 : 0;
 }
 
+#define SWEEP_LABEL "sweep-label-7f3a"
+
 static int sweep(void *p)
 {
 	struct sweep_arg *a = p;
@@ -722,8 +724,10 @@ static int sweep(void *p)
 	fd = open(ATOMFS_CTL_DEVICE, O_RDWR | O_CLOEXEC);
 	if (fd >= 0 || errno != (a->uid0 ? EPERM : EACCES))
 		return 30;
+	/* counters only: no path, digest or label */
 	if (read_file("/proc/fs/atomfs/stats", buf, sizeof(buf)) <= 0 ||
-	    !strstr(buf, "layers_verified") || strchr(buf, '/'))
+	    !strstr(buf, "layers_verified") || strchr(buf, '/') ||
+	    strstr(buf, "sha256:") || strstr(buf, SWEEP_LABEL))
 		return 40;
 	/* 0400 root: uid 0 reads it as its owner, as any such file */
 	if (!a->uid0 &&
@@ -765,7 +769,12 @@ TEST_F(h, unprivileged_sweep)
 	memset(&a, 0, sizeof(a));
 	ls.nr = 0;
 	ASSERT_EQ(0, add_hard_verified(&ls, "swap_a.img", NULL));
-	fd = create_stack(ls.l, 1, 0, NULL);
+	{
+		struct atomfs_create_stack cs;
+
+		stack_args_init(&cs, ls.l, 1, 0, SWEEP_LABEL);
+		fd = create_stack_raw(&cs);
+	}
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(0, mount_stack(fd, MNT));
 	close(fd);
@@ -785,6 +794,27 @@ TEST_F(h, unprivileged_sweep)
 		 (unsigned long long)info.id);
 	ASSERT_GT(read_file(a.layers, buf, sizeof(buf)), 0);
 	EXPECT_NE(NULL, strstr(buf, "sha256:"));
+	/* what a stack's directory holds is root's alone */
+	{
+		char dir[64];
+		struct dirent *de;
+		DIR *d;
+		int files = 0;
+
+		snprintf(dir, sizeof(dir), "/proc/fs/atomfs/%llu",
+			 (unsigned long long)info.id);
+		d = opendir(dir);
+		ASSERT_NE(NULL, d);
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			ASSERT_EQ(0, fstatat(dirfd(d), de->d_name, &st, 0));
+			EXPECT_EQ(0400, st.st_mode & 07777) TH_LOG("%s/%s", dir, de->d_name);
+			files++;
+		}
+		closedir(d);
+		EXPECT_GT(files, 0);
+	}
 	snprintf(label, sizeof(label), "id=%llu", (unsigned long long)info.id);
 	EXPECT_TRUE(mountinfo_line(MNT, buf, sizeof(buf)));
 	EXPECT_NE(NULL, strstr(buf, label)) TH_LOG("mountinfo: %s", buf);
