@@ -51,8 +51,7 @@ const char *atomfs_desc_annotation(const json_t *desc, const char *key)
 		json_object_get(json_object_get(desc, "annotations"), key));
 }
 
-int atomfs_desc_set_annotation(json_t *desc, const char *key,
-			       const char *value)
+int atomfs_desc_set_annotation(json_t *desc, const char *key, const char *value)
 {
 	json_t *a = json_object_get(desc, "annotations");
 

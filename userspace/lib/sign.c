@@ -305,8 +305,8 @@ int atomfs_sign_manifest(struct atomfs_layout *l, const char *digest,
 			   m) if (!strcmp(atomfs_desc_str(m, "digest"),
 					  mdig)) goto out;
 	d = atomfs_desc_new(MT_OCI_MANIFEST, mdig, rsize);
-	if (!d || json_object_set_new(d, "artifactType",
-				      json_string(MT_SIGNATURE)) ||
+	if (!d ||
+	    json_object_set_new(d, "artifactType", json_string(MT_SIGNATURE)) ||
 	    atomfs_desc_set_annotation(d, ANN_SIG_KEY, fp) ||
 	    atomfs_desc_set_annotation(d, ANN_SIG_TAG, tag)) {
 		json_decref(d);

@@ -445,8 +445,8 @@ static void set_tag_walk(const char *top)
 			bad++;
 			break;
 		}
-		fresh = json_pack("{s:s, s:s, s:i}", "mediaType", "x",
-				  "digest", "sha256:0000", "size", 1);
+		fresh = json_pack("{s:s, s:s, s:i}", "mediaType", "x", "digest",
+				  "sha256:0000", "size", 1);
 		alloc_count = 0;
 		fail_at = n;
 		injected = 0;
@@ -454,20 +454,26 @@ static void set_tag_walk(const char *top)
 		fail_at = -1;
 		runs++;
 		if (atomfs_layout_get_tag(l, "t", &d) ||
-		    (err == 0) != !strcmp(atomfs_desc_str(d, "digest"), "sha256:0000") ||
+		    (err == 0) != !strcmp(atomfs_desc_str(d, "digest"),
+					  "sha256:0000") ||
 		    (err && err != -ENOMEM)) {
 			if (bad++ < 5)
-				tap_diag("set_tag with allocation %ld failing: %d, tag %s",
-					 n, err, atomfs_layout_get_tag(l, "t", &d) ?
-					 "gone" : atomfs_desc_str(d, "digest"));
+				tap_diag(
+					"set_tag with allocation %ld failing: %d, tag %s",
+					n, err,
+					atomfs_layout_get_tag(l, "t", &d) ?
+						"gone" :
+						atomfs_desc_str(d, "digest"));
 		}
-		atomfs_layout_close(l); /* not written: the next run sees the old */
+		atomfs_layout_close(
+			l); /* not written: the next run sees the old */
 		if (!injected)
 			break;
 	}
 	json_set_alloc_funcs(__real_malloc, free);
 	ok(!bad && runs > 1,
-	   "alloc: set_tag keeps the old tag or sets the new one (%ld runs)", runs);
+	   "alloc: set_tag keeps the old tag or sets the new one (%ld runs)",
+	   runs);
 }
 
 int main(void)
