@@ -578,7 +578,7 @@ static int make_stanza(struct recipe_build *b, struct atomfs_recipe_stanza *s,
 	json_t *base_layers = json_array();
 	size_t i;
 	json_t *d;
-	int err = 0;
+	int err = 0, jbad = 0; /* jansson's -1: out of memory */
 
 	if (!apps || !appl || !layers || !own || !base_layers) {
 		err = build_oom(b);
@@ -589,32 +589,41 @@ static int make_stanza(struct recipe_build *b, struct atomfs_recipe_stanza *s,
 				atomfs_desc_annotation(d, ANN_SRC_ROLE);
 
 			if (role && !strcmp(role, "base"))
-				json_array_append(base_layers, d);
+				jbad |= json_array_append(base_layers, d);
 			else if (role && !strcmp(role, "build"))
-				json_array_append(own, d);
+				jbad |= json_array_append(own, d);
 		}
-		json_array_extend(layers, base_layers);
+		jbad |= json_array_extend(layers, base_layers);
 		config = json_deep_copy(old->config);
+		if (jbad || !config)
+			err = build_oom(b);
 	} else if (s->from.type == ATOMFS_RECIPE_TAR) {
 		json_t *desc;
 
 		err = new_layer(dst, s->from.path, &b->lo, &desc);
 		if (!err) {
-			atomfs_desc_set_annotation(desc, ANN_SRC_ROLE, "base");
-			json_array_append(base_layers, desc);
-			json_array_append_new(layers, desc);
+			jbad |= atomfs_desc_set_annotation(desc, ANN_SRC_ROLE,
+							   "base");
+			jbad |= json_array_append(base_layers, desc);
+			jbad |= json_array_append_new(layers, desc);
 			config = new_config(&b->lo);
+			if (jbad || !config)
+				err = build_oom(b);
 		}
 	} else if (s->from.type == ATOMFS_RECIPE_SCRATCH) {
 		config = new_config(&b->lo);
+		if (!config)
+			err = build_oom(b);
 	} else {
 		err = load_src(b, &s->from, &base, &fl);
 		if (!err)
 			err = take_layers(dst, fl, &base, "base", false, layers,
 					  NULL, NULL);
 		if (!err) {
-			json_array_extend(base_layers, layers);
+			jbad |= json_array_extend(base_layers, layers);
 			config = json_deep_copy(base.config);
+			if (jbad || !config)
+				err = build_oom(b);
 		}
 	}
 	for (i = 0; !err && i < s->napply; i++) {
@@ -629,15 +638,21 @@ static int make_stanza(struct recipe_build *b, struct atomfs_recipe_stanza *s,
 		err = recipe_run_stanza(b->r, s, &b->run, dst, layers, config,
 					b->builddir, &b->lo, &desc);
 		if (!err && desc) {
-			atomfs_desc_set_annotation(desc, ANN_SRC_ROLE, "build");
-			json_array_append_new(own, desc);
+			/* own takes desc, also when the append fails */
+			if (atomfs_desc_set_annotation(desc, ANN_SRC_ROLE,
+						       "build")) {
+				json_decref(desc);
+				err = build_oom(b);
+			} else if (json_array_append_new(own, desc)) {
+				err = build_oom(b);
+			}
 		}
 	}
 	if (!err)
 		err = check_conflicts(b, s, base_layers, apps, appl, own, dst);
 	if (!err) {
-		json_array_extend(layers, own);
-		if (!old && apply_settings(s, config))
+		if (json_array_extend(layers, own) ||
+		    (!old && apply_settings(s, config)))
 			err = build_oom(b);
 	}
 	if (!err) {
