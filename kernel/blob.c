@@ -210,9 +210,10 @@ void atomfs_layer_put_file(struct file *file)
  * writer of the file's data: a filesystem not stacked on another, with its
  * data on a block device of this kernel (FS_REQUIRES_DEV) or in its memory
  * (tmpfs, ramfs); not fuseblk (a daemon serves the bytes), gfs2 or ocfs2
- * (other nodes write the shared disk). Everything else (9p, NFS, FUSE,
- * overlayfs, ...) is hashed again on reuse. See "Reuse without a hash" in
- * Documentation/filesystems/atomfs.rst.
+ * (other nodes write the shared disk), nor a disk whose blocks a file or a
+ * daemon provides (loop, nbd, ublk, our own). Everything else (9p, NFS,
+ * FUSE, overlayfs, erofs from a file, ...) is hashed again on reuse. See
+ * "Reuse without a hash" in Documentation/filesystems/atomfs.rst.
  */
 static bool atomfs_blob_pinned(struct file *file)
 {
@@ -220,15 +221,31 @@ static bool atomfs_blob_pinned(struct file *file)
 	static const char * const shared[] = {
 		"fuseblk", "gfs2", "gfs2meta", "ocfs2",
 	};
+	/* disks whose blocks another file or a daemon provides */
+	static const char * const virtual[] = {
+		"loop", "nbd", "ublkb", "atomfsb",
+	};
 	struct super_block *sb = file_inode(file)->i_sb;
 	const char *name = sb->s_type->name;
+	unsigned int i;
 
 	if (sb->s_stack_depth)
 		return false;
 	if (match_string(in_memory, ARRAY_SIZE(in_memory), name) >= 0)
 		return true;
-	return (sb->s_type->fs_flags & FS_REQUIRES_DEV) &&
-	       match_string(shared, ARRAY_SIZE(shared), name) < 0;
+	if (!(sb->s_type->fs_flags & FS_REQUIRES_DEV) ||
+	    match_string(shared, ARRAY_SIZE(shared), name) >= 0)
+		return false;
+	/*
+	 * No device of its own: erofs from a file (6.12), which does not deny
+	 * writers to its image; btrfs keeps its devices to itself.
+	 */
+	if (!sb->s_bdev)
+		return !strcmp(name, "btrfs");
+	for (i = 0; i < ARRAY_SIZE(virtual); i++)
+		if (str_has_prefix(sb->s_bdev->bd_disk->disk_name, virtual[i]))
+			return false;
+	return true;
 }
 
 /*
@@ -399,9 +416,12 @@ struct vfsmount *atomfs_blob_mount(struct atomfs_blob *blob)
 	/*
 	 * squashfs's fill_super reads a dozen small blocks, each waiting for
 	 * the last: through the file's page cache, its readahead makes them
-	 * one or two reads of the file. Dropped once mounted.
+	 * one or two reads of the file. Dropped once mounted. Only where the
+	 * layer is pinned: elsewhere (9p, NFS) the cache need not hold what
+	 * the hash read from the server.
 	 */
-	WRITE_ONCE(blob->direct, false);
+	if (blob->pinned)
+		WRITE_ONCE(blob->direct, false);
 	INIT_WORK_ONSTACK(&m.work, atomfs_blob_mount_work);
 	init_completion(&m.done);
 	snprintf(m.source, sizeof(m.source), "/dev/%s", blob->disk->disk_name);
@@ -410,7 +430,7 @@ struct vfsmount *atomfs_blob_mount(struct atomfs_blob *blob)
 	/* Until the worker has left the module's code too (rmmod). */
 	flush_work(&m.work);
 	destroy_work_on_stack(&m.work);
-	if (direct) {
+	if (direct && blob->pinned) {
 		WRITE_ONCE(blob->direct, true);
 		vfs_fadvise(blob->file, 0, 0, POSIX_FADV_DONTNEED);
 	}

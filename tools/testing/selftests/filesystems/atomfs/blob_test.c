@@ -825,4 +825,39 @@ TEST_F(blob, held_layer_on_9p_hashed_again)
 	EXPECT_EQ(0, count_block("atomfsb"));
 }
 
+/*
+ * A blob on ext4 mounted from a loop device: the disk's blocks come from a
+ * file that this kernel's write denial does not cover, so a held layer
+ * there is hashed again on reuse, as on 9p.
+ */
+TEST_F(blob, held_layer_on_loop_disk_hashed_again)
+{
+	long long hashed, size = file_size(fixture("base.sqfs"));
+	char dev[64], dir[PATH_MAX], blob[PATH_MAX + 16];
+	int loop, nr = -1, a, b;
+
+	loop = loop_attach(fixture("ext4-with-base.img"), true, &nr);
+	ASSERT_LE(0, loop) TH_LOG("loop: %s", strerror(-loop));
+	snprintf(dev, sizeof(dev), "/dev/loop%d", nr);
+	snprintf(dir, sizeof(dir), WORK "/ext4");
+	ASSERT_EQ(0, mkdir(dir, 0755));
+	ASSERT_EQ(0, mount(dev, dir, "ext4", MS_RDONLY, NULL))
+		TH_LOG("mount %s: %s", dev, strerror(errno));
+	close(loop); /* the mount holds it; autoclear at the umount */
+	snprintf(blob, sizeof(blob), "%s/base.sqfs", dir);
+	a = blob_stack(blob, O_RDONLY);
+	ASSERT_LE(0, a) TH_LOG("create-stack: %s", strerror(-a));
+	hashed = stat_of("bytes_hashed");
+	b = blob_stack(blob, O_RDONLY);
+	ASSERT_LE(0, b) TH_LOG("create-stack: %s", strerror(-b));
+	EXPECT_EQ(size, stat_of("bytes_hashed") - hashed)
+		TH_LOG("a held layer on a loop-backed disk was reused without a hash");
+	close(b);
+	close(a);
+	/* the layer is released once its stacks are gone */
+	EXPECT_EQ(0, count_block("atomfsb"));
+	EXPECT_EQ(0, umount(dir));
+	EXPECT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
+}
+
 ATOMFS_HARNESS_MAIN
