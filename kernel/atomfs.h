@@ -347,6 +347,6 @@ ssize_t atomfs_listxattr(struct dentry *dentry, char *list, size_t size);
 int atomfs_is_opaque_dir(struct super_block *sb, struct dentry *real);
 int atomfs_check_overlay_marks(struct dentry *real, unsigned int layer);
 struct posix_acl *atomfs_get_acl(struct inode *inode, int type, bool rcu);
-bool atomfs_layers_have_acl(struct super_block *sb);
+int atomfs_layers_have_acl(struct super_block *sb);
 
 #endif /* _ATOMFS_H */

@@ -188,7 +188,10 @@ static int atomfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	sb->s_xattr = atomfs_xattr_handlers;
 	sb->s_flags |= SB_RDONLY | SB_NOSEC;
 	/* a layer filesystem's own ACLs, or ones the layer format stores */
-	if (stack->posix_acl || atomfs_layers_have_acl(sb))
+	err = atomfs_layers_have_acl(sb);
+	if (err < 0)
+		return err;
+	if (stack->posix_acl || err)
 		sb->s_flags |= SB_POSIXACL;
 	/* A nodev directory layer keeps its devices closed through atomfs. */
 	if (stack->nodev)

@@ -85,12 +85,14 @@ static bool atomfs_can_list(const char *name)
 }
 
 /*
- * The name a stored ACL is shown under, or NULL: only on a stack with
- * ACLs, and only for a layer that does not have real ones of its own.
+ * The name a stored ACL is shown under, or NULL (the name is then hidden,
+ * as private): only on a stack with ACLs, not for a symlink, and only for
+ * a layer that does not have real ones of its own.
  */
 static const char *atomfs_acl_list_name(struct inode *inode, const char *name)
 {
-	if (!IS_POSIXACL(inode) ||
+	/* symlinks have no ACLs (getxattr says EOPNOTSUPP, copy-up stops) */
+	if (!IS_POSIXACL(inode) || S_ISLNK(inode->i_mode) ||
 	    IS_POSIXACL(d_inode(ATOMFS_I(inode)->real)))
 		return NULL;
 	if (!strcmp(name, ATOMFS_ACL_ACCESS))
@@ -288,23 +290,35 @@ struct posix_acl *atomfs_get_acl(struct inode *inode, int type, bool rcu)
 }
 
 /*
- * Does any layer's root carry the layer format's ACL mark? Read once at
- * mount under the mounter's credentials (who can read trusted.*): it
- * decides SB_POSIXACL for the whole stack.
+ * Does any layer's root carry the layer format's ACL mark? 1 or 0, or
+ * -errno when a mark cannot be read: never "no" for an error, which would
+ * leave stored ACLs unenforced (the mode's group bits hold the mask). Read
+ * once at mount under the mounter's credentials (who can read trusted.*):
+ * it decides SB_POSIXACL for the whole stack.
  */
-bool atomfs_layers_have_acl(struct super_block *sb)
+int atomfs_layers_have_acl(struct super_block *sb)
 {
 	struct atomfs_stack *stack = atomfs_stack(sb);
 	const struct cred *old;
-	bool found = false;
 	unsigned int i;
+	ssize_t ret = 0;
 	char val;
 
 	old = atomfs_override_creds(sb);
-	for (i = 0; i < stack->nr_layers && !found; i++)
-		found = atomfs_do_getxattr(stack->layers[i]->mnt->mnt_root,
-					   ATOMFS_ACL_MARK, &val, 1) == 1 &&
-			val == '1';
+	for (i = 0; i < stack->nr_layers; i++) {
+		ret = atomfs_do_getxattr(stack->layers[i]->mnt->mnt_root,
+					 ATOMFS_ACL_MARK, &val, 1);
+		if (ret == 1 && val == '1')
+			break;
+		/* absent, or a value that is not the mark ("10": ERANGE) */
+		if (atomfs_xattr_absent(ret) || ret == -ERANGE || ret >= 0) {
+			ret = 0;
+			continue;
+		}
+		break;
+	}
 	revert_creds(old);
-	return found;
+	if (ret < 0)
+		return ret;
+	return i < stack->nr_layers;
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* input_tar.c: a tar archive (.tar, .tar.gz, .tar.zst, .tar.xz...) as a layer's input */
+#include <limits.h>
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
@@ -309,9 +310,10 @@ static int acl_entry_from_archive(int tag, int permset, int qual,
 			break;
 	if (i == ARRAY_SIZE(tags))
 		return -EINVAL;
+	/* libarchive's "no id", and INT_MAX: larger ids are capped there */
 	if ((tags[i].tag == ATOMFS_ACL_USER ||
 	     tags[i].tag == ATOMFS_ACL_GROUP) &&
-	    qual == -1) /* libarchive's "no id"; larger ids wrap to negative */
+	    (qual < 0 || qual == INT_MAX))
 		return -EINVAL;
 	*out = (struct atomfs_acl_entry){
 		.tag = tags[i].tag,
@@ -357,6 +359,23 @@ static int add_acl(struct tar_state *st, struct archive_entry *e,
 	while (i < count &&
 	       archive_entry_acl_next(e, want, &etype, &permset, &tag, &qual,
 				      &name) == ARCHIVE_OK) {
+		if ((tag == ARCHIVE_ENTRY_ACL_USER ||
+		     tag == ARCHIVE_ENTRY_ACL_GROUP) &&
+		    qual < 0 && name)
+			return atomfs_err(
+				EBADMSG,
+				"%s: member '%s' has an ACL entry for %s '%s' without a numeric id (GNU tar writes names only); a layer stores ids, and this host's names are not the image's: make the tar with bsdtar (which writes both), or numeric ids",
+				st->path, member,
+				tag == ARCHIVE_ENTRY_ACL_USER ? "user" :
+								"group",
+				name);
+		if ((tag == ARCHIVE_ENTRY_ACL_USER ||
+		     tag == ARCHIVE_ENTRY_ACL_GROUP) &&
+		    qual == INT_MAX)
+			return atomfs_err(
+				EBADMSG,
+				"%s: member '%s' has an ACL entry with an id of 2^31-1 or more, which libarchive cannot give exactly; ids up to 2^31-2 are supported here",
+				st->path, member);
 		if (acl_entry_from_archive(tag, permset, qual, &v[i]))
 			return atomfs_err(
 				EBADMSG,

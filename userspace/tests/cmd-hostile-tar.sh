@@ -143,6 +143,11 @@ t = tarfile.open("nfs4.tar", "w", format=tarfile.PAX_FORMAT)
 i = tarfile.TarInfo("f"); i.size = 1
 i.pax_headers = {"SCHILY.acl.ace": "owner@:rwpaARWcCos::allow,everyone@:rwpaARWcCos::allow"}
 t.addfile(i, io.BytesIO(b"x")); t.close()
+for name, acl in (("named.tar", "user::rw-,user:daemon:r--,group::r--,mask::r--,other::---"),
+                  ("bigid.tar", "user::rw-,user:3000000000:r--,group::r--,mask::r--,other::---")):
+    t = tarfile.open(name, "w", format=tarfile.PAX_FORMAT)
+    i = tarfile.TarInfo("f"); i.size = 1; i.pax_headers = {"SCHILY.acl.access": acl}
+    t.addfile(i, io.BytesIO(b"x")); t.close()
 t = tarfile.open("badacl.tar", "w", format=tarfile.PAX_FORMAT)
 i = tarfile.TarInfo("f"); i.size = 1
 i.pax_headers = {"SCHILY.xattr.system.posix_acl_access": "\x02\x00\x00\x00\x01\x00"}
@@ -166,4 +171,8 @@ check_fail_msg 4 "member 'f' has NFSv4 ACLs, which Linux filesystems and atomfs 
 	"hostile tar: --strict refuses an NFSv4 ACL" atomfs build --strict --layer nfs4.tar A:s
 check_fail_msg 4 "member 'f' has xattr system.posix_acl_access that is not a valid POSIX ACL" \
 	"hostile tar: a malformed ACL xattr is refused" atomfs build --layer badacl.tar A:b
+check_fail_msg 4 "member 'f' has an ACL entry for user 'daemon' without a numeric id" \
+	"hostile tar: an ACL entry naming a user without an id (GNU tar) is refused, saying why" atomfs build --layer named.tar A:g
+check_fail_msg 4 "member 'f' has an ACL entry with an id of 2^31-1 or more" \
+	"hostile tar: an ACL id libarchive caps is refused, not stored as another uid" atomfs build --layer bigid.tar A:i
 done_testing

@@ -56,7 +56,8 @@ int layer_opt(struct layer_opts *lo, int opt, const char *arg);
 	"  --block-size N      squashfs block size, power of two 4096..1048576 (default 131072)\n" \
 	"  --mtime EPOCH       set every timestamp (default: $SOURCE_DATE_EPOCH if set)\n"         \
 	"  --threads N         compression threads (default: one per CPU)\n"                       \
-	"  --strict            fail on xattrs squashfs cannot store (ACLs) instead of warning\n"
+	"  --strict            fail on what a layer cannot store (NFSv4 ACLs, other\n"             \
+	"                      xattr namespaces, odd timestamps) instead of warning\n"
 
 /* layouts used by one command: the destination (written) and sources (read) */
 struct layouts {
