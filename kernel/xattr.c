@@ -113,13 +113,6 @@ ssize_t atomfs_listxattr(struct dentry *dentry, char *list, size_t size)
 	old = atomfs_override_creds(inode->i_sb);
 	res = vfs_listxattr(ATOMFS_I(inode)->real, list, size);
 	revert_creds(old);
-	/*
-	 * A layer without xattrs (a squashfs directory without an xattr
-	 * table says EOPNOTSUPP) has none to list; atomfs itself supports
-	 * them, and other inodes of the same mount have them.
-	 */
-	if (res == -EOPNOTSUPP)
-		return 0;
 	if (res <= 0 || !size)
 		return res; /* a size query may count hidden names: harmless */
 
