@@ -834,15 +834,20 @@ TEST_F(blob, held_layer_on_loop_disk_hashed_again)
 {
 	long long hashed, size = file_size(fixture("base.sqfs"));
 	char dev[64], dir[PATH_MAX], blob[PATH_MAX + 16];
-	int loop, nr = -1, a, b;
+	int loop, nr = -1, a, b, ret;
 
 	loop = loop_attach(fixture("ext4-with-base.img"), true, &nr);
 	ASSERT_LE(0, loop) TH_LOG("loop: %s", strerror(-loop));
 	snprintf(dev, sizeof(dev), "/dev/loop%d", nr);
 	snprintf(dir, sizeof(dir), WORK "/ext4");
 	ASSERT_EQ(0, mkdir(dir, 0755));
-	ASSERT_EQ(0, mount(dev, dir, "ext4", MS_RDONLY, NULL))
-		TH_LOG("mount %s: %s", dev, strerror(errno));
+	ret = mount(dev, dir, "ext4", MS_RDONLY, NULL);
+	if (ret && errno == ENODEV) {
+		close(loop);
+		ASSERT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
+		SKIP(return, "this kernel has no ext4 (the debug kernel's config)");
+	}
+	ASSERT_EQ(0, ret) TH_LOG("mount %s: %s", dev, strerror(errno));
 	close(loop); /* the mount holds it; autoclear at the umount */
 	snprintf(blob, sizeof(blob), "%s/base.sqfs", dir);
 	a = blob_stack(blob, O_RDONLY);
