@@ -683,10 +683,9 @@ static void *race_one(void *arg)
 	return NULL;
 }
 
-/* About 10 s on the stock kernel, a minute or more on the debug kernel. */
-TEST_F_TIMEOUT(blob, concurrent_stacks_mounts_and_umounts, 600)
+/* Start RACERS threads of race_one() at once and check each one's result. */
+static void run_racers(struct __test_metadata *_metadata)
 {
-	long long start = now_ms();
 	struct racer r[RACERS];
 	pthread_barrier_t barrier;
 	pthread_t th[RACERS];
@@ -703,6 +702,15 @@ TEST_F_TIMEOUT(blob, concurrent_stacks_mounts_and_umounts, 600)
 			TH_LOG("racer %d: %s: %s", i, r[i].what, strerror(-r[i].err));
 	}
 	pthread_barrier_destroy(&barrier);
+}
+
+/* About 10 s on the stock kernel, a minute or more on the debug kernel. */
+TEST_F_TIMEOUT(blob, concurrent_stacks_mounts_and_umounts, 600)
+{
+	long long start = now_ms();
+	int i;
+
+	run_racers(_metadata);
 	TH_LOG("%d racers x %d rounds in %lld ms", RACERS, ROUNDS,
 	       now_ms() - start);
 	EXPECT_EQ(0, count_block("atomfsb"));
@@ -723,28 +731,14 @@ TEST_F_TIMEOUT(blob, concurrent_stacks_mounts_and_umounts, 600)
  */
 TEST_F_TIMEOUT(blob, concurrent_reuse_local_and_9p, 600)
 {
-	struct racer r[RACERS];
-	pthread_barrier_t barrier;
-	pthread_t th[RACERS];
 	const char *why;
-	int i;
 
 	why = share_blob();
 	if (why)
 		SKIP(return, "%s", why);
 	race_shared = 1;
-	ASSERT_EQ(0, pthread_barrier_init(&barrier, NULL, RACERS));
-	for (i = 0; i < RACERS; i++) {
-		r[i] = (struct racer){ .barrier = &barrier, .id = i };
-		ASSERT_EQ(0, pthread_create(&th[i], NULL, race_one, &r[i]));
-	}
-	for (i = 0; i < RACERS; i++) {
-		ASSERT_EQ(0, pthread_join(th[i], NULL));
-		EXPECT_EQ(0, r[i].err)
-			TH_LOG("racer %d: %s: %s", i, r[i].what, strerror(-r[i].err));
-	}
+	run_racers(_metadata);
 	race_shared = 0;
-	pthread_barrier_destroy(&barrier);
 	EXPECT_EQ(0, count_block("atomfsb"));
 	EXPECT_EQ(0, try_open(BLOB, O_WRONLY));
 	EXPECT_EQ(0, try_open(SHARED, O_WRONLY));
