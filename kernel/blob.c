@@ -325,6 +325,15 @@ struct atomfs_blob *atomfs_blob_create(struct file *file)
 	blob->pinned = atomfs_blob_pinned(file);
 
 	err = add_disk(disk);
+	/*
+	 * device_add_disk() ignores a failed dev_set_name() and device_add()
+	 * then reports the missing name as EINVAL. Our parameters cannot be
+	 * what it refuses (a major of our own, one minor below MINORMASK, no
+	 * poll_bio), so EINVAL here is that lost allocation: say so, rather
+	 * than blame the caller's descriptor (fault_test's fail-nth walk).
+	 */
+	if (err == -EINVAL)
+		err = -ENOMEM;
 	if (err)
 		goto out_disk;
 	/* From here on, atomfs_blob_free_disk() releases everything. */

@@ -305,10 +305,16 @@ TEST_F_TIMEOUT(fault, fail_nth_walk, 2400)
 	walk(_metadata, self, &self->ls, 100000);
 }
 
+/*
+ * make check walks 60 of the file cycle's points (a different 60 each
+ * minute); ATOMFS_FAULT_FILE_STEPS=100000 walks every one of them.
+ */
 #define FILE_STEPS 60
 TEST_F_TIMEOUT(fault, fail_nth_walk_file, 1800)
 {
-	walk(_metadata, self, &self->fls, FILE_STEPS);
+	const char *steps = getenv("ATOMFS_FAULT_FILE_STEPS");
+
+	walk(_metadata, self, &self->fls, steps ? atoi(steps) : FILE_STEPS);
 }
 
 TEST_F_TIMEOUT(fault, verify_fault_attr, 900)
