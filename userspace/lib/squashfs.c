@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* squashfs.c: a squashfs layer writer built on libsquashfs's writer objects */
 #include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -25,10 +27,23 @@
 
 #define ATOMFS_DEVBLK 4096
 
+/*
+ * libsquashfs's file, wrapped to keep the errno of the first failed write:
+ * its SQFS_ERROR_IO says only "I/O error", and by the time the error comes
+ * back (from a block processor call, say) errno is long gone. The writer
+ * threads call write_at too, hence the atomic.
+ */
+struct atomfs_sqfs_file {
+	sqfs_file_t base;
+	sqfs_file_t *inner;
+	atomic_int err; /* errno of the first failed write or truncate */
+};
+
 struct atomfs_sqfs {
 	char *path;
+	char *name; /* for messages: the blob's directory, not /proc/self/fd */
 	struct atomfs_sqfs_opts opts;
-	sqfs_file_t *file;
+	sqfs_file_t *file; /* an atomfs_sqfs_file */
 	sqfs_compressor_t *cmp, *uncmp;
 	sqfs_block_writer_t *blkwr;
 	sqfs_frag_table_t *frag;
@@ -130,13 +145,129 @@ static const char *sqfs_strerror(int err)
 	}
 }
 
+static void file_keep_errno(sqfs_file_t *file, int ret)
+{
+	struct atomfs_sqfs_file *f = (struct atomfs_sqfs_file *)file;
+	int none = 0;
+
+	if (ret == SQFS_ERROR_IO && errno)
+		atomic_compare_exchange_strong(&f->err, &none, errno);
+}
+
+static int file_read_at(sqfs_file_t *file, sqfs_u64 off, void *buf, size_t size)
+{
+	struct atomfs_sqfs_file *f = (struct atomfs_sqfs_file *)file;
+
+	return f->inner->read_at(f->inner, off, buf, size);
+}
+
+static int file_write_at(sqfs_file_t *file, sqfs_u64 off, const void *buf,
+			 size_t size)
+{
+	struct atomfs_sqfs_file *f = (struct atomfs_sqfs_file *)file;
+	int ret;
+
+	errno = 0;
+	ret = f->inner->write_at(f->inner, off, buf, size);
+	file_keep_errno(file, ret);
+	return ret;
+}
+
+static sqfs_u64 file_get_size(const sqfs_file_t *file)
+{
+	const struct atomfs_sqfs_file *f =
+		(const struct atomfs_sqfs_file *)file;
+
+	return f->inner->get_size(f->inner);
+}
+
+static int file_truncate(sqfs_file_t *file, sqfs_u64 size)
+{
+	struct atomfs_sqfs_file *f = (struct atomfs_sqfs_file *)file;
+	int ret;
+
+	errno = 0;
+	ret = f->inner->truncate(f->inner, size);
+	file_keep_errno(file, ret);
+	return ret;
+}
+
+static void file_destroy(sqfs_object_t *obj)
+{
+	struct atomfs_sqfs_file *f = (struct atomfs_sqfs_file *)obj;
+
+	sqfs_destroy(f->inner);
+	free(f);
+}
+
+/* a writer's file is never copied */
+static sqfs_object_t *file_copy(const sqfs_object_t *obj)
+{
+	(void)obj;
+	return NULL;
+}
+
+static sqfs_file_t *file_open(const char *path)
+{
+	struct atomfs_sqfs_file *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->inner = sqfs_open_file(path, SQFS_FILE_OPEN_OVERWRITE);
+	if (!f->inner) {
+		free(f);
+		return NULL;
+	}
+	f->base.base.destroy = file_destroy;
+	f->base.base.copy = file_copy;
+	f->base.read_at = file_read_at;
+	f->base.write_at = file_write_at;
+	f->base.get_size = file_get_size;
+	f->base.truncate = file_truncate;
+	atomic_init(&f->err, 0);
+	return &f->base;
+}
+
+/*
+ * The name of @path for messages: a layout's temporary blob is opened as
+ * /proc/self/fd/N, which tells a user nothing; name its directory instead.
+ */
+static char *display_name(const char *path)
+{
+	char link[PATH_MAX], *slash;
+	ssize_t n;
+
+	if (strncmp(path, "/proc/self/fd/", 14))
+		return strdup(path);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return strdup(path);
+	link[n] = 0;
+	slash = strrchr(link, '/');
+	if (!slash || slash == link)
+		return strdup(path);
+	*slash = 0;
+	return atomfs_asprintf("(a new blob in %s)", link);
+}
+
 static int sqerr(struct atomfs_sqfs *w, int err, const char *what)
 {
 	int e = err == SQFS_ERROR_ALLOC ? ENOMEM :
 		err == SQFS_ERROR_IO	? EIO :
 					  EINVAL;
+	int saved =
+		w->file ? atomic_load(
+				  &((struct atomfs_sqfs_file *)w->file)->err) :
+			  0;
 
-	return atomfs_err(e, "writing squashfs %s: %s: %s", w->path, what,
+	/* the write that failed knew why: ENOSPC, EDQUOT, EROFS, ... */
+	if (err == SQFS_ERROR_IO && saved)
+		return atomfs_err(saved, "writing squashfs %s: %s: %s%s",
+				  w->name, what, strerror(saved),
+				  saved == ENOSPC || saved == EDQUOT ?
+					  " (free space there and try again)" :
+					  "");
+	return atomfs_err(e, "writing squashfs %s: %s: %s", w->name, what,
 			  sqfs_strerror(err));
 }
 
@@ -238,7 +369,10 @@ int atomfs_sqfs_create(const char *path, const struct atomfs_sqfs_opts *opts,
 	if (!w)
 		return atomfs_enomem();
 	w->path = strdup(path);
-	if (!w->path) {
+	w->name = display_name(path);
+	if (!w->path || !w->name) {
+		free(w->path);
+		free(w->name);
 		free(w);
 		return atomfs_enomem();
 	}
@@ -261,10 +395,10 @@ int atomfs_sqfs_create(const char *path, const struct atomfs_sqfs_opts *opts,
 	err = make_compressors(w);
 	if (err)
 		goto fail;
-	w->file = sqfs_open_file(path, SQFS_FILE_OPEN_OVERWRITE);
+	w->file = file_open(path);
 	if (!w->file) {
 		err = atomfs_err(errno ? errno : EIO, "cannot create %s: %m",
-				 path);
+				 w->name);
 		goto fail;
 	}
 	err = sqfs_super_init(&w->super, w->opts.block_size, 0,
@@ -345,6 +479,7 @@ void atomfs_sqfs_destroy(struct atomfs_sqfs *w)
 	sqfs_destroy(w->uncmp);
 	sqfs_destroy(w->cmp);
 	free(w->path);
+	free(w->name);
 	free(w);
 }
 
@@ -559,7 +694,7 @@ static int set_xattrs(struct atomfs_sqfs *w, struct atomfs_node *n,
 
 		return atomfs_err(EINVAL,
 				  "writing squashfs %s: xattrs of %s: %s",
-				  w->path, p ? p : "a file",
+				  w->name, p ? p : "a file",
 				  sqfs_strerror(err));
 	}
 	return 0;

@@ -202,14 +202,12 @@ if is_root && mkdir full && mount -t tmpfs -o size=1m tmpfs full 2>/dev/null; th
 	atomfs build -q --mtime 5 --layer "$T/big" full/L:t 2>enospc.err
 	rc=$?
 	check "enospc: build fails" test "$rc" -ne 0
-	# TODO: libsquashfs's SQFS_ERROR_IO drops errno: the message is
-	# "writing squashfs /proc/self/fd/4: file data: I/O error"
-	# (lib/squashfs.c sqerr(), w->path is the O_TMPFILE's /proc name)
-	if one_error enospc.err "No space left on device"; then
-		pass "enospc: one message naming the cause"
-	else
-		skip "enospc: one message naming the cause" "TODO: got '$(cat enospc.err)' (sqerr() in lib/squashfs.c loses ENOSPC and the path)"
-	fi
+	# the errno of the failed write (libsquashfs says only "I/O error")
+	# and the layout's blob directory, not the temporary's /proc name
+	check "enospc: one message naming the cause and the place" \
+		one_error enospc.err "full/L/blobs/sha256).*No space left on device"
+	check "enospc: the message names no /proc/self/fd path" \
+		sh -c "! grep -q /proc/self enospc.err"
 	check "enospc: the layout is unchanged (no partial blob left)" same_tree full/L old.tree
 	check "enospc: fsck is clean" atomfs fsck -q full/L
 	check "enospc: the next command (that fits) succeeds" atomfs build -q --mtime 5 --layer "$T/in2" full/L:t
