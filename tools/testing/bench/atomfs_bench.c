@@ -16,11 +16,11 @@
  *   flat         one squashfs image holding the merged tree, on a loop
  *                device (LIST's first blob; N is only the label)
  *
- * Usage: atomfs_bench -o OUT -r REP -w WORKDIR CMD ARGS
+ * Usage: atomfs_bench -o OUT -r REP -w WORKDIR [-n NAMES] CMD ARGS
  *   mount SYSTEM LIST N          cold mount; atomfs also warm (layers held),
  *                                overlay also overlay-warm (set-up excluded)
- *   lookup SYSTEM LIST N         2,000 existing, 2,000 missing names, a deep
- *                                path, on freshly mounted layers
+ *   lookup SYSTEM LIST N         NAMES (2,000) existing, NAMES missing names,
+ *                                a deep path, on freshly mounted layers
  *   readdir SYSTEM LIST N        first listing, reopen+list, rewind of /r
  *   read SYSTEM LIST FILE        sequential and mmap read, cold and warm
  *   small SYSTEM LIST DIR        open+read+close of every file in DIR
@@ -38,9 +38,10 @@
 
 #include "bench.h"
 
-#define HITS 2000
-#define MISSES 2000
 #define LISTINGS 10
+
+/* Names looked up per run, existing and missing each (-n; QUICK: 500). */
+static int names = 2000;
 
 static const char *out_path;
 static int rep = 1;
@@ -462,17 +463,28 @@ static void raise_nofile(int n)
 		die("RLIMIT_NOFILE %d", n + 256);
 }
 
+static long long meminfo(const char *key);
+
+/* Kernel memory the benchmarks can attribute, in KiB. */
+static long long kmem(void)
+{
+	return meminfo("Slab") + meminfo("VmallocUsed") + meminfo("Percpu");
+}
+
 static int bench_mount(const char *sys, struct blob *b, int n)
 {
 	char mnt[512], mnt2[512];
 	struct stack s, s2;
+	long long k0;
 
 	snprintf(mnt, sizeof(mnt), "%s/mnt", work);
 	snprintf(mnt2, sizeof(mnt2), "%s/mnt2", work);
 	cold();
+	k0 = kmem();
 	if (stack_up(&s, sys, b, n, mnt))
 		return cannot(&s, "mount");
 	record("mount", sys, n, s.t_setup + s.t_top, "s");
+	record("mount-kmem", sys, n, (double)(kmem() - k0) / n, "KiB/layer");
 	if (!strcmp(sys, "overlay")) {
 		/* The same layers, already set up: the overlay mount alone. */
 		if (umount(mnt))
@@ -524,12 +536,6 @@ static long long meminfo(const char *key)
 	return v;
 }
 
-/* Kernel memory the benchmarks can attribute, in KiB. */
-static long long kmem(void)
-{
-	return meminfo("Slab") + meminfo("VmallocUsed") + meminfo("Percpu");
-}
-
 static long long dentries(void)
 {
 	FILE *f = fopen("/proc/sys/fs/dentry-state", "re");
@@ -558,23 +564,23 @@ static int bench_lookup(const char *sys, struct blob *b, int n)
 		die("stat %s", mnt);
 
 	t = now();
-	for (i = 0; i < HITS; i++) {
+	for (i = 0; i < names; i++) {
 		snprintf(p, sizeof(p), "%s/h%04d", mnt, i);
 		if (stat(p, &st))
 			die("stat %s", p);
 	}
-	record("lookup-hit", sys, n, (now() - t) / HITS * 1e6, "us");
+	record("lookup-hit", sys, n, (now() - t) / names * 1e6, "us");
 
 	slab = meminfo("Slab");
 	dent = dentries();
 	t = now();
-	for (i = 0; i < MISSES; i++) {
+	for (i = 0; i < names; i++) {
 		snprintf(p, sizeof(p), "%s/m%04d", mnt, i);
 		if (!stat(p, &st) || errno != ENOENT)
 			die("stat %s: expected ENOENT", p);
 	}
 	t = now() - t;
-	record("lookup-miss", sys, n, t / MISSES * 1e6, "us");
+	record("lookup-miss", sys, n, t / names * 1e6, "us");
 	record("lookup-miss-slab", sys, n, (double)(meminfo("Slab") - slab), "KiB");
 	record("lookup-miss-dentries", sys, n, (double)(dentries() - dent), "dentries");
 
@@ -770,11 +776,109 @@ static int bench_small(const char *sys, struct blob *b, const char *sub)
 	return 0;
 }
 
+/* Sum of the pages of /proc/vmallocinfo areas made by squashfs's decompressors, KiB. */
+static long long decomp_kib(void)
+{
+	FILE *f = fopen("/proc/vmallocinfo", "re");
+	char line[512], *p;
+	long long kib = 0;
+
+	if (!f)
+		die("/proc/vmallocinfo");
+	while (fgets(line, sizeof(line), f)) {
+		/*
+		 * zlib_init, lz4_init, zstd_init [squashfs]; xz's dictionary
+		 * comes from xz_dec_lzma2_create (lib/xz, built in)
+		 */
+		if (!strstr(line, "[squashfs]") && !strstr(line, "xz_dec"))
+			continue;
+		p = strstr(line, " pages=");
+		if (p)
+			kib += atoll(p + 7) * (sysconf(_SC_PAGESIZE) / 1024);
+	}
+	fclose(f);
+	return kib;
+}
+
+/* /proc/slabinfo: bytes held by each cache (num_objs * objsize). */
+struct slab_use {
+	char name[64];
+	long long bytes;
+};
+
+static int slabinfo(struct slab_use *u, int max)
+{
+	FILE *f = fopen("/proc/slabinfo", "re");
+	char line[1024];
+	long long active, num, size;
+	int k = 0;
+
+	if (!f)
+		die("/proc/slabinfo");
+	while (fgets(line, sizeof(line), f) && k < max) {
+		if (line[0] == '#' || !strncmp(line, "slabinfo", 8))
+			continue;
+		if (sscanf(line, "%63s %lld %lld %lld", u[k].name, &active,
+			   &num, &size) != 4)
+			continue;
+		u[k++].bytes = num * size;
+	}
+	fclose(f);
+	return k;
+}
+
+#define SLABS 1024
+
+/*
+ * The caches that grew most, per layer, appended to mem-slabs.txt beside
+ * OUT as "TAG SYSTEM CACHE KiB/layer" (the report names the largest).
+ */
+static void slab_growth(struct slab_use *b, int nb, const char *tag,
+			const char *sys, int n)
+{
+	static struct slab_use a[SLABS];
+	char path[4096], *d;
+	int na = slabinfo(a, SLABS), i, j, top;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s", out_path);
+	d = strrchr(path, '/');
+	snprintf(d ? d + 1 : path, sizeof(path) - (d ? d + 1 - path : 0),
+		 "mem-slabs.txt");
+	f = fopen(path, "ae");
+	if (!f)
+		die("open %s", path);
+	for (i = 0; i < na; i++)
+		for (j = 0; j < nb; j++)
+			if (!strcmp(a[i].name, b[j].name)) {
+				a[i].bytes -= b[j].bytes;
+				break;
+			}
+	printf("  %-22s %-12s slab caches grown most, KiB/layer:", tag, sys);
+	for (top = 0; top < 5; top++) {
+		int m = -1;
+
+		for (i = 0; i < na; i++)
+			if (a[i].bytes > 0 && (m < 0 || a[i].bytes > a[m].bytes))
+				m = i;
+		if (m < 0)
+			break;
+		printf(" %s %.1f", a[m].name, a[m].bytes / 1024.0 / n);
+		fprintf(f, "%s %s %s %.1f\n", tag, sys, a[m].name,
+			a[m].bytes / 1024.0 / n);
+		a[m].bytes = 0;
+	}
+	printf("\n");
+	fclose(f);
+}
+
 static int bench_mem(const char *sys, struct blob *b, int n, const char *tag)
 {
+	static struct slab_use before_slabs[SLABS];
+	long long slab, vm, pcpu, dc;
 	char mnt[512], name[64];
 	struct stack s;
-	long long before;
+	int nb;
 
 	snprintf(mnt, sizeof(mnt), "%s/mnt", work);
 	/* Once untimed: loop devices and caches created on first use stay. */
@@ -783,12 +887,29 @@ static int bench_mem(const char *sys, struct blob *b, int n, const char *tag)
 		die("mount %s of %d layers", sys, n);
 	stack_down(&s);
 	cold();
-	before = kmem();
+	slab = meminfo("Slab");
+	vm = meminfo("VmallocUsed");
+	pcpu = meminfo("Percpu");
+	dc = decomp_kib();
+	nb = slabinfo(before_slabs, SLABS);
 	if (stack_up(&s, sys, b, n, mnt))
 		die("mount %s of %d layers", sys, n);
 	drop_caches();
+	slab = meminfo("Slab") - slab;
+	vm = meminfo("VmallocUsed") - vm;
+	pcpu = meminfo("Percpu") - pcpu;
+	dc = decomp_kib() - dc;
 	snprintf(name, sizeof(name), "mem-%s", tag);
-	record(name, sys, n, (double)(kmem() - before) / n, "KiB/layer");
+	record(name, sys, n, (double)(slab + vm + pcpu) / n, "KiB/layer");
+	snprintf(name, sizeof(name), "mem-%s-slab", tag);
+	record(name, sys, n, (double)slab / n, "KiB/layer");
+	snprintf(name, sizeof(name), "mem-%s-vmalloc", tag);
+	record(name, sys, n, (double)vm / n, "KiB/layer");
+	snprintf(name, sizeof(name), "mem-%s-percpu", tag);
+	record(name, sys, n, (double)pcpu / n, "KiB/layer");
+	snprintf(name, sizeof(name), "mem-%s-decomp", tag);
+	record(name, sys, n, (double)dc / n, "KiB/layer");
+	slab_growth(before_slabs, nb, tag, sys, n);
 	stack_down(&s);
 	return 0;
 }
@@ -805,14 +926,40 @@ static void cat_file(const char *path)
 	close(fd);
 }
 
+/* Start argv (stdout to /dev/null); its pid. */
+static pid_t spawn(char *const argv[])
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		dup2(fd, 1);
+		execvp(argv[0], argv);
+		fprintf(stderr, "bench: exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+/*
+ * sha256 of @n blobs: the kernel's check in one CREATE_STACK (the blobs
+ * hashed in parallel by its workers) against openssl dgst -sha256 in one
+ * process (the files one after the other) and, for n > 1, one openssl
+ * process per blob, all at once (openssl-par); then the warm path: the
+ * same blobs again while that stack holds them (no hash).
+ */
 static int bench_verify(struct blob *b, int n)
 {
 	struct atomfs_layer *l = calloc(n, sizeof(*l));
-	char **argv = calloc(n + 3, sizeof(*argv));
+	char **argv = calloc(n + 4, sizeof(*argv));
 	const char *bench = n == 1 ? "verify" : "verify-parallel";
+	pid_t *pids = calloc(n, sizeof(*pids));
 	long long total = 0;
 	double t;
-	int i, fd, fd2;
+	int i, fd, fd2, st;
 
 	/* Both read the blobs from the page cache. */
 	for (i = 0; i < n; i++) {
@@ -828,25 +975,33 @@ static int bench_verify(struct blob *b, int n)
 	if (run_prog(argv))
 		die("openssl dgst failed");
 	record(bench, "openssl", n, total / 1048576.0 / (now() - t), "MiB/s");
+	if (n > 1) {
+		t = now();
+		for (i = 0; i < n; i++) {
+			char *one[] = { "openssl", "dgst", "-sha256", b[i].path, NULL };
 
-	write_file("/sys/module/atomfs/parameters/share_layers", "0");
+			pids[i] = spawn(one);
+		}
+		for (i = 0; i < n; i++)
+			if (waitpid(pids[i], &st, 0) < 0 || !WIFEXITED(st) ||
+			    WEXITSTATUS(st))
+				die("openssl dgst %s failed", b[i].path);
+		record(bench, "openssl-par", n, total / 1048576.0 / (now() - t),
+		       "MiB/s");
+	}
+
+	/* Nothing is held (wait_released): this stack hashes every blob. */
+	wait_released();
+	write_file("/sys/module/atomfs/parameters/share_layers", "1");
 	for (i = 0; i < n; i++)
 		atomfs_layer_of(&l[i], &b[i], 0);
 	t = now();
 	fd = create_stack(l, n);
 	record(bench, "atomfs", n, total / 1048576.0 / (now() - t), "MiB/s");
-	close(fd);
 	for (i = 0; i < n; i++)
 		close(l[i].fd);
-	wait_released();
 
-	/* Warm: the layers held by a first stack are not hashed again. */
-	write_file("/sys/module/atomfs/parameters/share_layers", "1");
-	for (i = 0; i < n; i++)
-		atomfs_layer_of(&l[i], &b[i], 0);
-	fd = create_stack(l, n);
-	for (i = 0; i < n; i++)
-		close(l[i].fd);
+	/* Warm: the layers held by the first stack are not hashed again. */
 	t = now();
 	for (i = 0; i < n; i++)
 		atomfs_layer_of(&l[i], &b[i], 0);
@@ -858,6 +1013,7 @@ static int bench_verify(struct blob *b, int n)
 	for (i = 0; i < n; i++)
 		close(l[i].fd);
 	wait_released();
+	free(pids);
 	free(l);
 	free(argv);
 	return 0;
@@ -866,7 +1022,7 @@ static int bench_verify(struct blob *b, int n)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: atomfs_bench -o OUT [-r REP] [-w WORKDIR] CMD ARGS\n"
+		"usage: atomfs_bench -o OUT [-r REP] [-w WORKDIR] [-n NAMES] CMD ARGS\n"
 		"  mount|lookup|readdir SYSTEM LIST N\n"
 		"  read SYSTEM LIST FILE | small SYSTEM LIST DIR\n"
 		"  mem SYSTEM LIST N TAG | verify LIST N\n");
@@ -879,8 +1035,13 @@ int main(int argc, char **argv)
 	struct blob *b;
 	int c, n;
 
-	while ((c = getopt(argc, argv, "o:r:w:")) != -1) {
+	while ((c = getopt(argc, argv, "n:o:r:w:")) != -1) {
 		switch (c) {
+		case 'n':
+			names = atoi(optarg);
+			if (names < 1 || names > 2000)
+				usage();
+			break;
 		case 'o':
 			out_path = optarg;
 			break;

@@ -53,7 +53,7 @@ run() {
 }
 
 echo "== build: $DIR ($(du -sh "$DIR" | cut -f1), $(find "$DIR" | wc -l) entries), $J threads, host load $(cut -d' ' -f1-3 /proc/loadavg)"
-tar -C "$DIR" -czf "$W/in.tar.gz" .
+[ "$MODE" = quick ] || tar -C "$DIR" -czf "$W/in.tar.gz" . # QUICK has no build-tgz
 tar -C "$DIR" -cf - . >/dev/null # the page cache: no tool pays the cold read
 for r in $(seq 1 "$REPS"); do
 	[ -n "${IMAGE_ONLY:-}" ] && break

@@ -5,9 +5,11 @@
 # unpack the fixtures onto the ext4 scratch disk and run the benchmarks,
 # atomfs and its comparators interleaved within each repetition; every
 # figure is appended to OUT by atomfs_bench. BENCH: mount lookup readdir
-# read small mem verify (default: all that MODE runs). To keep the full run
-# within its time on a busy 2-core TCG host, mount at N >= 500, mem and small
-# run in the first repetition only (the report shows the run count).
+# read small mem verify mount4096 (default: all that MODE runs). To keep the
+# full run within its time on a 2-core TCG host, mount at N >= 500, mount4096,
+# mem, small, overlayfs's lookups at 500 layers, FUSE's reads and the 16-blob
+# verification run in the first repetition only (the report shows the run
+# count); QUICK runs neither FUSE nor the loop-backed atomfs series. Each benchmark's time per repetition goes to timings.txt beside OUT.
 set -eu
 TAR=$1 OUT=$2 MODE=$3 REPS=$4
 shift 4
@@ -17,11 +19,12 @@ S=/mnt/scratch/bench
 grep -q ' /mnt/scratch ext4 ' /proc/mounts || { echo "guest.sh: no ext4 scratch disk (vm/run --disk)" >&2; exit 1; }
 if [ "$MODE" = quick ]; then
 	which=${*:-mount lookup verify}
-	MOUNT_N="1 100" LOOKUP_N="1 100" NL=100
+	MOUNT_N="1 100" LOOKUP_N="1 100" NAMES=500
 else
-	which=${*:-mount lookup readdir read small mem verify}
-	MOUNT_N="1 2 10 50 100 500 1000" LOOKUP_N="1 10 100 500" NL=1000
+	which=${*:-mount lookup readdir read small mem verify mount4096}
+	MOUNT_N="1 2 10 50 100 500 1000" LOOKUP_N="1 10 100 500" NAMES=2000
 fi
+TIMES=$(dirname "$OUT")/timings.txt
 t0=$(cut -d' ' -f1 /proc/uptime)
 el() { awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%4.0f s", b - a }'; }
 echo "== guest: $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/ { print $2 / 1024 }' /proc/meminfo) MiB; unpacking the fixtures onto ext4"
@@ -31,27 +34,41 @@ for l in $S/*.list; do
 	awk -v d=$S '{ print $1, d "/" $2 }' "$l" >"${l%.list}.abs"
 done
 echo "   $(du -sm $S | cut -f1) MiB of blobs unpacked ($(el))"
+echo "unpack 0 $(el | tr -d ' s')" >>"$TIMES"
+# The largest layer set made (fixtures.sh: 100, 1000 or 4096 layers).
+NL=$(ls $S/L*.abs 2>/dev/null | sed 's/.*L\([0-9]*\)\.abs/\1/' | sort -n | tail -n1)
+cannot() { # BENCH SYSTEM N WHY
+	printf '{"benchmark": "%s", "system": "%s", "n": %d, "rep": %d, "value": null, "unit": "cannot", "why": "%s"}\n' \
+		"$1" "$2" "$3" "$r" "$4" >>"$OUT"
+	echo "  $1 $2 n=$3 cannot ($4)"
+}
 echo 1 >/sys/module/atomfs/parameters/share_layers
-ab() { "$AB" -o "$OUT" -w /tmp/atomfs-bench -r "$r" "$@"; }
+ab() { "$AB" -o "$OUT" -w /tmp/atomfs-bench -r "$r" -n $NAMES "$@"; }
 
 for r in $(seq 1 "$REPS"); do
 	for w in $which; do
 		echo "== rep $r/$REPS: $w ($(el), load $(cut -d' ' -f1-3 /proc/loadavg))"
+		tw=$(cut -d' ' -f1 /proc/uptime)
 		case $w in
 		mount)
 			for n in $MOUNT_N; do
 				[ "$n" -lt 500 ] || [ "$r" = 1 ] || continue
+				[ "$n" -le "$NL" ] || continue
 				ab mount atomfs $S/L$NL.abs "$n"
-				ab mount atomfs-loop $S/L$NL.abs "$n"
+				# QUICK: no loop-backed series, no FUSE (their time
+				# goes to the three repetitions of the rest)
+				[ "$MODE" = quick ] || ab mount atomfs-loop $S/L$NL.abs "$n"
 				# Over 500 layers overlayfs refuses: measured once.
 				ab mount overlay $S/L$NL.abs "$n"
-				[ "$n" -gt 100 ] || ab mount fuse $S/L$NL.abs "$n"
+				[ "$n" -gt 100 ] || [ "$MODE" = quick ] || ab mount fuse $S/L$NL.abs "$n"
 			done ;;
 		lookup)
 			for n in $LOOKUP_N; do
 				ab lookup atomfs $S/L$NL.abs "$n"
+				# overlayfs at 500 layers: 4 minutes a run, so once
+				[ "$n" -lt 500 ] || [ "$r" = 1 ] || { ab lookup flat $S/flat$n.abs "$n"; continue; }
 				ab lookup overlay $S/L$NL.abs "$n"
-				[ "$n" -gt 100 ] || ab lookup fuse $S/L$NL.abs "$n"
+				[ "$n" -gt 100 ] || [ "$MODE" = quick ] || ab lookup fuse $S/L$NL.abs "$n"
 				ab lookup flat $S/flat$n.abs "$n"
 			done ;;
 		readdir)
@@ -64,6 +81,8 @@ for r in $(seq 1 "$REPS"); do
 			done ;;
 		read)
 			for s in atomfs overlay squashfs fuse; do
+				# FUSE reads at a quarter of the speed: once
+				[ "$s" != fuse ] || [ "$r" = 1 ] || continue
 				ab read $s $S/big.abs data
 			done ;;
 		small)
@@ -71,6 +90,25 @@ for r in $(seq 1 "$REPS"); do
 			for s in atomfs overlay squashfs fuse; do
 				ab small $s $S/small.abs s
 			done ;;
+		mount4096)
+			# Once: gzip layers of 128 KiB blocks (L); atomfs cold and
+			# warm (file-backed) only, if the guest's memory holds them.
+			[ "$r" = 1 ] || continue
+			if [ "$NL" -lt 4096 ]; then
+				echo "guest.sh: mount4096 needs the 4096-layer set (a full run with mount)" >&2
+				continue
+			fi
+			# KiB per layer of the 1000-layer cold mount, else 2 MiB
+			per=$(awk -F'[:,]' '/"mount-kmem".*"atomfs".*"n": 1000,/ { v = $10 } END { print v ? int(v) + 1 : 2048 }' "$OUT")
+			need=$((4096 * per / 1024 + 256))
+			avail=$(awk '/MemAvailable/ { print int($2 / 1024) }' /proc/meminfo)
+			if [ "$avail" -lt "$need" ]; then
+				cannot mount atomfs 4096 "guest memory: ${avail} MiB available, about ${need} MiB needed (${per} KiB per held layer)"
+			else
+				echo "   4096 layers: ${avail} MiB available, about ${need} MiB needed (${per} KiB per layer)"
+				ab mount atomfs $S/L$NL.abs 4096
+			fi
+			cannot mount overlay 4096 "not tried: overlayfs refuses more than 500 lower layers (see N = 1000)" ;;
 		mem)
 			[ "$r" = 1 ] || continue
 			for c in gzip xz lz4 zstd; do
@@ -81,9 +119,13 @@ for r in $(seq 1 "$REPS"); do
 			done ;;
 		verify)
 			if [ "$MODE" = quick ]; then ab verify $S/big64.abs 1; else ab verify $S/big.abs 1; fi
-			[ "$MODE" = quick ] || ab verify $S/v.abs 16 ;;
+			# 16 blobs in parallel: once
+			[ "$MODE" = quick ] || [ "$r" != 1 ] || ab verify $S/v.abs 16 ;;
 		*) echo "guest.sh: unknown benchmark $w" >&2; exit 2 ;;
 		esac
+		tw=$(awk -v a="$tw" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.0f", b - a }')
+		echo "$w $r $tw" >>"$TIMES"
+		echo "   $w took $tw s"
 	done
 done
 echo "== guest: done ($(el), load $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -23,11 +23,13 @@ ABOUT = {
              "squashfuse daemon per layer, then fuse-overlayfs); atomfs-warm: the same N "
              "layers again while a first mount holds them; overlay-warm: the overlay mount "
              "alone over layers already set up",
-    "lookup-hit": "stat of 2,000 distinct existing names of the base layer, each once, on "
-                  "freshly mounted layers (first access included), per name",
-    "lookup-miss": "stat of 2,000 distinct missing names, each once, per name",
+    "mount-kmem": "kernel memory (Slab + VmallocUsed + Percpu, /proc/meminfo) grown by that "
+                  "cold mount, per layer (lookups of the mount itself included)",
+    "lookup-hit": "stat of 2,000 (QUICK: 500) distinct existing names of the base layer, each "
+                  "once, on freshly mounted layers (first access included), per name",
+    "lookup-miss": "stat of 2,000 (QUICK: 500) distinct missing names, each once, per name",
     "lookup-miss-slab": "slab grown by the missing-name run",
-    "lookup-miss-dentries": "dentries grown by the missing-name run (2,000 = one each)",
+    "lookup-miss-dentries": "dentries grown by the missing-name run (2,000, QUICK 500: one each)",
     "lookup-deep": "first stat of a/b/c/d/e, a path whose directories every layer holds",
     "readdir-first": "first listing of a directory of 10,000 entries spread over N layers",
     "readdir-reopen": "listing again after close and reopen (mean of 10)",
@@ -41,8 +43,9 @@ ABOUT = {
     "verify": "sha256 of one 256 MiB blob (QUICK: 64 MiB; page cache warm): the kernel's check in "
               "CREATE_STACK against openssl dgst -sha256 in the guest",
     "verify-parallel": "16 blobs of 16 MiB in one CREATE_STACK (hashed in parallel) "
-                       "against one openssl dgst -sha256 of the 16 files",
-    "verify-warm": "CREATE_STACK of the blob while another stack holds it (no hash)",
+                       "against one openssl dgst -sha256 of the 16 files (openssl) and "
+                       "16 openssl processes at once (openssl-par)",
+    "verify-warm": "CREATE_STACK of the blob while the first stack holds it (no hash)",
     "verify-parallel-warm": "the same for the 16 blobs",
     "build-dir": "one squashfs layer from a directory, wall time (host)",
     "build-dir-cpu": "the same, CPU time (user + system)",
@@ -53,10 +56,9 @@ ABOUT = {
     "image-size": "bytes of blobs in the layout: one image, and three sharing a base "
                   "and two dependency layers",
 }
-for c in ("gzip", "xz", "lz4", "zstd"):
-    for bs in ("128K", "1M"):
-        ABOUT["mem-%s-%s" % (c, bs)] = ("kernel memory (Slab + VmallocUsed + Percpu) per "
-                                        "held layer, 50 layers, %s, block %s" % (c, bs))
+COMPS = ("gzip", "xz", "lz4", "zstd")
+BSS = ("128K", "1M")
+MEMPARTS = ("", "-slab", "-vmalloc", "-decomp", "-percpu")
 REF = {  # the system the ratios divide by
     "build-dir": "atomfs", "build-dir-cpu": "atomfs", "build-dir-size": "atomfs",
     "build-tgz": "atomfs", "build-tgz-cpu": "atomfs", "build-tgz-size": "atomfs",
@@ -87,12 +89,16 @@ HOW = """\
   30 s is recorded as "cannot" and not tried again for that layer set.
 - The guest's timings come from ``clock_gettime(CLOCK_MONOTONIC)`` around
   the system calls in ``tools/testing/bench/atomfs_bench.c``; the host's
-  (image writers) from ``/usr/bin/time``. Kernel memory is
+  (image writers) from ``/usr/bin/time``. Kernel memory per held layer is
   Slab + VmallocUsed + Percpu from ``/proc/meminfo`` after dropping caches,
   before and after mounting 50 layers (after one untimed mount and unmount
   of the same layers, so that loop devices made on first use are not
-  counted); slab growth of lookups is ``Slab`` before and after the
-  missing-name run, dentries from ``/proc/sys/fs/dentry-state``.
+  counted), each part also on its own; the decompressors' workspaces are
+  the ``/proc/vmallocinfo`` areas made by squashfs's decompressor set-up
+  (``zlib_init``, ``lz4_init``, ``zstd_init``, ``xz_dec_lzma2_create``), and
+  the slab caches that grew most come from ``/proc/slabinfo``; slab growth
+  of lookups is ``Slab`` before and after the missing-name run, dentries
+  from ``/proc/sys/fs/dentry-state``.
 - Under TCG every instruction is emulated: absolute figures (notably sha256
   and decompression, which use SIMD instructions the emulator runs slowly)
   are far below hardware; the comparisons are the result.""".split("\n")
@@ -171,7 +177,7 @@ def fmt(v):
 def tables(med, cannot):
     """[(benchmark, unit, systems, rows)], rows: (n, {system: text}, ratios)."""
     out = []
-    benches = sorted({k[0] for k in list(med) + list(cannot)},
+    benches = sorted({k[0] for k in list(med) + list(cannot) if not k[0].startswith("mem-")},
                      key=lambda b: (ORDER.index(b) if b in ORDER else 999, b))
     for b in benches:
         keys = [k for k in list(med) + list(cannot) if k[0] == b]
@@ -204,6 +210,73 @@ def sysorder(s):
     o = ["atomfs", "atomfs-warm", "atomfs-loop", "overlay", "overlay-warm", "fuse", "squashfs",
          "flat", "openssl", "mksquashfs", "gensquashfs", "mkfs.erofs", "tar2sqfs", "umoci"]
     return (o.index(s) if s in o else 99, s)
+
+
+def mem_rows(med):
+    """Kernel memory per held layer: [(set, {column: value})] for the sets measured."""
+    rows = []
+    for c in COMPS:
+        for bs in BSS:
+            tag = "%s-%s" % (c, bs)
+            cols = {}
+            for sys in ("atomfs", "overlay"):
+                for part in MEMPARTS:
+                    v = g(med, "mem-%s%s" % (tag, part), sys, 50)
+                    if v is not None:
+                        cols[(sys, part)] = v
+            if cols:
+                rows.append((tag, cols))
+    return rows
+
+
+MEMCOLS = [("atomfs", ""), ("atomfs", "-slab"), ("atomfs", "-vmalloc"), ("atomfs", "-decomp"),
+           ("atomfs", "-percpu"), ("overlay", ""), ("overlay", "-slab"), ("overlay", "-vmalloc"),
+           ("overlay", "-decomp")]
+
+
+def mem_head(c):
+    return c[0] + (" " + c[1][1:] if c[1] else " total")
+
+
+def mem_table_text(rows):
+    head = ["set"] + [mem_head(c) for c in MEMCOLS] + ["atomfs/overlay"]
+    lines = []
+    for tag, cols in rows:
+        a, o = cols.get(("atomfs", "")), cols.get(("overlay", ""))
+        lines.append([tag] + [fmt(cols.get(c)) for c in MEMCOLS] +
+                     ["x%.2f" % (a / o) if a is not None and o else "-"])
+    return head, lines
+
+
+def slab_tops():
+    """{(set, system): [(cache, KiB/layer)]} from mem-slabs.txt, largest first."""
+    tops = {}
+    try:
+        with open(os.path.join(D, "mem-slabs.txt")) as f:
+            for line in f:
+                p = line.split()
+                if len(p) == 4:
+                    tops.setdefault((p[0], p[1]), []).append((p[2], float(p[3])))
+    except OSError:
+        pass
+    return tops
+
+
+def timings():
+    """[(part, total seconds, [per rep])] from timings.txt, longest first."""
+    t = {}
+    try:
+        with open(os.path.join(D, "timings.txt")) as f:
+            for line in f:
+                p = line.split()
+                if len(p) == 3:
+                    e = t.setdefault(p[0], [0, []])
+                    e[0] += int(float(p[2]))
+                    if p[1] != "0":
+                        e[1].append(int(float(p[2])))
+    except OSError:
+        pass
+    return sorted(((k, v[0], v[1]) for k, v in t.items()), key=lambda x: -x[1])
 
 
 def print_tables(tabs):
@@ -336,6 +409,7 @@ def main():
     plots = []
     for name, benches, ylabel in (
             ("mount", ["mount"], "seconds"),
+            ("mount-kmem", ["mount-kmem"], "KiB per layer"),
             ("lookup-hit", ["lookup-hit"], "microseconds per name"),
             ("lookup-miss", ["lookup-miss"], "microseconds per name"),
             ("lookup-miss-dentries", ["lookup-miss-dentries"], "dentries grown by 2,000 misses"),
@@ -344,6 +418,21 @@ def main():
         p = plot(med, name, benches, ylabel)
         if p:
             plots.append(p)
+    mrows = mem_rows(med)
+    if mrows:
+        head, lines = mem_table_text(mrows)
+        print("\nkernel memory per held layer (KiB/layer, 50 layers, median)")
+        print("".join("%16s" % h for h in head))
+        for l in lines:
+            print("".join("%16s" % x for x in l))
+        best = min((cols[("atomfs", "")], tag) for tag, cols in mrows if ("atomfs", "") in cols)
+        print("least kernel memory per atomfs layer: %s (%s KiB)" % (best[1], fmt(best[0])))
+    tops = slab_tops()
+    tims = timings()
+    if tims:
+        print("\nwhere the time went (s):")
+        for part, tot, reps in tims:
+            print("  %-18s %6d%s" % (part, tot, ("  per rep: " + " ".join(map(str, reps))) if reps else ""))
     tg = targets(med)
     print("\ntargets (issue 16, point 9):")
     for what, st, why in tg:
@@ -351,6 +440,10 @@ def main():
 
     present = sorted({r["benchmark"] for r in recs}, key=lambda b: (ORDER.index(b) if b in ORDER else 999, b))
     absent = [b for b in ORDER if b not in present]
+    if any(b.startswith("mem-") for b in present):
+        present = [b for b in present if not b.startswith("mem-")] + ["mem (kernel memory per layer)"]
+    else:
+        absent.append("mem (kernel memory per layer)")
     o = []
     o.append("=======================================")
     o.append("atomfs performance: measured, compared")
@@ -398,6 +491,39 @@ def main():
         o.append("%s. Unit: %s; ratio: system / %s." % (ABOUT.get(b, b).capitalize(), unit, ref))
         o.append("")
         o.append(rst_table(b, unit, systems, ref, rows))
+    if mrows:
+        o.append("")
+        o.append("Kernel memory per held layer")
+        o.append("----------------------------")
+        o.append("")
+        o.append("Growth of Slab, VmallocUsed and Percpu (``/proc/meminfo``) from before to after "
+                 "mounting 50 layers of one compressor and block size (each layer holds the "
+                 "lookup set's tree plus a 64 KiB text file), caches dropped, per layer; "
+                 "decomp is the part of vmalloc whose areas ``/proc/vmallocinfo`` attributes "
+                 "to squashfs's decompressors (one stream per possible CPU). Unit: KiB/layer.")
+        o.append("")
+        head, lines = mem_table_text(mrows)
+        w = [max(len(h), *(len(l[i]) for l in lines)) for i, h in enumerate(head)]
+        sep = "  ".join("=" * x for x in w)
+        o += [sep, "  ".join(h.ljust(w[i]) for i, h in enumerate(head)), sep]
+        o += ["  ".join(x.ljust(w[i]) for i, x in enumerate(l)) for l in lines]
+        o.append(sep)
+        if tops:
+            o.append("")
+            o.append("Slab caches grown most (``/proc/slabinfo``, KiB per layer):")
+            o.append("")
+            for (tag, sys), caches in sorted(tops.items()):
+                o.append("- %s, %s: %s" % (tag, sys, ", ".join("%s %s" % (c, fmt(v)) for c, v in caches[:4])))
+    if tims:
+        o.append("")
+        o.append("Where the time went")
+        o.append("-------------------")
+        o.append("")
+        o.append("Seconds per part of this run (``build/bench/timings.txt``); the guest's "
+                 "benchmarks per repetition in parentheses.")
+        o.append("")
+        for part, tot, reps in tims:
+            o.append("- %s: %d s%s" % (part, tot, (" (%s)" % ", ".join(map(str, reps))) if reps else ""))
     o.append("")
     if plots:
         o.append("Plots (in ``build/bench/``): %s." % ", ".join(plots))
