@@ -109,10 +109,12 @@ stress: deps-if-missing
 # loop+squashfs, squashfuse+fuse-overlayfs, a flat image and the image
 # writers, in one VM boot; figures, not tests (not part of make check).
 # QUICK=1: mount and lookups at 1 and 100 layers, one verification, one build.
-# Output: build/bench/results.json, *.svg, performance.rst.
+# BENCH="mem verify ...": those only (mount4096: 4096 layers, only when named);
+# REPS=N repetitions (default 3).
+# Output: build/bench/results.json, *.svg, performance.rst, timings.txt.
 bench: deps-if-missing
 	$(MAKE) all
-	QUICK='$(QUICK)' $(TOP)/tools/testing/bench/run $(BENCH)
+	QUICK='$(QUICK)' REPS='$(or $(REPS),3)' $(TOP)/tools/testing/bench/run $(BENCH)
 
 demo: deps-if-missing
 	$(MAKE) all

@@ -488,7 +488,7 @@ def main():
         o.append(b)
         o.append("-" * len(b))
         o.append("")
-        o.append("%s. Unit: %s; ratio: system / %s." % (ABOUT.get(b, b).capitalize(), unit, ref))
+        o.append("%s. Unit: %s; ratio: system / %s." % ((lambda t: t[:1].upper() + t[1:])(ABOUT.get(b, b)), unit, ref))
         o.append("")
         o.append(rst_table(b, unit, systems, ref, rows))
     if mrows:
