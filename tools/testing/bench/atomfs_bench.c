@@ -180,11 +180,9 @@ static void on_alarm(int sig)
 	timed_out = 1;
 }
 
-/* Run argv (stdout to /dev/null); its exit status, 124 after @secs s. */
-static int run_prog_timeout(char *const argv[], unsigned int secs)
+/* Start argv (stdout to /dev/null); its pid. */
+static pid_t spawn(char *const argv[])
 {
-	struct sigaction sa = { .sa_handler = on_alarm };
-	int st;
 	pid_t pid = fork();
 
 	if (pid < 0)
@@ -197,6 +195,16 @@ static int run_prog_timeout(char *const argv[], unsigned int secs)
 		fprintf(stderr, "bench: exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
+	return pid;
+}
+
+/* Run argv (stdout to /dev/null); its exit status, 124 after @secs s. */
+static int run_prog_timeout(char *const argv[], unsigned int secs)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	int st;
+	pid_t pid = spawn(argv);
+
 	timed_out = 0;
 	sigaction(SIGALRM, &sa, NULL);
 	alarm(secs);
@@ -938,24 +946,6 @@ static void cat_file(const char *path)
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
 	close(fd);
-}
-
-/* Start argv (stdout to /dev/null); its pid. */
-static pid_t spawn(char *const argv[])
-{
-	pid_t pid = fork();
-
-	if (pid < 0)
-		die("fork");
-	if (pid == 0) {
-		int fd = open("/dev/null", O_WRONLY);
-
-		dup2(fd, 1);
-		execvp(argv[0], argv);
-		fprintf(stderr, "bench: exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	return pid;
 }
 
 /*
