@@ -461,9 +461,14 @@ static int cannot(struct stack *s, const char *benches)
 {
 	char why[128], list[256], *save, *b;
 
-	snprintf(why, sizeof(why), "%s: %s%s", !strcmp(s->sys, "fuse") ?
-		 "fuse-overlayfs did not mount" : "mount refused", strerror(s->err),
-		 s->bare ? " (more than 500 lowers; tried over bare directories)" : "");
+	if (!strcmp(s->sys, "fuse") && s->err == ETIMEDOUT)
+		snprintf(why, sizeof(why),
+			 "fuse-overlayfs did not finish mounting within 30 s");
+	else
+		snprintf(why, sizeof(why), "%s: %s%s", !strcmp(s->sys, "fuse") ?
+			 "fuse-overlayfs did not mount" : "mount refused",
+			 strerror(s->err), s->bare ?
+			 " (more than 500 lowers; tried over bare directories)" : "");
 	snprintf(list, sizeof(list), "%s", benches);
 	for (b = strtok_r(list, " ", &save); b; b = strtok_r(NULL, " ", &save))
 		record_cannot(b, s->sys, s->n, why);
