@@ -17,6 +17,13 @@
  * names, types, sizes, link targets, xattrs and the first bytes of each
  * file) must equal the first one seen for that stack's recipe.
  *
+ * fio (Debian's package, in the VM's initramfs) reads at the same time:
+ * random 4 KiB reads, through read(2) and mmap, --readonly, of existing
+ * files (/large, 6 MiB, and /sparse, 4 MiB, of base.sqfs) of a stack
+ * mounted at ROOT/fio for the whole run; its layers are the ones the
+ * mounters' stacks share. --fio-files NAME[:NAME...] reads other files of
+ * that stack (a missing one shows that a failing fio fails the run).
+ *
  * --mixed: the ioctl fuzzer runs at the same time (tools/testing/fuzz/run
  * --together), so create-stack may also meet a lowered max_layers.
  *
@@ -25,12 +32,15 @@
  * and d), on any error from a read-only operation on
  * a mount, an unexpected errno from create, mount or umount, a walk that
  * differs, a successful rmmod, any report in the kernel log (/dev/kmsg from
- * the start of the run), and loop devices, mounts or stacks left behind.
+ * the start of the run), fio exiting non-zero, reporting an error or no
+ * read, or still running 2 minutes after its runtime, and loop devices,
+ * mounts or stacks left behind.
  */
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 
 #include "../selftests/filesystems/atomfs/atomfs_util.h"
@@ -463,6 +473,105 @@ static void *flipper(void *arg)
 	return NULL;
 }
 
+/* fio's stack: base+ovl (2 layers: a lowered max_layers may still allow
+ * it), mounted at FIO_MNT before the threads start, unmounted at the end. */
+#define FIO_MNT ROOT "/fio"
+#define FIO_RECIPE 1
+static const char *fio_files = "large:sparse";
+
+static int fio_mount(void)
+{
+	const struct recipe *rc = &recipes[FIO_RECIPE];
+	struct atomfs_layer l[4];
+	int i, fd = -EAGAIN, err, tries;
+
+	mkdir(FIO_MNT, 0755);
+	/* --mixed: the fuzzer may lower max_layers for a moment */
+	for (tries = 0; tries < 100; tries++) {
+		for (i = 0; i < rc->nr; i++) {
+			const struct blob *b = &blobs[rc->layer[i]];
+
+			layer_init(&l[i], b->loop, 0, b->size);
+			l[i].digest = b->digest;
+		}
+		fd = create_stack(l, rc->nr, rc->whiteout, NULL);
+		if (fd != -E2BIG || !mixed)
+			break;
+		usleep(100000);
+	}
+	if (fd < 0)
+		return fd;
+	err = mount_stack(fd, FIO_MNT);
+	close(fd);
+	return err;
+}
+
+/* Start fio for SECONDS; its terse output goes to ROOT/fio.out. */
+static pid_t fio_start(int seconds, unsigned long long seed)
+{
+	char files[PATH_MAX], rt[32], rs[32];
+	pid_t pid;
+
+	snprintf(files, sizeof(files), "--filename=%s", fio_files);
+	snprintf(rt, sizeof(rt), "--runtime=%ds", seconds > 0 ? seconds : 1);
+	snprintf(rs, sizeof(rs), "--randseed=%llu", seed);
+	fflush(stdout);
+	pid = fork();
+	if (pid)
+		return pid;
+	if (!freopen(ROOT "/fio.out", "w", stdout) ||
+	    !freopen(ROOT "/fio.err", "w", stderr))
+		_exit(127);
+	execlp("fio", "fio", "--output-format=terse", "--terse-version=3",
+	       "--group_reporting", "--thread", "--readonly", "--disk_util=0",
+	       "--directory=" FIO_MNT, files, "--rw=randread", "--bs=4k",
+	       "--time_based", rt, rs, "--name=psync", "--ioengine=psync",
+	       "--name=mmap", "--ioengine=mmap", (char *)NULL);
+	fprintf(stderr, "cannot run fio: %s\n", strerror(errno));
+	_exit(127);
+}
+
+/* Print what fio did (from its exit STATUS and ROOT/fio.out); 0: ok. */
+static int fio_report(int status, unsigned long *reads)
+{
+	char line[16384], *f[10], *save, *p;
+	FILE *o = fopen(ROOT "/fio.out", "re");
+	int n = 0, ok;
+	long long kib = 0, bw = 0, iops = 0, ms = 0, error = -1;
+
+	while (o && fgets(line, sizeof(line), o)) {
+		if (strncmp(line, "3;", 2))
+			continue;
+		for (n = 0, p = strtok_r(line, ";", &save); p && n < 10;
+		     p = strtok_r(NULL, ";", &save))
+			f[n++] = p;
+		if (n < 10)
+			continue;
+		/* terse v3: version;fio;job;group;error;KiB;KiB/s;IOPS;ms */
+		error = atoll(f[4]);
+		kib = atoll(f[5]);
+		bw = atoll(f[6]);
+		iops = atoll(f[7]);
+		ms = atoll(f[8]);
+	}
+	if (o)
+		fclose(o);
+	*reads = kib / 4;
+	printf("# fio: %lu random 4 KiB reads (psync and mmap) of %s in %s: %lld IOPS, %.1f MiB/s over %.1f s, error %lld, exit %d\n",
+	       *reads, fio_files, recipes[FIO_RECIPE].name, iops, bw / 1024.0,
+	       ms / 1000.0, error,
+	       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	ok = WIFEXITED(status) && !WEXITSTATUS(status) && !error && kib > 0;
+	if (!ok) {
+		o = fopen(ROOT "/fio.err", "re");
+		for (n = 0; o && n < 20 && fgets(line, sizeof(line), o); n++)
+			printf("# fio: %s", line);
+		if (o)
+			fclose(o);
+	}
+	return ok ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
 	int seconds = 60, nr_readers = 4, nr_mounters = 2, i, err, ctl;
@@ -473,6 +582,9 @@ int main(int argc, char **argv)
 	unsigned long long seed = 1;
 	long long start, end;
 	struct klog klog;
+	unsigned long fio_reads = 0;
+	int fio_status = 0, fio_err;
+	pid_t fio;
 	bool leaks;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -487,15 +599,17 @@ int main(int argc, char **argv)
 			seed = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--mixed"))
 			mixed = true;
+		else if (!strcmp(argv[i], "--fio-files") && i + 1 < argc)
+			fio_files = argv[++i];
 		else {
-			fprintf(stderr, "usage: stress [-d SECONDS] [-r READERS] [-m MOUNTERS] [-s SEED] [--mixed]\n");
+			fprintf(stderr, "usage: stress [-d SECONDS] [-r READERS] [-m MOUNTERS] [-s SEED] [--mixed] [--fio-files NAME[:NAME...]]\n");
 			return 2;
 		}
 	}
 	if (nr_readers < 1 || nr_readers > MAX_READERS || nr_mounters < 1 ||
 	    nr_mounters > MAX_MOUNTERS)
 		return 2;
-	printf("TAP version 13\n1..5\n");
+	printf("TAP version 13\n1..6\n");
 	printf("# stress: %d s, %d readers, %d mounters, seed %llu\n", seconds,
 	       nr_readers, nr_mounters, seed);
 	err = klog_open(&klog);
@@ -543,6 +657,17 @@ int main(int argc, char **argv)
 		pthread_mutex_init(&sigs[i].lock, NULL);
 	/* Held open for the whole run: rmmod must be refused. */
 	ctl = ctl_open();
+	err = fio_mount();
+	if (err) {
+		printf("Bail out! cannot mount %s for fio on %s: %s\n",
+		       recipes[FIO_RECIPE].name, FIO_MNT, strerror(-err));
+		return 1;
+	}
+	fio = fio_start(seconds, seed);
+	if (fio < 0) {
+		printf("Bail out! cannot fork for fio: %s\n", strerror(errno));
+		return 1;
+	}
 
 	start = now_ms();
 	nthreads = nr_readers + nr_mounters + 1;
@@ -577,6 +702,7 @@ int main(int argc, char **argv)
 				printf("%s 4 stress.kernel_log_clean\n",
 				       klog.bad ? "not ok" : "ok");
 				printf("not ok 5 stress.nothing_left_behind # SKIP a thread is stuck\n");
+				printf("not ok 6 stress.fio_random_reads # SKIP a thread is stuck\n");
 				fflush(stdout);
 				_exit(1);
 			}
@@ -592,6 +718,16 @@ int main(int argc, char **argv)
 		pthread_join(mt[i], NULL);
 	pthread_join(ft, NULL);
 	end = now_ms();
+	/* fio stops by itself at the end of its runtime (SECONDS). */
+	for (i = 0; i < STUCK_SECONDS * 10 && !waitpid(fio, &fio_status, WNOHANG); i++)
+		usleep(100000);
+	if (i == STUCK_SECONDS * 10) {
+		printf("# fio still running %d s after the run; blocked tasks and held locks: see the kernel log (sysrq w, d)\n",
+		       STUCK_SECONDS);
+		klog_dump_blocked();
+		kill(fio, SIGKILL);
+		waitpid(fio, &fio_status, 0);
+	}
 
 	umount_below(ROOT, true);
 	for (i = 0; i < (int)NR_BLOBS; i++) {
@@ -613,6 +749,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < (int)NR_RECIPES; i++)
 		printf("#   walks of %-14s %lu\n", recipes[i].name,
 		       sigs[i].walks);
+	fio_err = fio_report(fio_status, &fio_reads);
 	printf("# kernel log: %lu record(s) read, %lu report(s)\n",
 	       klog.records, klog.bad);
 	leaks = mounts || loops_after > 0 || stacks;
@@ -627,6 +764,8 @@ int main(int argc, char **argv)
 	printf("%s 5 stress.nothing_left_behind # %d atomfs mount(s), %d loop device(s) of ours (%d before), %d stack(s) in /proc/fs/atomfs\n",
 	       leaks ? "not ok" : "ok", mounts, loops_after, loops_before,
 	       stacks);
-	return errors || klog.bad || leaks || !counts[C_WALK] ||
+	printf("%s 6 stress.fio_random_reads # %lu reads\n",
+	       fio_err ? "not ok" : "ok", fio_reads);
+	return errors || klog.bad || leaks || fio_err || !counts[C_WALK] ||
 			       !counts[C_MOUNT] || !counts[C_RMMOD] ? 1 : 0;
 }
