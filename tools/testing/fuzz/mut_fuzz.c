@@ -3,12 +3,15 @@
  * mut_fuzz: the layer mutation fuzzer (issue 15, point 2). Run inside the
  * test VM, best on the debug kernel (tools/testing/fuzz/run --mutate N).
  *
- * Each iteration takes a valid layer of the hostile corpus (make-hostile:
- * most seeds have uncompressed metadata, so flips reach the tables and not
- * only zlib), flips 1-4 bytes in its metadata - the superblock's fields
- * (not the magic; rarely, else most runs stop at the mount) and the region from the inode table to the end of the
- * image: inode, directory, fragment, export, id and xattr tables, never the
- * data blocks - recomputes the blob's sha256 so that the kernel's check
+ * Each iteration takes a valid layer of the hostile corpus (make-hostile;
+ * 7 times in 8 one of the 14 seeds with uncompressed metadata, so that
+ * flips change inodes and directory entries and not only zlib streams),
+ * flips 1-4 bytes in its metadata - the superblock's fields (not the
+ * magic; rarely, else most runs stop at the mount), mostly the inode table
+ * and the directory table (located from the superblock's offsets, past the
+ * metadata blocks' headers), else anything from the inode table to the
+ * end of the image: fragment, export, id and xattr tables, never the data
+ * blocks - recomputes the blob's sha256 so that the kernel's check
  * passes, and hands it to the kernel as a file layer with that digest,
  * alone or above a valid layer. When the stack mounts, it walks it (readdir,
  * lstat, read, readlink, listxattr, getxattr; bounded: a corrupted
@@ -44,13 +47,22 @@ static unsigned long walk_limit;
 #define MAX_DEPTH 24
 #define MAX_READ (256 << 10)
 
-/* The seeds: uncompressed metadata first, then zlib-compressed tables. */
+/*
+ * The seeds: NR_RAW with uncompressed metadata first (a flip there changes
+ * an inode or a directory entry, the kernel reads it), then zlib-compressed
+ * tables (a flip there mostly breaks the stream: squashfs refuses the
+ * block). A raw seed is taken 7 times in 8.
+ */
 static const char *const seeds[] = {
-	"types_raw", "hard_raw", "long_raw", "wh_upper_raw", "op_upper_raw",
+	"types_raw", "hard_raw", "long_raw", "longtop_raw", "wh_lower_raw",
+	"wh_upper_raw", "op_lower_raw", "op_upper_raw", "wo_lower_raw",
+	"wo_upper_raw", "flip1_raw", "flip2_ovl_raw", "flip2_oci_raw",
+	"bigtop_raw",
 	"types", "hard", "long", "longtop", "wh_upper", "op_upper", "wo_upper",
 	"flip1", "deeptop",
 };
 #define NR_SEEDS (sizeof(seeds) / sizeof(seeds[0]))
+#define NR_RAW 14
 
 struct blob {
 	unsigned char *data;
@@ -111,21 +123,70 @@ static uint64_t le64(const unsigned char *p)
 
 /* The counters the run prints at the end. */
 static struct {
-	unsigned long iters, created, mounted, walked, entries;
+	unsigned long iters, created, mounted, walked, full, clean, entries;
+	unsigned long walk_errors;	/* walk_err[] total */
+	bool cut;	/* this iteration's walk stopped short */
 	unsigned long create_err[135], mount_err[135], walk_err[135];
 	unsigned long squashfs_reports, atomfs_reports;
 } st;
 
+/* Pick a seed: a raw one 7 times in 8. */
+static unsigned int pick_seed(struct rng *r)
+{
+	return below(r, 8) ? below(r, NR_RAW) :
+			     NR_RAW + below(r, NR_SEEDS - NR_RAW);
+}
+
+/*
+ * Where the inode table and the directory table of blob B lie: [*I, *D)
+ * and [*D, *E). The directory table ends where the next thing begins: the
+ * first metadata block of the fragment, export or id table (their index
+ * tables list them) or the xattr data, whichever comes first. 0 if the
+ * superblock does not hold together (then flips go anywhere).
+ */
+static int tables(const struct blob *b, uint64_t *i, uint64_t *d, uint64_t *e)
+{
+	const unsigned char *p = b->data;
+	uint64_t end = le64(p + 40), x, cand[1 + 2 * 4];
+	int n = 0, k;
+
+	*i = le64(p + 64);
+	*d = le64(p + 72);
+	if (end > b->size || *i >= *d || *d >= end)
+		return -EINVAL;
+	/* xattr id table, id table, fragment table, export table: each an
+	 * index of u64 metadata block positions, or ~0 for none */
+	cand[n++] = end;
+	for (k = 48; k <= 88; k += 8) {
+		x = le64(p + k);
+		if (k == 64 || k == 72 || x == ~0ULL || x + 8 > end)
+			continue;
+		cand[n++] = x;
+		/* the first block the index points to (xattr: kv data) */
+		cand[n++] = le64(p + x);
+	}
+	*e = end;
+	for (k = 0; k < n; k++)
+		if (cand[k] > *d && cand[k] < *e)
+			*e = cand[k];
+	return 0;
+}
+
 /*
  * Mutate a copy of seed K into OUT following R; describe it into DESC.
  * 1-4 flips; each lands in the superblock (past the magic: 4..95) one time
- * in 32, else in [inode_table_start, bytes_used).
+ * in 32, else in the inode table (7 in 16) or the directory table (7 in
+ * 16) - past each 2-byte metadata block header of a raw seed, which
+ * squashfs checks before anything else -, else anywhere in
+ * [inode_table_start, bytes_used): fragment, export, id and xattr tables.
  */
 static void mutate(struct rng *r, int k, struct blob *out, char *desc, size_t dlen)
 {
 	const struct blob *in = &seed_blob[k];
 	uint64_t meta = le64(in->data + 64), end = le64(in->data + 40);
+	uint64_t it = 0, dt = 0, de = 0;
 	int n = 1 + below(r, 4), i, len;
+	bool aimed = !tables(in, &it, &dt, &de);
 
 	out->size = in->size;
 	memcpy(out->data, in->data, in->size);
@@ -133,9 +194,25 @@ static void mutate(struct rng *r, int k, struct blob *out, char *desc, size_t dl
 		meta = 96, end = in->size;
 	len = snprintf(desc, dlen, "%s", seeds[k]);
 	for (i = 0; i < n; i++) {
-		uint64_t off = below(r, 32) == 0 ? 4 + below(r, 92) :
-			       meta + below(r, end - meta);
+		uint64_t where = below(r, 32), off, t0 = 0;
 		unsigned char v;
+
+		if (where == 0) {
+			off = 4 + below(r, 92);
+		} else if (aimed && where < 15) {
+			t0 = it;
+			off = it + below(r, dt - it);
+		} else if (aimed && where < 29) {
+			t0 = dt;
+			off = dt + below(r, de - dt);
+		} else {
+			off = meta + below(r, end - meta);
+		}
+		/* raw: blocks of 8,192 bytes, each after its header */
+		if (t0 && k < NR_RAW && (off - t0) % 8194 < 2)
+			off += 2 - (off - t0) % 8194;
+		if (off >= in->size)
+			off = in->size - 1;
 
 		switch (below(r, 5)) {
 		case 0: v = out->data[off] ^ (1 << below(r, 8)); break;
@@ -166,9 +243,16 @@ static int write_blob(const char *path, const struct blob *b)
 static void count(unsigned long *tab, int err)
 {
 	tab[err > 0 && err < 134 ? err : 134]++;
+	/* listxattr's answer for a layer without an xattr table */
+	if (tab == st.walk_err && err != EOPNOTSUPP)
+		st.walk_errors++;
 }
 
-/* Walk the directory DFD; every error counted, never fatal. */
+/*
+ * Walk the directory DFD; every error counted, never fatal. st.cut is set
+ * when a directory is not read to its end: getdents fails, a directory
+ * does not open, or a bound is reached.
+ */
 static void walk(int dfd, int depth)
 {
 	static char data[1 << 16];
@@ -180,8 +264,10 @@ static void walk(int dfd, int depth)
 		return;
 	for (;;) {
 		got = syscall(SYS_getdents64, dfd, buf, 16384);
-		if (got < 0)
+		if (got < 0) {
 			count(st.walk_err, errno);
+			st.cut = true;
+		}
 		if (got <= 0)
 			break;
 		for (off = 0; off < got && st.entries < walk_limit; nents++) {
@@ -207,6 +293,7 @@ static void walk(int dfd, int depth)
 					    O_CLOEXEC | O_NONBLOCK);
 				if (fd < 0) {
 					count(st.walk_err, errno);
+					st.cut |= S_ISDIR(s.st_mode);
 					continue;
 				}
 				n = flistxattr(fd, names, sizeof(names));
@@ -224,12 +311,16 @@ static void walk(int dfd, int depth)
 						count(st.walk_err, errno);
 				} else if (depth < MAX_DEPTH) {
 					walk(fd, depth + 1);
+				} else {
+					st.cut = true;
 				}
 				close(fd);
 			}
 		}
-		if (st.entries >= walk_limit)
+		if (st.entries >= walk_limit) {
+			st.cut = true;
 			break;
+		}
 	}
 	free(buf);
 }
@@ -368,7 +459,7 @@ int main(int argc, char **argv)
 	if (only != ~0ULL) {
 		struct rng r = { seed ^ (only * 0xd1342543de82ef95ULL) };
 
-		k = below(&r, NR_SEEDS);
+		k = pick_seed(&r);
 		mutate(&r, k, &mut, desc, sizeof(desc));
 		printf("# iter %llu: %s\n", only, desc);
 		if (outfile && write_blob(outfile, &mut))
@@ -397,7 +488,7 @@ int main(int argc, char **argv)
 		if (seconds && now_ms() - start > seconds * 1000LL)
 			break;
 		st.iters++;
-		k = below(&r, NR_SEEDS);
+		k = pick_seed(&r);
 		mutate(&r, k, &mut, desc, sizeof(desc));
 		bool two = below(&r, 3) == 0;
 		unsigned int style = below(&r, 4);
@@ -438,12 +529,20 @@ int main(int argc, char **argv)
 					count(st.walk_err, errno);
 				} else {
 					unsigned long before = st.entries;
+					unsigned long errs = st.walk_errors;
 
 					walk_limit = before + MAX_ENTRIES;
+					st.cut = false;
 					walk(dfd, 0);
 					close(dfd);
 					if (st.entries > before)
 						st.walked++;
+					st.full += !st.cut;
+					st.clean += !st.cut && errs == st.walk_errors;
+					printf("# iter %llu: walked %lu entries, %s, %lu error(s)\n",
+					       it, st.entries - before,
+					       st.cut ? "cut short" : "to the end",
+					       st.walk_errors - errs);
 				}
 				if (umount2(MNT, 0)) {
 					printf("# iter %llu: umount: %s\n", it, strerror(errno));
@@ -494,6 +593,9 @@ int main(int argc, char **argv)
 	       "%lu walked, %lu entries seen\n", st.iters,
 	       (now_ms() - start) / 1000, st.created, st.mounted, st.walked,
 	       st.entries);
+	printf("# full walks (every directory read to its end): %lu of %lu iterations (%.2f per iteration), %lu of them without an error\n",
+	       st.full, st.iters, st.iters ? (double)st.full / st.iters : 0.0,
+	       st.clean);
 	print_errs("create-stack", st.create_err);
 	print_errs("mount", st.mount_err);
 	print_errs("walk", st.walk_err);
