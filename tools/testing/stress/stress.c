@@ -499,10 +499,16 @@ static int fio_mount(void)
 			break;
 		usleep(100000);
 	}
-	if (fd < 0)
+	if (fd < 0) {
+		printf("# create-stack %s for fio: %s\n", rc->name,
+		       strerror(-fd));
 		return fd;
+	}
 	err = mount_stack(fd, FIO_MNT);
 	close(fd);
+	if (err)
+		printf("# mount %s on %s for fio: %s\n", rc->name, FIO_MNT,
+		       strerror(-err));
 	return err;
 }
 
@@ -531,17 +537,24 @@ static pid_t fio_start(int seconds, unsigned long long seed)
 	_exit(127);
 }
 
-/* Print what fio did (from its exit STATUS and ROOT/fio.out); 0: ok. */
-static int fio_report(int status, unsigned long *reads)
+/*
+ * Print what fio did (from its exit STATUS and ROOT/fio.out); 0: ok.
+ * STOPPED: we sent it SIGINT, after which it exits 128.
+ */
+static int fio_report(int status, bool stopped, unsigned long *reads)
 {
 	char line[16384], *f[10], *save, *p;
 	FILE *o = fopen(ROOT "/fio.out", "re");
-	int n = 0, ok;
+	int n = 0, ok, msgs = 0;
 	long long kib = 0, bw = 0, iops = 0, ms = 0, error = -1;
 
+	/* fio's messages (errors too) go to stdout with the terse lines */
 	while (o && fgets(line, sizeof(line), o)) {
-		if (strncmp(line, "3;", 2))
+		if (strncmp(line, "3;", 2)) {
+			if (msgs++ < 20)
+				printf("# fio: %s", line);
 			continue;
+		}
 		for (n = 0, p = strtok_r(line, ";", &save); p && n < 10;
 		     p = strtok_r(NULL, ";", &save))
 			f[n++] = p;
@@ -557,11 +570,14 @@ static int fio_report(int status, unsigned long *reads)
 	if (o)
 		fclose(o);
 	*reads = kib / 4;
-	printf("# fio: %lu random 4 KiB reads (psync and mmap) of %s in %s: %lld IOPS, %.1f MiB/s over %.1f s, error %lld, exit %d\n",
+	printf("# fio: %lu random 4 KiB reads (psync and mmap) of %s in %s: %lld IOPS, %.1f MiB/s over %.1f s, error %lld, exit %d%s\n",
 	       *reads, fio_files, recipes[FIO_RECIPE].name, iops, bw / 1024.0,
 	       ms / 1000.0, error,
-	       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-	ok = WIFEXITED(status) && !WEXITSTATUS(status) && !error && kib > 0;
+	       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+	       stopped ? " (stopped with the threads: SIGINT)" : "");
+	ok = WIFEXITED(status) &&
+	     (!WEXITSTATUS(status) || (stopped && WEXITSTATUS(status) == 128)) &&
+	     !error && kib > 0;
 	if (!ok) {
 		o = fopen(ROOT "/fio.err", "re");
 		for (n = 0; o && n < 20 && fgets(line, sizeof(line), o); n++)
@@ -584,6 +600,7 @@ int main(int argc, char **argv)
 	struct klog klog;
 	unsigned long fio_reads = 0;
 	int fio_status = 0, fio_err;
+	bool fio_stopped = false;
 	pid_t fio;
 	bool leaks;
 
@@ -659,6 +676,8 @@ int main(int argc, char **argv)
 	ctl = ctl_open();
 	err = fio_mount();
 	if (err) {
+		fflush(stdout);
+		run("{ cat /proc/fs/atomfs/stats; ls /proc/fs/atomfs; grep . /sys/module/atomfs/parameters/*; } 2>&1 | sed 's/^/# /'");
 		printf("Bail out! cannot mount %s for fio on %s: %s\n",
 		       recipes[FIO_RECIPE].name, FIO_MNT, strerror(-err));
 		return 1;
@@ -718,10 +737,20 @@ int main(int argc, char **argv)
 		pthread_join(mt[i], NULL);
 	pthread_join(ft, NULL);
 	end = now_ms();
-	/* fio stops by itself at the end of its runtime (SECONDS). */
-	for (i = 0; i < STUCK_SECONDS * 10 && !waitpid(fio, &fio_status, WNOHANG); i++)
+	/*
+	 * fio's runtime is SECONDS from its start, which comes seconds after
+	 * the threads' (TCG, 60 libraries to load): stop it with the threads,
+	 * as ^C does (it prints its figures and exits 128).
+	 */
+	if (!waitpid(fio, &fio_status, WNOHANG)) {
+		kill(fio, SIGINT);
+		fio_stopped = true;
+	} else {
+		fio = 0;
+	}
+	for (i = 0; fio && i < STUCK_SECONDS * 10 && !waitpid(fio, &fio_status, WNOHANG); i++)
 		usleep(100000);
-	if (i == STUCK_SECONDS * 10) {
+	if (fio && i == STUCK_SECONDS * 10) {
 		printf("# fio still running %d s after the run; blocked tasks and held locks: see the kernel log (sysrq w, d)\n",
 		       STUCK_SECONDS);
 		klog_dump_blocked();
@@ -749,7 +778,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < (int)NR_RECIPES; i++)
 		printf("#   walks of %-14s %lu\n", recipes[i].name,
 		       sigs[i].walks);
-	fio_err = fio_report(fio_status, &fio_reads);
+	fio_err = fio_report(fio_status, fio_stopped, &fio_reads);
 	printf("# kernel log: %lu record(s) read, %lu report(s)\n",
 	       klog.records, klog.bad);
 	leaks = mounts || loops_after > 0 || stacks;
