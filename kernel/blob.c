@@ -336,6 +336,27 @@ static bool atomfs_blob_can_direct(struct atomfs_blob *blob)
 }
 
 /*
+ * The logical block size of @file's device: as loop does for a file it
+ * reads directly, that of the disk under the file's filesystem, so that a
+ * blob on a disk with 4 KiB sectors gets direct I/O (squashfs then reads
+ * whole 4 KiB blocks); 512 where the file cannot do direct I/O, has no
+ * such disk, or is not a whole number of those blocks (an unverified blob
+ * may be padded to 512 only; a verified one is padded to 4096).
+ */
+static unsigned int atomfs_blob_block_size(struct file *file)
+{
+	struct block_device *sb_bdev = file_inode(file)->i_sb->s_bdev;
+	unsigned int size;
+
+	if (!sb_bdev || !(file->f_mode & FMODE_CAN_ODIRECT))
+		return SECTOR_SIZE;
+	size = bdev_logical_block_size(sb_bdev);
+	if (size > 4096 || !IS_ALIGNED(i_size_read(file_inode(file)), size))
+		return SECTOR_SIZE;
+	return size;
+}
+
+/*
  * Make the device of @file (from atomfs_layer_open_file()); the blob takes
  * over the file reference and its write denial, also on failure.
  */
@@ -372,7 +393,8 @@ struct atomfs_blob *atomfs_blob_create(struct file *file)
 	if (err)
 		goto out_ida;
 
-	disk = atomfs_blob_alloc_disk(&blob->tag_set, blob);
+	disk = atomfs_blob_alloc_disk(&blob->tag_set, blob,
+				      atomfs_blob_block_size(file));
 	err = PTR_ERR(disk);
 	if (IS_ERR(disk))
 		goto out_tags;
