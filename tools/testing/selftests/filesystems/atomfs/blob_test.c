@@ -32,6 +32,7 @@
 
 #include <linux/fs.h>
 #include <linux/io_uring.h>
+#include <linux/loop.h>
 #include <linux/magic.h>
 #include "atomfs_util.h"
 #include "kselftest_harness.h"
@@ -793,7 +794,7 @@ TEST_F(blob, held_local_layer_reused_without_hash)
  * stack fails with EBADMSG, the layer is marked bad (the first stack's
  * mount shows unverified) and never handed out again.
  */
-TEST_F(blob, held_layer_on_9p_hashed_again)
+TEST_F_TIMEOUT(blob, held_layer_on_9p_hashed_again, 300)
 {
 	long long hashed, reused, size = file_size(fixture("base.sqfs"));
 	char line[8192], c;
@@ -1160,6 +1161,54 @@ TEST_F(blob, held_layer_on_loop_disk_hashed_again)
 	close(b);
 	close(a);
 	/* the layer is released once its stacks are gone */
+	EXPECT_EQ(0, count_block("atomfsb"));
+	EXPECT_EQ(0, umount(dir));
+	EXPECT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
+}
+
+/*
+ * A blob on a disk with 4 KiB logical blocks (ext4 with 4 KiB blocks on a
+ * loop device set to 4096-byte blocks): the layer's device takes the
+ * disk's logical block size, as loop does, so it reads the blob with
+ * direct I/O, and reading every file through the stack leaves none of the
+ * blob's pages cached. With 512-byte blocks it would read buffered.
+ */
+TEST_F(blob, four_k_sector_disk_gets_direct_io)
+{
+	char dev[64], dir[PATH_MAX], blob[PATH_MAX + 16], attr[128];
+	int loop, nr = -1, stack, ret, n;
+	long after;
+
+	loop = loop_attach(fixture("ext4-with-base.img"), true, &nr);
+	ASSERT_LE(0, loop) TH_LOG("loop: %s", strerror(-loop));
+	ASSERT_EQ(0, ioctl(loop, LOOP_SET_BLOCK_SIZE, 4096))
+		TH_LOG("LOOP_SET_BLOCK_SIZE: %s", strerror(errno));
+	snprintf(dev, sizeof(dev), "/dev/loop%d", nr);
+	snprintf(dir, sizeof(dir), WORK "/ext4k");
+	ASSERT_EQ(0, mkdir(dir, 0755));
+	ret = mount(dev, dir, "ext4", MS_RDONLY, NULL);
+	if (ret && errno == ENODEV) {
+		close(loop);
+		ASSERT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
+		SKIP(return, "this kernel has no ext4 (the debug kernel's config)");
+	}
+	ASSERT_EQ(0, ret) TH_LOG("mount %s (4 KiB blocks): %s", dev, strerror(errno));
+	close(loop); /* the mount holds it; autoclear at the umount */
+	snprintf(blob, sizeof(blob), "%s/base.sqfs", dir);
+	stack = blob_stack(blob, O_RDONLY);
+	ASSERT_LE(0, stack) TH_LOG("create-stack: %s", strerror(-stack));
+	ASSERT_EQ(0, find_blob_dev(dev, sizeof(dev)));
+	snprintf(attr, sizeof(attr), "/sys/block/%s/queue/logical_block_size",
+		 dev + 5);
+	EXPECT_TRUE(file_is(attr, "4096"));
+	ASSERT_EQ(0, mount_stack(stack, MNT));
+	n = read_tree(MNT);
+	EXPECT_LT(0, n);
+	after = cached_pages(blob);
+	EXPECT_EQ(0, after) TH_LOG("%ld of the blob's pages cached after reading %d files through the stack: no direct I/O",
+				   after, n);
+	EXPECT_EQ(0, umount(MNT));
+	close(stack);
 	EXPECT_EQ(0, count_block("atomfsb"));
 	EXPECT_EQ(0, umount(dir));
 	EXPECT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
