@@ -14,8 +14,10 @@
 #include <linux/fs_context.h>
 #include <linux/idr.h>
 #include <linux/magic.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uio.h>
@@ -152,6 +154,72 @@ static const struct block_device_operations atomfs_blob_fops = {
 	.free_disk = atomfs_blob_free_disk,
 };
 
+/* Page cache entries looked at between two chances to reschedule. */
+#define ATOMFS_PIN_SCAN_BATCH 4096
+/* Looks at the page cache for pins, 5 ms to 80 ms apart (memfd's). */
+#define ATOMFS_PIN_LAST_SCAN 4
+
+/*
+ * Does @mapping hold a folio that may be pinned for DMA (pin_user_pages():
+ * an io_uring fixed buffer, a device's DMA, ...)? Lockless, as filemap's
+ * own lookups: a folio freed and reused under us can only say "pinned"
+ * wrongly, which costs a wait; a folio that is pinned cannot be freed.
+ */
+static bool atomfs_mapping_pinned(struct address_space *mapping)
+{
+	XA_STATE(xas, &mapping->i_pages, 0);
+	unsigned int latency = 0;
+	bool pinned = false;
+	void *entry;
+
+	rcu_read_lock();
+	xas_for_each(&xas, entry, ULONG_MAX) {
+		if (xas_retry(&xas, entry))
+			continue;
+		if (!xa_is_value(entry) &&
+		    folio_maybe_dma_pinned((struct folio *)entry)) {
+			pinned = true;
+			break;
+		}
+		if (++latency < ATOMFS_PIN_SCAN_BATCH)
+			continue;
+		latency = 0;
+		xas_pause(&xas);
+		rcu_read_unlock();
+		cond_resched();
+		rcu_read_lock();
+	}
+	rcu_read_unlock();
+	return pinned;
+}
+
+/*
+ * The write denial stops new writers, not those that pinned pages of the
+ * file before it: a shared writable mapping registered as an io_uring
+ * fixed buffer, then unmapped and its file closed, still writes into the
+ * page cache. Refuse such a blob (ETXTBSY), as memfd refuses F_SEAL_WRITE
+ * (memfd_wait_for_pins()), after a short wait for pins that are only
+ * passing (a direct I/O in flight). No pin can be taken after the denial:
+ * a pin that writes needs a writable shared mapping, which keeps a file
+ * open for writing. See "Layers given as files" in atomfs.rst.
+ */
+static int atomfs_blob_wait_for_pins(struct file *file)
+{
+	int scan;
+
+	for (scan = 0; scan <= ATOMFS_PIN_LAST_SCAN; scan++) {
+		if (!atomfs_mapping_pinned(file->f_mapping))
+			return 0;
+		if (scan == ATOMFS_PIN_LAST_SCAN)
+			break;
+		if (schedule_timeout_killable((HZ << scan) / 200))
+			return -EINTR;
+	}
+	pr_warn_ratelimited("a page of blob %pD may be pinned for DMA by an earlier writer: refused\n",
+			    file);
+	return -ETXTBSY;
+}
+
 /*
  * The blob file of a descriptor with ATOMFS_LAYER_FILE, checked (a regular
  * file open for reading, exactly @desc->size bytes, a multiple of 512, or
@@ -186,12 +254,15 @@ struct file *atomfs_layer_open_file(const struct atomfs_layer *desc)
 	if (err)
 		goto out;
 	/* A writer may have changed the size between the check and the denial. */
-	if (i_size_read(file_inode(file)) != desc->size) {
-		allow_write_access(file);
-		err = -EMSGSIZE;
-		goto out;
-	}
+	err = -EMSGSIZE;
+	if (i_size_read(file_inode(file)) != desc->size)
+		goto out_allow;
+	err = atomfs_blob_wait_for_pins(file);
+	if (err)
+		goto out_allow;
 	return file;
+out_allow:
+	allow_write_access(file);
 out:
 	fput(file);
 	return ERR_PTR(err);
@@ -265,6 +336,27 @@ static bool atomfs_blob_can_direct(struct atomfs_blob *blob)
 }
 
 /*
+ * The logical block size of @file's device: as loop does for a file it
+ * reads directly, that of the disk under the file's filesystem, so that a
+ * blob on a disk with 4 KiB sectors gets direct I/O (squashfs then reads
+ * whole 4 KiB blocks); 512 where the file cannot do direct I/O, has no
+ * such disk, or is not a whole number of those blocks (an unverified blob
+ * may be padded to 512 only; a verified one is padded to 4096).
+ */
+static unsigned int atomfs_blob_block_size(struct file *file)
+{
+	struct block_device *sb_bdev = file_inode(file)->i_sb->s_bdev;
+	unsigned int size;
+
+	if (!sb_bdev || !(file->f_mode & FMODE_CAN_ODIRECT))
+		return SECTOR_SIZE;
+	size = bdev_logical_block_size(sb_bdev);
+	if (size > 4096 || !IS_ALIGNED(i_size_read(file_inode(file)), size))
+		return SECTOR_SIZE;
+	return size;
+}
+
+/*
  * Make the device of @file (from atomfs_layer_open_file()); the blob takes
  * over the file reference and its write denial, also on failure.
  */
@@ -301,7 +393,8 @@ struct atomfs_blob *atomfs_blob_create(struct file *file)
 	if (err)
 		goto out_ida;
 
-	disk = atomfs_blob_alloc_disk(&blob->tag_set, blob);
+	disk = atomfs_blob_alloc_disk(&blob->tag_set, blob,
+				      atomfs_blob_block_size(file));
 	err = PTR_ERR(disk);
 	if (IS_ERR(disk))
 		goto out_tags;

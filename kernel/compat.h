@@ -307,7 +307,9 @@ static inline ssize_t atomfs_do_getxattr(struct dentry *real, const char *name,
 }
 
 /*
- * The disk of a layer blob (blob.c): limits are set at allocation from 6.9,
+ * The disk of a layer blob (blob.c), with logical blocks of @block_size
+ * (512 or that of the disk under the blob's filesystem, at most 4096):
+ * limits are set at allocation from 6.9,
  * and block_device_operations.open takes the gendisk and a blk_mode_t from
  * 6.5.
  */
@@ -315,11 +317,12 @@ static inline ssize_t atomfs_do_getxattr(struct dentry *real, const char *name,
 #define ATOMFS_BLOB_MAX_SEGMENTS 256
 
 static inline struct gendisk *atomfs_blob_alloc_disk(struct blk_mq_tag_set *set,
-						     void *queuedata)
+						     void *queuedata,
+						     unsigned int block_size)
 {
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
 	struct queue_limits lim = {
-		.logical_block_size = SECTOR_SIZE,
+		.logical_block_size = block_size,
 		.physical_block_size = PAGE_SIZE,
 		.max_hw_sectors = ATOMFS_BLOB_MAX_SECTORS,
 		.max_segments = ATOMFS_BLOB_MAX_SEGMENTS,
@@ -331,7 +334,7 @@ static inline struct gendisk *atomfs_blob_alloc_disk(struct blk_mq_tag_set *set,
 
 	if (IS_ERR(disk))
 		return disk;
-	blk_queue_logical_block_size(disk->queue, SECTOR_SIZE);
+	blk_queue_logical_block_size(disk->queue, block_size);
 	blk_queue_physical_block_size(disk->queue, PAGE_SIZE);
 	blk_queue_max_hw_sectors(disk->queue, ATOMFS_BLOB_MAX_SECTORS);
 	blk_queue_max_segments(disk->queue, ATOMFS_BLOB_MAX_SEGMENTS);

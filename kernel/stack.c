@@ -462,6 +462,31 @@ out:
 	return err;
 }
 
+/*
+ * The last check before a create-stack succeeds: every layer given with a
+ * digest must still be verified. Another caller's hash of a shared layer
+ * may have found it changed (atomfs_held_mark_bad()) after ours matched;
+ * a layer is never verified again once marked bad, so this read decides.
+ * See "Concurrent re-hashes" in atomfs.rst.
+ */
+static int atomfs_stack_check_verified(struct atomfs_stack *stack,
+				       const struct atomfs_layer *descs,
+				       u32 *failed_layer)
+{
+	unsigned int i;
+
+	for (i = 0; i < stack->nr_layers; i++) {
+		if (!atomfs_has_digest(&descs[i]) ||
+		    (READ_ONCE(stack->layers[i]->flags) & ATOMFS_INFO_VERIFIED))
+			continue;
+		pr_warn_ratelimited("layer %u was found changed by another stack's hash: refused\n",
+				    i);
+		*failed_layer = i;
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 /* Release what set-up still holds; publish the failure of what we own. */
 static void atomfs_setup_cleanup(struct atomfs_setup *setup, unsigned int nr,
 				 int err)
@@ -536,6 +561,9 @@ atomfs_stack_build(const struct atomfs_create_stack *args,
 	if (err)
 		goto out;
 	err = atomfs_stack_layout(stack);
+	if (err)
+		goto out;
+	err = atomfs_stack_check_verified(stack, descs, failed_layer);
 	if (err)
 		goto out;
 	stack->id = atomic64_inc_return(&atomfs_next_stack_id);

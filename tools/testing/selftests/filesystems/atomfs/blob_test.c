@@ -31,6 +31,8 @@
 #include <unistd.h>
 
 #include <linux/fs.h>
+#include <linux/io_uring.h>
+#include <linux/loop.h>
 #include <linux/magic.h>
 #include "atomfs_util.h"
 #include "kselftest_harness.h"
@@ -40,6 +42,8 @@
 #define MNT WORK "/mnt"
 #define MNT2 WORK "/mnt2"
 #define VM_DISK "/etc/vm-disk"
+/* The debug kernel's fault and delay knobs (kernel/fault.c). */
+#define KNOB "/sys/kernel/debug/atomfs/"
 
 /* The blob and a hard link to it, where blob_store() put them. */
 static char BLOB[PATH_MAX], LINK[PATH_MAX];
@@ -76,8 +80,8 @@ static int find_blob_dev(char *name, size_t size)
 	return n == 1 ? 0 : -ENOENT;
 }
 
-/* A stack over the blob file PATH, opened with OFLAGS, verified. */
-static int blob_stack(const char *path, int oflags)
+/* A stack over the blob file PATH (the fixture NAME), opened with OFLAGS, verified. */
+static int blob_stack_of(const char *path, int oflags, const char *name)
 {
 	struct atomfs_layer l;
 	int fd, stack, err;
@@ -92,7 +96,7 @@ static int blob_stack(const char *path, int oflags)
 		return err;
 	}
 	layer_init(&l, fd, ATOMFS_LAYER_FILE, st.st_size);
-	err = digest_of("base.sqfs", &l.digest);
+	err = digest_of(name, &l.digest);
 	if (err) {
 		close(fd);
 		return err;
@@ -100,6 +104,11 @@ static int blob_stack(const char *path, int oflags)
 	stack = create_stack(&l, 1, 0, NULL);
 	close(fd);
 	return stack;
+}
+
+static int blob_stack(const char *path, int oflags)
+{
+	return blob_stack_of(path, oflags, "base.sqfs");
 }
 
 /* Is at least one name listed in DIR? */
@@ -164,7 +173,7 @@ static long long stat_of(const char *key)
  * what a 9p server or another client could do. NULL, or why not.
  */
 static char SHARED_LINK[PATH_MAX];
-static const char *share_blob(void)
+static const char *share_fixture(const char *name)
 {
 	char line[8192], src[256], mp[PATH_MAX], fstype[64], dir[PATH_MAX];
 	const char *top = getenv("ATOMFS_TOP");
@@ -194,9 +203,14 @@ static const char *share_blob(void)
 	snprintf(SHARED, sizeof(SHARED), "%s/blob_test_9p.sqfs", dir);
 	snprintf(SHARED_LINK, sizeof(SHARED_LINK), "%s/blob_test_9p.link", dir);
 	unlink(SHARED_LINK);
-	if (copy_file(fixture("base.sqfs"), SHARED) || link(SHARED, SHARED_LINK))
-		return "cannot copy base.sqfs onto the 9p share";
+	if (copy_file(fixture(name), SHARED) || link(SHARED, SHARED_LINK))
+		return "cannot copy the fixture onto the 9p share";
 	return NULL;
+}
+
+static const char *share_blob(void)
+{
+	return share_fixture("base.sqfs");
 }
 
 FIXTURE(blob) {
@@ -230,6 +244,11 @@ FIXTURE_SETUP(blob)
 
 FIXTURE_TEARDOWN(blob)
 {
+	/* A test that stopped half-way may have left a delay set. */
+	if (!access(KNOB "delay_point", W_OK)) {
+		write_file(KNOB "delay_ms", "0", 1, 0600);
+		write_file(KNOB "delay_point", "0", 1, 0600);
+	}
 	umount_below(WORK, false);
 	if (SHARED[0]) {
 		unlink(SHARED);
@@ -775,7 +794,7 @@ TEST_F(blob, held_local_layer_reused_without_hash)
  * stack fails with EBADMSG, the layer is marked bad (the first stack's
  * mount shows unverified) and never handed out again.
  */
-TEST_F(blob, held_layer_on_9p_hashed_again)
+TEST_F_TIMEOUT(blob, held_layer_on_9p_hashed_again, 300)
 {
 	long long hashed, reused, size = file_size(fixture("base.sqfs"));
 	char line[8192], c;
@@ -819,6 +838,294 @@ TEST_F(blob, held_layer_on_9p_hashed_again)
 	EXPECT_EQ(0, count_block("atomfsb"));
 }
 
+/* An io_uring with raw system calls (no liburing here): one SQE at a time. */
+struct uring {
+	int fd;
+	unsigned int *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail,
+		*cq_mask;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+	void *sq, *cq;
+	size_t sq_size, cq_size, sqes_size;
+};
+
+static int uring_init(struct uring *u)
+{
+	struct io_uring_params p;
+
+	memset(&p, 0, sizeof(p));
+	memset(u, 0, sizeof(*u));
+	u->fd = syscall(__NR_io_uring_setup, 4, &p);
+	if (u->fd < 0)
+		return -errno;
+	u->sq_size = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
+	u->cq_size = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	u->sqes_size = p.sq_entries * sizeof(struct io_uring_sqe);
+	u->sq = mmap(NULL, u->sq_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     u->fd, IORING_OFF_SQ_RING);
+	u->cq = mmap(NULL, u->cq_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     u->fd, IORING_OFF_CQ_RING);
+	u->sqes = mmap(NULL, u->sqes_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       u->fd, IORING_OFF_SQES);
+	if (u->sq == MAP_FAILED || u->cq == MAP_FAILED ||
+	    u->sqes == MAP_FAILED)
+		return -ENOMEM;
+	u->sq_tail = (unsigned int *)((char *)u->sq + p.sq_off.tail);
+	u->sq_mask = (unsigned int *)((char *)u->sq + p.sq_off.ring_mask);
+	u->sq_array = (unsigned int *)((char *)u->sq + p.sq_off.array);
+	u->cq_head = (unsigned int *)((char *)u->cq + p.cq_off.head);
+	u->cq_tail = (unsigned int *)((char *)u->cq + p.cq_off.tail);
+	u->cq_mask = (unsigned int *)((char *)u->cq + p.cq_off.ring_mask);
+	u->cqes = (struct io_uring_cqe *)((char *)u->cq + p.cq_off.cqes);
+	return 0;
+}
+
+static void uring_end(struct uring *u)
+{
+	if (u->sqes && u->sqes != MAP_FAILED)
+		munmap(u->sqes, u->sqes_size);
+	if (u->cq && u->cq != MAP_FAILED)
+		munmap(u->cq, u->cq_size);
+	if (u->sq && u->sq != MAP_FAILED)
+		munmap(u->sq, u->sq_size);
+	if (u->fd >= 0)
+		close(u->fd);
+}
+
+/* IORING_OP_READ_FIXED of LEN bytes of FD at 0 into BUF (buffer 0). */
+static int uring_read_fixed(struct uring *u, int fd, void *buf,
+			    unsigned int len)
+{
+	unsigned int tail = *u->sq_tail, idx = tail & *u->sq_mask, head;
+	struct io_uring_sqe *sqe = &u->sqes[idx];
+
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_READ_FIXED;
+	sqe->fd = fd;
+	sqe->addr = (uintptr_t)buf;
+	sqe->len = len;
+	sqe->buf_index = 0;
+	u->sq_array[idx] = idx;
+	__atomic_store_n(u->sq_tail, tail + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, u->fd, 1, 1, IORING_ENTER_GETEVENTS,
+		    NULL, 0) < 0)
+		return -errno;
+	head = *u->cq_head;
+	if (head == __atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE))
+		return -EIO;
+	__atomic_store_n(u->cq_head, head + 1, __ATOMIC_RELEASE);
+	return u->cqes[head & *u->cq_mask].res;
+}
+
+/*
+ * Pins taken before the write denial: the last page of a tmpfs blob, mapped
+ * shared and writable, is registered as an io_uring fixed buffer (pinned),
+ * then unmapped and its file closed, so nothing has the blob open for
+ * writing any more. A stack of it must be refused (ETXTBSY): otherwise a
+ * READ_FIXED into that buffer after the hash changes what the layer's
+ * device serves. Once the buffer is unregistered the blob is taken.
+ * io_uring only registers shmem mappings of files, so the blob is on the
+ * test's tmpfs whatever the store; the debug kernel has no io_uring.
+ */
+TEST_F(blob, io_uring_pinned_blob_refused)
+{
+	long long size = file_size(fixture("base.sqfs"));
+	const char *blob = WORK "/pinned.sqfs", *src = WORK "/bytes";
+	char page[4096], dev[64];
+	struct iovec iov;
+	struct uring u;
+	int fd, sfd, stack, ret;
+	char *map;
+
+	ret = uring_init(&u);
+	if (ret == -ENOSYS) {
+		uring_end(&u);
+		SKIP(return, "this kernel has no io_uring (the debug kernel's config)");
+	}
+	ASSERT_EQ(0, ret) TH_LOG("io_uring_setup: %s", strerror(-ret));
+	ASSERT_EQ(0, copy_file(fixture("base.sqfs"), blob));
+	memset(page, 0x5a, sizeof(page));
+	ASSERT_EQ(0, write_file(src, page, sizeof(page), 0600));
+
+	fd = open(blob, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	iov.iov_base = map + size - sizeof(page);
+	iov.iov_len = sizeof(page);
+	ASSERT_EQ(0, syscall(__NR_io_uring_register, u.fd,
+			     IORING_REGISTER_BUFFERS, &iov, 1))
+		TH_LOG("IORING_REGISTER_BUFFERS: %s", strerror(errno));
+	munmap(map, size);
+	close(fd);
+
+	stack = blob_stack(blob, O_RDONLY);
+	EXPECT_EQ(-ETXTBSY, stack)
+		TH_LOG("create-stack over a pinned blob: %s",
+		       stack < 0 ? strerror(-stack) : "succeeded");
+	if (stack >= 0) {
+		/* What the pin can do now: the device serves other bytes. */
+		sfd = open(src, O_RDONLY | O_CLOEXEC);
+		ASSERT_LE(0, sfd);
+		EXPECT_EQ((int)sizeof(page),
+			  uring_read_fixed(&u, sfd, iov.iov_base, sizeof(page)));
+		close(sfd);
+		ASSERT_EQ(0, find_blob_dev(dev, sizeof(dev)));
+		fd = open(dev, O_RDONLY | O_CLOEXEC);
+		ASSERT_LE(0, fd);
+		memset(page, 0, sizeof(page));
+		EXPECT_EQ((ssize_t)sizeof(page),
+			  pread(fd, page, sizeof(page), size - sizeof(page)));
+		close(fd);
+		TH_LOG("after the hash, the verified layer's device serves 0x%02x at its last page (0x5a: what READ_FIXED wrote)",
+		       (unsigned char)page[0]);
+		close(stack);
+	}
+	ASSERT_EQ(0, syscall(__NR_io_uring_register, u.fd,
+			     IORING_UNREGISTER_BUFFERS, NULL, 0));
+	uring_end(&u);
+	/* The refusal gave the denial back; unpinned, the blob is taken. */
+	EXPECT_EQ(0, try_open(blob, O_WRONLY));
+	if (stack >= 0)
+		ASSERT_EQ(0, copy_file(fixture("base.sqfs"), blob));
+	stack = blob_stack(blob, O_RDONLY);
+	EXPECT_LE(0, stack) TH_LOG("create-stack: %s", strerror(-stack));
+	if (stack >= 0)
+		close(stack);
+	unlink(blob);
+	unlink(src);
+}
+
+#define DELAY_BEFORE_MOUNT "2" /* ATOMFS_DELAY_BEFORE_MOUNT */
+#define MIB (1024 * 1024)
+
+/* A stack of the 9p copy SHARED over a second layer FILE with digest D. */
+struct two_layer_stack {
+	const char *file;
+	struct atomfs_digest d;
+	int ret;		/* the stack fd or -errno */
+	volatile int done;
+};
+
+static void *create_two_layer_stack(void *arg)
+{
+	struct two_layer_stack *t = arg;
+	struct atomfs_layer l[2];
+	int fd0, fd1;
+
+	fd0 = open(SHARED, O_RDONLY | O_CLOEXEC);
+	fd1 = open(t->file, O_RDONLY | O_CLOEXEC);
+	if (fd0 < 0 || fd1 < 0) {
+		t->ret = -errno;
+	} else {
+		layer_init(&l[0], fd0, ATOMFS_LAYER_FILE, file_size(SHARED));
+		layer_init(&l[1], fd1, ATOMFS_LAYER_FILE, file_size(t->file));
+		t->ret = digest_of("top_ovl.sqfs", &l[0].digest);
+		l[1].digest = t->d;
+		if (!t->ret)
+			t->ret = create_stack(l, 2, 0, NULL);
+	}
+	if (fd0 >= 0)
+		close(fd0);
+	if (fd1 >= 0)
+		close(fd1);
+	__atomic_store_n(&t->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/*
+ * Two stacks hash the same held 9p layer (top_ovl.sqfs, 4 KiB: quick to
+ * hash again over 9p) at once, and the blob changes in between: B's hash
+ * reads the old bytes and matches, then A's reads the new ones and marks
+ * the layer bad while B is still setting up its other layer. B must not
+ * succeed with a layer that is no longer verified (EBADMSG, "Concurrent
+ * re-hashes" in atomfs.rst). The debug kernel's delay knob holds B 3 s
+ * before its second layer's mount; elsewhere that layer is base.sqfs
+ * padded to 64 MiB, still being hashed when A is done (2 CPUs, so 2 hash
+ * workers). B's 9p layer is hashed when its one chunk, the only one not a
+ * whole MiB, has been counted.
+ */
+TEST_F_TIMEOUT(blob, concurrent_rehash_mismatch_fails_both, 300)
+{
+	long long size = file_size(fixture("top_ovl.sqfs")), hashed;
+	bool knob = access(KNOB "delay_point", W_OK) == 0;
+	struct two_layer_stack b = { 0 };
+	char other[PATH_MAX + 16], c;
+	long long want, start;
+	const char *why;
+	pthread_t th;
+	int a, a2, fd;
+
+	why = share_fixture("top_ovl.sqfs");
+	if (why)
+		SKIP(return, "%s", why);
+	snprintf(other, sizeof(other), "%s.other", BLOB);
+	if (knob) {
+		ASSERT_EQ(0, copy_file(fixture("base.sqfs"), other));
+		ASSERT_EQ(0, digest_of("base.sqfs", &b.d));
+	} else {
+		ASSERT_EQ(0, copy_file(fixture("base.sqfs"), other));
+		ASSERT_EQ(0, truncate(other, 64LL * MIB));
+		ASSERT_EQ(0, sha256_file(other, &b.d));
+	}
+	b.file = other;
+	ASSERT_NE(0, size % MIB);
+	a = blob_stack_of(SHARED, O_RDONLY, "top_ovl.sqfs");
+	ASSERT_LE(0, a) TH_LOG("create-stack: %s", strerror(-a));
+
+	if (knob) {
+		ASSERT_EQ(0, write_file(KNOB "delay_ms", "3000", 4, 0600));
+		ASSERT_EQ(0, write_file(KNOB "delay_point", DELAY_BEFORE_MOUNT,
+					1, 0600));
+	}
+	hashed = stat_of("bytes_hashed");
+	want = knob ? size + file_size(other) : size;
+	ASSERT_EQ(0, pthread_create(&th, NULL, create_two_layer_stack, &b));
+	/* Wait for B's hash of the 9p layer (and on the knob, of both). */
+	start = now_ms();
+	while (now_ms() - start < 60000) {
+		long long d = stat_of("bytes_hashed") - hashed;
+
+		if (knob ? d >= want : d % MIB == size % MIB)
+			break;
+		usleep(1000);
+	}
+	ASSERT_GT(60000, now_ms() - start)
+		TH_LOG("B's hash of the 9p layer did not end within 60 s");
+	/* Change the 9p blob through its other name; A's hash sees it. */
+	fd = open(SHARED_LINK, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("%s: %s", SHARED_LINK, strerror(errno));
+	ASSERT_EQ(1, pread(fd, &c, 1, size - 1));
+	c ^= 0x5a;
+	ASSERT_EQ(1, pwrite(fd, &c, 1, size - 1));
+	close(fd);
+	a2 = blob_stack_of(SHARED, O_RDONLY, "top_ovl.sqfs");
+	EXPECT_EQ(-EBADMSG, a2)
+		TH_LOG("A: create-stack: %s", a2 < 0 ? strerror(-a2) : "succeeded");
+	if (a2 >= 0)
+		close(a2);
+	EXPECT_FALSE(__atomic_load_n(&b.done, __ATOMIC_SEQ_CST))
+		TH_LOG("B was done before A: the race was not reproduced (a slow hash of its second layer is needed)");
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	if (knob) {
+		write_file(KNOB "delay_ms", "0", 1, 0600);
+		write_file(KNOB "delay_point", "0", 1, 0600);
+	}
+	EXPECT_EQ(-EBADMSG, b.ret)
+		TH_LOG("B: create-stack with a layer marked bad meanwhile: %s",
+		       b.ret < 0 ? strerror(-b.ret) : "succeeded");
+	if (b.ret >= 0) {
+		/* A stack with a layer marked bad: require_verified refuses it. */
+		TH_LOG("B's mount: %s", mount_stack(b.ret, MNT2) ?
+		       strerror(errno) : "mounted");
+		umount(MNT2);
+		close(b.ret);
+	}
+	close(a);
+	unlink(other);
+	EXPECT_EQ(0, count_block("atomfsb"));
+}
+
 /*
  * A blob on ext4 mounted from a loop device: the disk's blocks come from a
  * file that this kernel's write denial does not cover, so a held layer
@@ -854,6 +1161,54 @@ TEST_F(blob, held_layer_on_loop_disk_hashed_again)
 	close(b);
 	close(a);
 	/* the layer is released once its stacks are gone */
+	EXPECT_EQ(0, count_block("atomfsb"));
+	EXPECT_EQ(0, umount(dir));
+	EXPECT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
+}
+
+/*
+ * A blob on a disk with 4 KiB logical blocks (ext4 with 4 KiB blocks on a
+ * loop device set to 4096-byte blocks): the layer's device takes the
+ * disk's logical block size, as loop does, so it reads the blob with
+ * direct I/O, and reading every file through the stack leaves none of the
+ * blob's pages cached. With 512-byte blocks it would read buffered.
+ */
+TEST_F(blob, four_k_sector_disk_gets_direct_io)
+{
+	char dev[64], dir[PATH_MAX], blob[PATH_MAX + 16], attr[128];
+	int loop, nr = -1, stack, ret, n;
+	long after;
+
+	loop = loop_attach(fixture("ext4-with-base.img"), true, &nr);
+	ASSERT_LE(0, loop) TH_LOG("loop: %s", strerror(-loop));
+	ASSERT_EQ(0, ioctl(loop, LOOP_SET_BLOCK_SIZE, 4096))
+		TH_LOG("LOOP_SET_BLOCK_SIZE: %s", strerror(errno));
+	snprintf(dev, sizeof(dev), "/dev/loop%d", nr);
+	snprintf(dir, sizeof(dir), WORK "/ext4k");
+	ASSERT_EQ(0, mkdir(dir, 0755));
+	ret = mount(dev, dir, "ext4", MS_RDONLY, NULL);
+	if (ret && errno == ENODEV) {
+		close(loop);
+		ASSERT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
+		SKIP(return, "this kernel has no ext4 (the debug kernel's config)");
+	}
+	ASSERT_EQ(0, ret) TH_LOG("mount %s (4 KiB blocks): %s", dev, strerror(errno));
+	close(loop); /* the mount holds it; autoclear at the umount */
+	snprintf(blob, sizeof(blob), "%s/base.sqfs", dir);
+	stack = blob_stack(blob, O_RDONLY);
+	ASSERT_LE(0, stack) TH_LOG("create-stack: %s", strerror(-stack));
+	ASSERT_EQ(0, find_blob_dev(dev, sizeof(dev)));
+	snprintf(attr, sizeof(attr), "/sys/block/%s/queue/logical_block_size",
+		 dev + 5);
+	EXPECT_TRUE(file_is(attr, "4096"));
+	ASSERT_EQ(0, mount_stack(stack, MNT));
+	n = read_tree(MNT);
+	EXPECT_LT(0, n);
+	after = cached_pages(blob);
+	EXPECT_EQ(0, after) TH_LOG("%ld of the blob's pages cached after reading %d files through the stack: no direct I/O",
+				   after, n);
+	EXPECT_EQ(0, umount(MNT));
+	close(stack);
 	EXPECT_EQ(0, count_block("atomfsb"));
 	EXPECT_EQ(0, umount(dir));
 	EXPECT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
