@@ -232,9 +232,16 @@ static void walk(struct __test_metadata *_metadata, FIXTURE_DATA(fault) *self,
 	points = cycle_points(self, ls);
 	ASSERT_GT(points, 0);
 	if (points > max_steps) {
+		const char *replay = getenv("ATOMFS_FAULT_FIRST");
+
 		stride = (points + max_steps - 1) / max_steps;
 		first = 1 + (int)(time(NULL) % stride);
+		/* the first point of a failed run, from its log */
+		if (replay && atoi(replay) > 0)
+			first = atoi(replay);
 	}
+	TH_LOG("walking points %d, %d, ... every %d of %d (replay with ATOMFS_FAULT_FIRST=%d)",
+	       first, first + stride, stride, points, first);
 
 	for (step = 1; step < 100000; step++) {
 		int fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
@@ -278,7 +285,7 @@ static void walk(struct __test_metadata *_metadata, FIXTURE_DATA(fault) *self,
 		}
 		/* Succeeded despite the fault: cycle() compared the bytes. */
 		ASSERT_TRUE(err == 0 || fault_errno(err))
-			TH_LOG("step %d: %s", step, err == -EWRONGDATA ?
+			TH_LOG("step %d (point %d): %s", step, point, err == -EWRONGDATA ?
 			       "read other bytes than the file's" : strerror(-err));
 		if (err) {
 			fails++;
@@ -307,14 +314,18 @@ TEST_F_TIMEOUT(fault, fail_nth_walk, 2400)
 
 /*
  * make check walks 60 of the file cycle's points (a different 60 each
- * minute); ATOMFS_FAULT_FILE_STEPS=100000 walks every one of them.
+ * second: the log names the first, ATOMFS_FAULT_FIRST replays it);
+ * ATOMFS_FAULT_FILE_STEPS=100000 walks every one of them.
  */
 #define FILE_STEPS 60
 TEST_F_TIMEOUT(fault, fail_nth_walk_file, 1800)
 {
 	const char *steps = getenv("ATOMFS_FAULT_FILE_STEPS");
 
-	walk(_metadata, self, &self->fls, steps ? atoi(steps) : FILE_STEPS);
+	int max = steps ? atoi(steps) : FILE_STEPS;
+
+	ASSERT_GT(max, 0) TH_LOG("ATOMFS_FAULT_FILE_STEPS=%s is no number of steps", steps);
+	walk(_metadata, self, &self->fls, max);
 }
 
 TEST_F_TIMEOUT(fault, verify_fault_attr, 900)
