@@ -23,6 +23,9 @@
  * mounted at ROOT/fio for the whole run; its layers are the ones the
  * mounters' stacks share. --fio-files NAME[:NAME...] reads other files of
  * that stack (a missing one shows that a failing fio fails the run).
+ * fio does not check what it reads: two more threads do random 4 KiB
+ * reads of that stack's /large (pread, and through a mapping) and check
+ * every byte against make-fixtures' pattern (stress.random_reads_verified).
  *
  * --mixed: the ioctl fuzzer runs at the same time (tools/testing/fuzz/run
  * --together), so create-stack may also meet a lowered max_layers.
@@ -32,8 +35,10 @@
  * and d), on any error from a read-only operation on
  * a mount, an unexpected errno from create, mount or umount, a walk that
  * differs, a successful rmmod, any report in the kernel log (/dev/kmsg from
- * the start of the run), fio exiting non-zero, reporting an error or no
- * read, or still running 2 minutes after its runtime, and loop devices,
+ * the start of the run), fio exiting non-zero, either of its jobs
+ * reporting an error or no read, or still running 2 minutes after its
+ * runtime, a checked read of /large that fails or differs, or none of
+ * either kind, and loop devices,
  * mounts or stacks left behind.
  */
 #include <pthread.h>
@@ -537,7 +542,7 @@ static pid_t fio_start(int seconds, unsigned long long seed)
 	if (setpriority(PRIO_PROCESS, 0, -10))
 		fprintf(stderr, "setpriority -10: %s\n", strerror(errno));
 	execlp("fio", "fio", "--output-format=terse", "--terse-version=3",
-	       "--group_reporting", "--thread", "--readonly", "--disk_util=0",
+	       "--thread", "--readonly", "--disk_util=0",
 	       "--nice=10",
 	       "--directory=" FIO_MNT, files, "--rw=randread", "--bs=4k",
 	       "--time_based", rt, rs, "--name=psync", "--ioengine=psync",
@@ -554,11 +559,13 @@ static int fio_report(int status, bool stopped, unsigned long *reads)
 {
 	char line[16384], *f[10], *save, *p;
 	FILE *o = fopen(ROOT "/fio.out", "re");
-	int n = 0, ok, msgs = 0;
-	long long kib = 0, bw = 0, iops = 0, ms = 0, error = -1;
+	int n = 0, ok, msgs = 0, jobs = 0, jobs_ok = 0;
 
+	*reads = 0;
 	/* fio's messages (errors too) go to stdout with the terse lines */
 	while (o && fgets(line, sizeof(line), o)) {
+		long long kib, bw, iops, ms, error;
+
 		if (strncmp(line, "3;", 2)) {
 			if (msgs++ < 20)
 				printf("# fio: %s", line);
@@ -570,25 +577,31 @@ static int fio_report(int status, bool stopped, unsigned long *reads)
 		if (n < 10)
 			continue;
 		/* terse v3: version;fio;job;group;error;KiB;KiB/s;IOPS;ms */
+		jobs++;
 		error = atoll(f[4]);
 		kib = atoll(f[5]);
 		bw = atoll(f[6]);
 		iops = atoll(f[7]);
 		ms = atoll(f[8]);
+		*reads += kib / 4;
+		jobs_ok += !error && kib > 0;
+		printf("# fio job %s: %lld random 4 KiB reads of %s in %s: %lld IOPS, %.1f MiB/s over %.1f s, error %lld%s\n",
+		       f[2], kib / 4, fio_files, recipes[FIO_RECIPE].name, iops,
+		       bw / 1024.0, ms / 1000.0, error,
+		       !error && kib > 0 ? "" : " (a job must read, without error)");
 	}
 	if (o)
 		fclose(o);
-	*reads = kib / 4;
-	printf("# fio: %lu random 4 KiB reads (psync and mmap) of %s in %s: %lld IOPS, %.1f MiB/s over %.1f s, error %lld, exit %d%s\n",
-	       *reads, fio_files, recipes[FIO_RECIPE].name, iops, bw / 1024.0,
-	       ms / 1000.0, error,
+	printf("# fio: %d job(s) reported, %d read without error; exit %d%s\n",
+	       jobs, jobs_ok,
 	       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
 	       stopped ? " (stopped with the threads: SIGINT)" : "");
 	if (stopped && WIFSIGNALED(status) && WTERMSIG(status) == SIGINT)
 		printf("# fio had not begun its jobs when the run ended (it starts slowly: see the comment in fio_start)\n");
+	/* two jobs: psync and mmap */
 	ok = WIFEXITED(status) &&
 	     (!WEXITSTATUS(status) || (stopped && WEXITSTATUS(status) == 128)) &&
-	     !error && kib > 0;
+	     jobs == 2 && jobs_ok == 2;
 	if (!ok) {
 		o = fopen(ROOT "/fio.err", "re");
 		for (n = 0; o && n < 20 && fgets(line, sizeof(line), o); n++)
@@ -599,11 +612,99 @@ static int fio_report(int status, bool stopped, unsigned long *reads)
 	return ok ? 0 : -1;
 }
 
+/*
+ * Beside fio, which does not look at what it reads: random 4 KiB reads of
+ * FIO_MNT/large, by pread and through a mapping, each byte checked against
+ * make-fixtures' pattern (8-byte word i: le32 i, le32 i ^ 0xa5a5a5a5).
+ */
+#define LARGE_XOR 0xa5a5a5a5u
+#define LARGE_SIZE (6 << 20)
+static struct {
+	unsigned long reads[2], bad, errs;
+} chk;
+
+static unsigned char large_byte(uint64_t pos)
+{
+	uint32_t i = pos / 8, b = pos % 8;
+
+	return (b < 4 ? i : i ^ LARGE_XOR) >> 8 * (b % 4);
+}
+
+/* 0 if BUF (LEN bytes read at POS) holds the pattern; else reports once. */
+static int large_check(const unsigned char *buf, size_t len, uint64_t pos,
+		       const char *how)
+{
+	size_t j;
+
+	for (j = 0; j < len; j++) {
+		if (buf[j] == large_byte(pos + j))
+			continue;
+		if (__atomic_add_fetch(&chk.bad, 1, __ATOMIC_RELAXED) <= 5)
+			printf("# %s of %s/large at %llu: byte %llu is 0x%02x, not 0x%02x\n",
+			       how, FIO_MNT, (unsigned long long)pos,
+			       (unsigned long long)(pos + j), buf[j],
+			       large_byte(pos + j));
+		return -1;
+	}
+	return 0;
+}
+
+static void chk_error(const char *what)
+{
+	if (__atomic_add_fetch(&chk.errs, 1, __ATOMIC_RELAXED) <= 5)
+		printf("# %s of %s/large: %s\n", what, FIO_MNT, strerror(errno));
+}
+
+/* ARG: 0 pread, 1 mmap */
+static void *checker(void *arg)
+{
+	int how = (int)(intptr_t)arg, fd;
+	uint64_t s = 0x5eed + how;
+	unsigned char buf[4096], *map = MAP_FAILED;
+
+	fd = open(FIO_MNT "/large", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		chk_error("open");
+		return NULL;
+	}
+	if (how) {
+		map = mmap(NULL, LARGE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+		if (map == MAP_FAILED) {
+			chk_error("mmap");
+			close(fd);
+			return NULL;
+		}
+	}
+	while (!stop) {
+		uint64_t pos = rnd(&s) % (LARGE_SIZE - sizeof(buf) + 1);
+
+		if (how) {
+			memcpy(buf, map + pos, sizeof(buf));
+		} else {
+			ssize_t n = pread(fd, buf, sizeof(buf), pos);
+
+			if (n != (ssize_t)sizeof(buf)) {
+				if (n >= 0)
+					errno = EIO;
+				chk_error("pread");
+				break;
+			}
+		}
+		if (large_check(buf, sizeof(buf), pos, how ? "mmap read" : "pread"))
+			break;
+		__atomic_add_fetch(&chk.reads[how], 1, __ATOMIC_RELAXED);
+	}
+	if (how)
+		munmap(map, LARGE_SIZE);
+	close(fd);
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	int seconds = 60, nr_readers = 4, nr_mounters = 2, i, err, ctl;
 	int loops_before, loops_after, mounts, stacks;
-	pthread_t rt[MAX_READERS], mt[MAX_MOUNTERS], ft;
+	pthread_t rt[MAX_READERS], mt[MAX_MOUNTERS], ft, ct[2];
 	struct targ ta[MAX_READERS + MAX_MOUNTERS + 1];
 	int nthreads;
 	unsigned long long seed = 1;
@@ -612,6 +713,7 @@ int main(int argc, char **argv)
 	unsigned long fio_reads = 0;
 	int fio_status = 0, fio_err;
 	bool fio_stopped = false;
+	bool chk_ok;
 	pid_t fio;
 	bool leaks;
 
@@ -637,7 +739,7 @@ int main(int argc, char **argv)
 	if (nr_readers < 1 || nr_readers > MAX_READERS || nr_mounters < 1 ||
 	    nr_mounters > MAX_MOUNTERS)
 		return 2;
-	printf("TAP version 13\n1..6\n");
+	printf("TAP version 13\n1..7\n");
 	printf("# stress: %d s, %d readers, %d mounters, seed %llu\n", seconds,
 	       nr_readers, nr_mounters, seed);
 	err = klog_open(&klog);
@@ -711,6 +813,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < nr_mounters; i++)
 		pthread_create(&mt[i], NULL, mounter, &ta[nr_readers + i]);
 	pthread_create(&ft, NULL, flipper, &ta[nthreads - 1]);
+	for (i = 0; i < 2; i++)
+		pthread_create(&ct[i], NULL, checker, (void *)(intptr_t)i);
 	for (;;) {
 		bool running = false;
 		long long now = now_ms();
@@ -733,6 +837,7 @@ int main(int argc, char **argv)
 				       klog.bad ? "not ok" : "ok");
 				printf("not ok 5 stress.nothing_left_behind # SKIP a thread is stuck\n");
 				printf("not ok 6 stress.fio_random_reads # SKIP a thread is stuck\n");
+				printf("not ok 7 stress.random_reads_verified # SKIP a thread is stuck\n");
 				fflush(stdout);
 				_exit(1);
 			}
@@ -747,6 +852,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < nr_mounters; i++)
 		pthread_join(mt[i], NULL);
 	pthread_join(ft, NULL);
+	for (i = 0; i < 2; i++)
+		pthread_join(ct[i], NULL);
 	end = now_ms();
 	/*
 	 * fio's runtime is SECONDS from its start, which comes seconds after
@@ -790,6 +897,9 @@ int main(int argc, char **argv)
 		printf("#   walks of %-14s %lu\n", recipes[i].name,
 		       sigs[i].walks);
 	fio_err = fio_report(fio_status, fio_stopped, &fio_reads);
+	printf("# checked reads of %s/large: %lu by pread, %lu through mmap; %lu mismatch(es), %lu error(s)\n",
+	       FIO_MNT, chk.reads[0], chk.reads[1], chk.bad, chk.errs);
+	chk_ok = !chk.bad && !chk.errs && chk.reads[0] && chk.reads[1];
 	printf("# kernel log: %lu record(s) read, %lu report(s)\n",
 	       klog.records, klog.bad);
 	leaks = mounts || loops_after > 0 || stacks;
@@ -806,6 +916,8 @@ int main(int argc, char **argv)
 	       stacks);
 	printf("%s 6 stress.fio_random_reads # %lu reads\n",
 	       fio_err ? "not ok" : "ok", fio_reads);
-	return errors || klog.bad || leaks || fio_err || !counts[C_WALK] ||
+	printf("%s 7 stress.random_reads_verified # %lu pread, %lu mmap reads checked\n",
+	       chk_ok ? "ok" : "not ok", chk.reads[0], chk.reads[1]);
+	return errors || klog.bad || leaks || fio_err || !chk_ok || !counts[C_WALK] ||
 			       !counts[C_MOUNT] || !counts[C_RMMOD] ? 1 : 0;
 }
