@@ -37,8 +37,9 @@
  * differs, a successful rmmod, any report in the kernel log (/dev/kmsg from
  * the start of the run), fio exiting non-zero, either of its jobs
  * reporting an error or no read, or still running 2 minutes after its
- * runtime, a checked read of /large that fails or differs, or none of
- * either kind, and loop devices,
+ * runtime, fio not having begun reading (a file of its mount open) 2
+ * minutes after the start, a checked read of /large that fails or
+ * differs, or none of either kind, and loop devices,
  * mounts or stacks left behind.
  */
 #include <pthread.h>
@@ -482,6 +483,9 @@ static void *flipper(void *arg)
 /* fio's stack: base+ovl (2 layers: a lowered max_layers may still allow
  * it), mounted at FIO_MNT before the threads start, unmounted at the end. */
 #define FIO_MNT ROOT "/fio"
+/* the run waits at most this long for fio to begin, then this long more */
+#define FIO_WAIT_SECONDS 120
+#define FIO_MIN_SECONDS 5
 #define FIO_RECIPE 1
 static const char *fio_files = "large:sparse";
 
@@ -700,6 +704,31 @@ static void *checker(void *arg)
 	return NULL;
 }
 
+/* Has fio (PID) a file under FIO_MNT open, i.e. begun its jobs? */
+static bool fio_begun(pid_t pid)
+{
+	char dir[64], path[PATH_MAX + 64], target[PATH_MAX];
+	struct dirent *d;
+	bool found = false;
+	DIR *dp;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	dp = opendir(dir);
+	while (dp && !found && (d = readdir(dp))) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = 0;
+		found = !strncmp(target, FIO_MNT "/", strlen(FIO_MNT "/"));
+	}
+	if (dp)
+		closedir(dp);
+	return found;
+}
+
 int main(int argc, char **argv)
 {
 	int seconds = 60, nr_readers = 4, nr_mounters = 2, i, err, ctl;
@@ -713,6 +742,8 @@ int main(int argc, char **argv)
 	unsigned long fio_reads = 0;
 	int fio_status = 0, fio_err;
 	bool fio_stopped = false;
+	long long fio_began = 0;
+	bool fio_done = false, fio_late = false;
 	bool chk_ok;
 	pid_t fio;
 	bool leaks;
@@ -844,8 +875,29 @@ int main(int argc, char **argv)
 		}
 		if (!running)
 			break;
-		if (now - start >= seconds * 1000LL)
+		/*
+		 * The window ends SECONDS after the start, but not before fio
+		 * has begun reading (its start takes 16 s or more in the debug
+		 * guest) and read for FIO_MIN_SECONDS; at most FIO_WAIT_SECONDS.
+		 */
+		if (!fio_done && waitpid(fio, &fio_status, WNOHANG) == fio)
+			fio_done = true;
+		if (!fio_began && !fio_done && fio_begun(fio)) {
+			fio_began = now;
+			printf("# fio began reading %.1f s after the start\n",
+			       (now - start) / 1000.0);
+		}
+		if (now - start >= seconds * 1000LL &&
+		    (fio_done || (fio_began &&
+				  now - fio_began >= FIO_MIN_SECONDS * 1000LL)))
 			stop = 1;
+		if (!fio_began && !fio_done && !fio_late &&
+		    now - start >= FIO_WAIT_SECONDS * 1000LL) {
+			fio_late = true;
+			printf("# fio had not begun reading (no file of %s open) %d s after the start: stopping the run\n",
+			       FIO_MNT, FIO_WAIT_SECONDS);
+			stop = 1;
+		}
 	}
 	for (i = 0; i < nr_readers; i++)
 		pthread_join(rt[i], NULL);
@@ -857,10 +909,11 @@ int main(int argc, char **argv)
 	end = now_ms();
 	/*
 	 * fio's runtime is SECONDS from its start, which comes seconds after
-	 * the threads' (TCG, 60 libraries to load): stop it with the threads,
-	 * as ^C does (it prints its figures and exits 128).
+	 * the threads' (TCG, 100 libraries to load): stop it with the threads
+	 * (which ran until it had read for FIO_MIN_SECONDS), as ^C does (it
+	 * prints its figures and exits 128).
 	 */
-	if (!waitpid(fio, &fio_status, WNOHANG)) {
+	if (!fio_done && !waitpid(fio, &fio_status, WNOHANG)) {
 		kill(fio, SIGINT);
 		fio_stopped = true;
 	} else {
@@ -897,6 +950,11 @@ int main(int argc, char **argv)
 		printf("#   walks of %-14s %lu\n", recipes[i].name,
 		       sigs[i].walks);
 	fio_err = fio_report(fio_status, fio_stopped, &fio_reads);
+	if (fio_late) {
+		printf("# fio had not begun reading %d s after the start (see above)\n",
+		       FIO_WAIT_SECONDS);
+		fio_err = -1;
+	}
 	printf("# checked reads of %s/large: %lu by pread, %lu through mmap; %lu mismatch(es), %lu error(s)\n",
 	       FIO_MNT, chk.reads[0], chk.reads[1], chk.bad, chk.errs);
 	chk_ok = !chk.bad && !chk.errs && chk.reads[0] && chk.reads[1];
