@@ -918,6 +918,38 @@ static int uring_read_fixed(struct uring *u, int fd, void *buf,
 }
 
 /*
+ * Readers are not pins: 1100 read-only shared mappings of page 0 of a tmpfs
+ * blob give that order-0 folio more than GUP_PIN_COUNTING_BIAS (1024)
+ * references, which folio_maybe_dma_pinned() alone takes for a pin. The
+ * stack must still be created, while the mappings are there.
+ */
+TEST_F(blob, readers_mappings_do_not_refuse)
+{
+	const char *blob = WORK "/ro.sqfs";
+	static char *maps[1100];
+	int fd, stack, i;
+
+	ASSERT_EQ(0, copy_file(fixture("base.sqfs"), blob));
+	fd = open(blob, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < 1100; i++) {
+		maps[i] = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+		ASSERT_NE(MAP_FAILED, maps[i]);
+		(void)*(volatile char *)maps[i];
+	}
+	close(fd);
+	stack = blob_stack(blob, O_RDONLY);
+	EXPECT_LE(0, stack)
+		TH_LOG("create-stack with 1100 read-only mappings of page 0: %s",
+		       strerror(-stack));
+	if (stack >= 0)
+		close(stack);
+	for (i = 0; i < 1100; i++)
+		munmap(maps[i], 4096);
+	unlink(blob);
+}
+
+/*
  * Pins taken before the write denial: the last page of a tmpfs blob, mapped
  * shared and writable, is registered as an io_uring fixed buffer (pinned),
  * then unmapped and its file closed, so nothing has the blob open for
