@@ -527,12 +527,25 @@ TEST_F(blob, node_reader_does_not_delay_release)
 }
 
 /* Read every regular file below DIR; the number read, or -errno. */
-static int read_tree(const char *dir)
+/*
+ * What base.sqfs holds (make-fixtures): 16 regular files (hard2 is read
+ * again), 112 bytes of text, "sparse" (4 MiB) and "large" (6 MiB).
+ */
+#define MIB (1024 * 1024)
+#define BASE_FILES 16
+#define BASE_BYTES (112LL + 4 * MIB + 6 * MIB)
+
+/*
+ * Reads every regular file under DIR to its end, adding the bytes read to
+ * *BYTES: the number of files, or -errno (a failed read included).
+ */
+static int read_tree(const char *dir, long long *bytes)
 {
 	char path[PATH_MAX], buf[65536];
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	int n = 0, r, fd;
+	ssize_t got;
 
 	if (!d)
 		return -errno;
@@ -541,7 +554,7 @@ static int read_tree(const char *dir)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (de->d_type == DT_DIR) {
-			r = read_tree(path);
+			r = read_tree(path, bytes);
 			if (r < 0) {
 				closedir(d);
 				return r;
@@ -550,12 +563,18 @@ static int read_tree(const char *dir)
 		} else if (de->d_type == DT_REG) {
 			fd = open(path, O_RDONLY | O_CLOEXEC);
 			if (fd < 0) {
+				r = -errno;
 				closedir(d);
-				return -errno;
+				return r;
 			}
-			while (read(fd, buf, sizeof(buf)) > 0)
-				;
+			while ((got = read(fd, buf, sizeof(buf))) > 0)
+				*bytes += got;
+			r = -errno;
 			close(fd);
+			if (got < 0) {
+				closedir(d);
+				return r;
+			}
 			n++;
 		}
 	}
@@ -600,6 +619,7 @@ static long cached_pages(const char *file)
 TEST_F(blob, direct_io_leaves_blob_uncached)
 {
 	long before, after;
+	long long bytes = 0;
 	int stack, n;
 
 	if (strncmp(BLOB, SCRATCH, strlen(SCRATCH)))
@@ -611,8 +631,9 @@ TEST_F(blob, direct_io_leaves_blob_uncached)
 	stack = blob_stack(BLOB, O_RDONLY);
 	ASSERT_LE(0, stack);
 	ASSERT_EQ(0, mount_stack(stack, MNT));
-	n = read_tree(MNT);
-	EXPECT_LT(0, n);
+	n = read_tree(MNT, &bytes);
+	EXPECT_EQ(BASE_FILES, n) TH_LOG("read_tree: %s", strerror(n < 0 ? -n : 0));
+	EXPECT_EQ(BASE_BYTES, bytes);
 	after = cached_pages(BLOB);
 	EXPECT_EQ(0, after) TH_LOG("%ld of the blob's pages cached after reading %d files through the stack",
 				   after, n);
@@ -1029,7 +1050,6 @@ TEST_F(blob, io_uring_pinned_blob_refused)
 }
 
 #define DELAY_BEFORE_MOUNT "2" /* ATOMFS_DELAY_BEFORE_MOUNT */
-#define MIB (1024 * 1024)
 
 /* A stack of the 9p copy SHARED over a second layer FILE with digest D. */
 struct two_layer_stack {
@@ -1071,7 +1091,7 @@ static void *create_two_layer_stack(void *arg)
  * reads the old bytes and matches, then A's reads the new ones and marks
  * the layer bad while B is still setting up its other layer. B must not
  * succeed with a layer that is no longer verified (EBADMSG, "Concurrent
- * re-hashes" in atomfs.rst). The debug kernel's delay knob holds B 3 s
+ * re-hashes" in atomfs.rst). The debug kernel's delay knob holds B 10 s
  * before its second layer's mount; elsewhere that layer is base.sqfs
  * padded to 64 MiB, still being hashed when A is done (2 CPUs, so 2 hash
  * workers). B's 9p layer is hashed when its one chunk, the only one not a
@@ -1106,7 +1126,7 @@ TEST_F_TIMEOUT(blob, concurrent_rehash_mismatch_fails_both, 300)
 	ASSERT_LE(0, a) TH_LOG("create-stack: %s", strerror(-a));
 
 	if (knob) {
-		ASSERT_EQ(0, write_file(KNOB "delay_ms", "3000", 4, 0600));
+		ASSERT_EQ(0, write_file(KNOB "delay_ms", "10000", 5, 0600));
 		ASSERT_EQ(0, write_file(KNOB "delay_point", DELAY_BEFORE_MOUNT,
 					1, 0600));
 	}
@@ -1209,6 +1229,7 @@ TEST_F(blob, four_k_sector_disk_gets_direct_io)
 {
 	char dev[64], dir[PATH_MAX], blob[PATH_MAX + 16], attr[128];
 	int loop, nr = -1, stack, ret, n;
+	long long bytes = 0;
 	long after;
 
 	loop = loop_attach(fixture("ext4-with-base.img"), true, &nr);
@@ -1234,8 +1255,9 @@ TEST_F(blob, four_k_sector_disk_gets_direct_io)
 		 dev + 5);
 	EXPECT_TRUE(file_is(attr, "4096"));
 	ASSERT_EQ(0, mount_stack(stack, MNT));
-	n = read_tree(MNT);
-	EXPECT_LT(0, n);
+	n = read_tree(MNT, &bytes);
+	EXPECT_EQ(BASE_FILES, n) TH_LOG("read_tree: %s", strerror(n < 0 ? -n : 0));
+	EXPECT_EQ(BASE_BYTES, bytes);
 	after = cached_pages(blob);
 	EXPECT_EQ(0, after) TH_LOG("%ld of the blob's pages cached after reading %d files through the stack: no direct I/O",
 				   after, n);
