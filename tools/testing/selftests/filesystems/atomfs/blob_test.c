@@ -971,6 +971,41 @@ TEST_F(blob, readers_mappings_do_not_refuse)
 }
 
 /*
+ * Plain references are not pins where no writable pin can be held: 1100
+ * pipe buffers holding page 0 of a blob on ext4 (splice from it) keep
+ * more than GUP_PIN_COUNTING_BIAS references on it, none of them a
+ * mapping. Only tmpfs and hugetlbfs files are scanned, so the stack is
+ * created. (On a tmpfs store they refuse it: see atomfs.rst.)
+ */
+TEST_F(blob, pipe_readers_of_disk_blob_do_not_refuse)
+{
+	int fd, stack, i, p[2];
+	loff_t off;
+
+	if (strncmp(BLOB, SCRATCH, strlen(SCRATCH)))
+		SKIP(return, "blobs on tmpfs, where pipe buffers do count (the ext4 scratch disk of vm/run --disk is needed)");
+	fd = open(BLOB, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+	ASSERT_LE(1100 * 4096, fcntl(p[1], F_SETPIPE_SZ, 2048 * 4096))
+		TH_LOG("F_SETPIPE_SZ: %s", strerror(errno));
+	for (i = 0; i < 1100; i++) {
+		off = 0;
+		ASSERT_EQ(4096, splice(fd, &off, p[1], NULL, 4096, 0))
+			TH_LOG("splice %d: %s", i, strerror(errno));
+	}
+	close(fd);
+	stack = blob_stack(BLOB, O_RDONLY);
+	EXPECT_LE(0, stack)
+		TH_LOG("create-stack with page 0 in 1100 pipe buffers: %s",
+		       strerror(-stack));
+	if (stack >= 0)
+		close(stack);
+	close(p[0]);
+	close(p[1]);
+}
+
+/*
  * Pins taken before the write denial: the last page of a tmpfs blob, mapped
  * shared and writable, is registered as an io_uring fixed buffer (pinned),
  * then unmapped and its file closed, so nothing has the blob open for
