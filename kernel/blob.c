@@ -160,27 +160,47 @@ static const struct block_device_operations atomfs_blob_fops = {
 #define ATOMFS_PIN_LAST_SCAN 4
 
 /*
+ * May @folio be pinned for DMA? For a small folio folio_maybe_dma_pinned()
+ * only asks whether it has GUP_PIN_COUNTING_BIAS references, which enough
+ * read-only mappings of one page reach: take them off, as memfd does.
+ * Other plain references (pipe buffers holding the page) still count.
+ */
+static bool atomfs_folio_pinned(struct folio *folio)
+{
+	if (folio_test_large(folio))
+		return folio_maybe_dma_pinned(folio);
+	return folio_ref_count(folio) - atomfs_small_folio_mapcount(folio) >=
+	       GUP_PIN_COUNTING_BIAS;
+}
+
+/*
  * Does @mapping hold a folio that may be pinned for DMA (pin_user_pages():
  * an io_uring fixed buffer, a device's DMA, ...)? Lockless, as filemap's
- * own lookups: a folio freed and reused under us can only say "pinned"
- * wrongly, which costs a wait; a folio that is pinned cannot be freed.
+ * own lookups: each folio is looked at under a reference, taken only if it
+ * is still in use and still at that index.
  */
 static bool atomfs_mapping_pinned(struct address_space *mapping)
 {
 	XA_STATE(xas, &mapping->i_pages, 0);
 	unsigned int latency = 0;
+	struct folio *folio;
 	bool pinned = false;
-	void *entry;
 
 	rcu_read_lock();
-	xas_for_each(&xas, entry, ULONG_MAX) {
-		if (xas_retry(&xas, entry))
-			continue;
-		if (!xa_is_value(entry) &&
-		    folio_maybe_dma_pinned((struct folio *)entry)) {
-			pinned = true;
-			break;
+	xas_for_each(&xas, folio, ULONG_MAX) {
+		if (xas_retry(&xas, folio) || xa_is_value(folio))
+			goto next;
+		if (!atomfs_folio_try_get(folio))
+			goto reset;
+		if (unlikely(folio != xas_reload(&xas))) {
+			folio_put(folio);
+			goto reset;
 		}
+		pinned = atomfs_folio_pinned(folio);
+		folio_put(folio);
+		if (pinned)
+			break;
+next:
 		if (++latency < ATOMFS_PIN_SCAN_BATCH)
 			continue;
 		latency = 0;
@@ -188,9 +208,26 @@ static bool atomfs_mapping_pinned(struct address_space *mapping)
 		rcu_read_unlock();
 		cond_resched();
 		rcu_read_lock();
+		continue;
+reset:
+		xas_reset(&xas);
 	}
 	rcu_read_unlock();
 	return pinned;
+}
+
+/*
+ * Can a pin that writes be held on pages of @file at all? Long-term
+ * writable pins of file pages are only given for shmem and hugetlbfs:
+ * 6.1's io_uring refuses other file mappings (io_pin_pages(): EOPNOTSUPP),
+ * 6.12's GUP refuses files that need dirty tracking. Elsewhere a scan
+ * would only find readers.
+ */
+static bool atomfs_blob_pinnable(struct file *file)
+{
+	unsigned long magic = file_inode(file)->i_sb->s_magic;
+
+	return magic == TMPFS_MAGIC || magic == HUGETLBFS_MAGIC;
 }
 
 /*
@@ -199,14 +236,16 @@ static bool atomfs_mapping_pinned(struct address_space *mapping)
  * fixed buffer, then unmapped and its file closed, still writes into the
  * page cache. Refuse such a blob (ETXTBSY), as memfd refuses F_SEAL_WRITE
  * (memfd_wait_for_pins()), after a short wait for pins that are only
- * passing (a direct I/O in flight). No pin can be taken after the denial:
- * a pin that writes needs a writable shared mapping, which keeps a file
- * open for writing. See "Layers given as files" in atomfs.rst.
+ * passing (a direct I/O in flight). No pin that writes can be taken after
+ * the denial: it needs a writable shared mapping, which keeps a file open
+ * for writing. See "Layers given as files" in atomfs.rst.
  */
 static int atomfs_blob_wait_for_pins(struct file *file)
 {
 	int scan;
 
+	if (!atomfs_blob_pinnable(file))
+		return 0;
 	for (scan = 0; scan <= ATOMFS_PIN_LAST_SCAN; scan++) {
 		if (!atomfs_mapping_pinned(file->f_mapping))
 			return 0;
