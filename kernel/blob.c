@@ -167,10 +167,20 @@ static const struct block_device_operations atomfs_blob_fops = {
  */
 static bool atomfs_folio_pinned(struct folio *folio)
 {
+	bool pinned;
+
 	if (folio_test_large(folio))
 		return folio_maybe_dma_pinned(folio);
-	return folio_ref_count(folio) - atomfs_small_folio_mapcount(folio) >=
-	       GUP_PIN_COUNTING_BIAS;
+	/*
+	 * A fault takes its reference before it raises the mapcount: read
+	 * both without being preempted in between, or a burst of new
+	 * mappings could hide a pin for one scan.
+	 */
+	preempt_disable();
+	pinned = folio_ref_count(folio) - atomfs_small_folio_mapcount(folio) >=
+		 GUP_PIN_COUNTING_BIAS;
+	preempt_enable();
+	return pinned;
 }
 
 /*
@@ -190,7 +200,7 @@ static bool atomfs_mapping_pinned(struct address_space *mapping)
 	xas_for_each(&xas, folio, ULONG_MAX) {
 		if (xas_retry(&xas, folio) || xa_is_value(folio))
 			goto next;
-		if (!atomfs_folio_try_get(folio))
+		if (!folio_try_get(folio))
 			goto reset;
 		if (unlikely(folio != xas_reload(&xas))) {
 			folio_put(folio);
@@ -217,35 +227,24 @@ reset:
 }
 
 /*
- * Can a pin that writes be held on pages of @file at all? Long-term
- * writable pins of file pages are only given for shmem and hugetlbfs:
- * 6.1's io_uring refuses other file mappings (io_pin_pages(): EOPNOTSUPP),
- * 6.12's GUP refuses files that need dirty tracking. Elsewhere a scan
- * would only find readers.
- */
-static bool atomfs_blob_pinnable(struct file *file)
-{
-	unsigned long magic = file_inode(file)->i_sb->s_magic;
-
-	return magic == TMPFS_MAGIC || magic == HUGETLBFS_MAGIC;
-}
-
-/*
  * The write denial stops new writers, not those that pinned pages of the
  * file before it: a shared writable mapping registered as an io_uring
  * fixed buffer, then unmapped and its file closed, still writes into the
  * page cache. Refuse such a blob (ETXTBSY), as memfd refuses F_SEAL_WRITE
  * (memfd_wait_for_pins()), after a short wait for pins that are only
- * passing (a direct I/O in flight). No pin that writes can be taken after
- * the denial: it needs a writable shared mapping, which keeps a file open
- * for writing. See "Layers given as files" in atomfs.rst.
+ * passing (a direct I/O in flight). Every blob is scanned, whatever its
+ * filesystem: io_uring registers only shmem mappings, but AF_XDP, RDMA and
+ * vfio pin any file's pages long-term and writable on 6.1. Fail closed: a
+ * small folio with GUP_PIN_COUNTING_BIAS plain references besides its
+ * mappings (pipe buffers) cannot be told from a pinned one and refuses
+ * too. No pin that writes can be taken after the denial: it needs a
+ * writable shared mapping, which keeps a file open for writing. See
+ * "Layers given as files" in atomfs.rst.
  */
 static int atomfs_blob_wait_for_pins(struct file *file)
 {
 	int scan;
 
-	if (!atomfs_blob_pinnable(file))
-		return 0;
 	for (scan = 0; scan <= ATOMFS_PIN_LAST_SCAN; scan++) {
 		if (!atomfs_mapping_pinned(file->f_mapping))
 			return 0;

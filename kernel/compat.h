@@ -351,15 +351,12 @@ static inline struct gendisk *atomfs_blob_alloc_disk(struct blk_mq_tag_set *set,
 #endif
 
 /*
- * A reference on a folio found in the page cache under RCU, and the mapping
- * count of an order-0 folio: folio_try_get_rcu() became folio_try_get() in
- * 6.3; folio_mapcount() is inline only from 6.4 (6.1: page_mapcount()).
+ * The mapping count of an order-0 folio: folio_mapcount() is inline only
+ * from 6.4 (6.1: page_mapcount() of its page).
  */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
-#define atomfs_folio_try_get(folio) folio_try_get(folio)
 #define atomfs_small_folio_mapcount(folio) folio_mapcount(folio)
 #else
-#define atomfs_folio_try_get(folio) folio_try_get_rcu(folio)
 #define atomfs_small_folio_mapcount(folio) page_mapcount(&(folio)->page)
 #endif
 
