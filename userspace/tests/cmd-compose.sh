@@ -38,7 +38,11 @@ check "update: the new dependency's layer is in the old one's place" test "$2" =
 check "update: the application's own layer is untouched" test "$3" = "$old_app"
 check "update: provenance now names dep-2" sh -c 'atomfs inspect A:app | grep -q "apply from .*D:dep-2@"'
 tree_state A >before
-check_fail_msg 3 "does not include" "update: an image without OLDREF is an error (exit 3)" atomfs update --replace D:dep-1=D:dep-2 A:app
+# run again (as after an interruption once the tag had moved): a no-op
+check "update: the same update again succeeds" atomfs update --replace D:dep-1=D:dep-2 A:app
+tree_state A >after
+check "update: ... and changes nothing" cmp before after
+check_fail_msg 3 "does not include" "update: an image without OLDREF (nor NEWREF) is an error (exit 3)" atomfs update --replace B:base=D:dep-1 A:app
 tree_state A >after
 check "update: the failed update changed nothing" cmp before after
 check_fail_msg 3 "no image tagged" "update: an unknown NEWREF exits 3, changing nothing" atomfs update --replace D:dep-2=D:nope A:app

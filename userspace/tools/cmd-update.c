@@ -9,8 +9,10 @@ static const char usage[] =
 	"usage: atomfs update --replace OLDREF=NEWREF [--sign KEY] REF\n"
 	"Rewrite image REF so that the layers it took from OLDREF (with 'build --apply')\n"
 	"become the layers of NEWREF, in the same position; the base below and REF's\n"
-	"own layers above stay as they are.  REF is retagged.  Nothing changes if REF\n"
-	"does not include OLDREF.  Without --sign the new manifest is unsigned.\n"
+	"own layers above stay as they are.  REF is retagged.  If REF does not include\n"
+	"OLDREF, update fails and nothing changes; if it already includes NEWREF and\n"
+	"nothing of OLDREF (the update ran before), nothing changes and it succeeds.\n"
+	"Without --sign the new manifest is unsigned.\n"
 	"  -q, --quiet   no messages\n";
 
 /* Does layer d come from old (by reference or by manifest digest)? */
@@ -24,6 +26,16 @@ static bool from_old(const json_t *d, const char *oldref, const char *olddig)
 		return false;
 	return (src && !strcmp(src, oldref)) ||
 	       (olddig && man && !strcmp(man, olddig));
+}
+
+/* Was any of @layers applied from @ref (or the manifest @dig)? */
+static bool layers_from(const json_t *layers, const char *ref, const char *dig)
+{
+	const json_t *d;
+	size_t i;
+
+	json_array_foreach(layers, i, d) if (from_old(d, ref, dig)) return true;
+	return false;
 }
 
 int cmd_update(int argc, char **argv)
@@ -118,6 +130,20 @@ int cmd_update(int argc, char **argv)
 		} else {
 			json_array_append(tail, d);
 		}
+	}
+	if (!nold && layers_from(img.layers, newimg.ref, newimg.digest)) {
+		/*
+		 * Run again after it completed (interrupted once the tag had
+		 * moved, say): the image already has NEWREF's layers and
+		 * nothing of OLDREF's. Nothing to do, and no error.
+		 */
+		if (!atomfs_quiet)
+			fprintf(stderr,
+				"atomfs: %s already includes %s and nothing from %s: nothing to do\n",
+				argv[optind], newimg.ref, oldcanon);
+		atomfs_layout_rollback(ls.dst);
+		rc = EXIT_OK;
+		goto out;
 	}
 	if (!nold) {
 		err = atomfs_err(
