@@ -1220,6 +1220,38 @@ TEST_F_TIMEOUT(blob, concurrent_rehash_mismatch_fails_both, 300)
 }
 
 /*
+ * Mount the fixture ext4 image read-only at WORK/NAME (@dir, PATH_MAX
+ * bytes) from a loop device with logical blocks of @block bytes (0: the
+ * default). 0, or -ENODEV on a kernel without ext4, the loop device then
+ * released. The mount holds the loop device; it is cleared at the umount.
+ */
+static int mount_ext4_fixture(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(blob) *self, const char *name,
+			      unsigned int block, char *dir)
+{
+	int loop, nr = -1, ret;
+	char dev[64];
+
+	loop = loop_attach(fixture("ext4-with-base.img"), true, &nr);
+	ASSERT_LE(0, loop) TH_LOG("loop: %s", strerror(-loop));
+	if (block)
+		ASSERT_EQ(0, ioctl(loop, LOOP_SET_BLOCK_SIZE, block))
+			TH_LOG("LOOP_SET_BLOCK_SIZE: %s", strerror(errno));
+	snprintf(dev, sizeof(dev), "/dev/loop%d", nr);
+	snprintf(dir, PATH_MAX, WORK "/%s", name);
+	ASSERT_EQ(0, mkdir(dir, 0755));
+	ret = mount(dev, dir, "ext4", MS_RDONLY, NULL);
+	if (ret && errno == ENODEV) {
+		close(loop);
+		ASSERT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
+		return -ENODEV;
+	}
+	ASSERT_EQ(0, ret) TH_LOG("mount %s: %s", dev, strerror(errno));
+	close(loop);
+	return 0;
+}
+
+/*
  * A blob on ext4 mounted from a loop device: the disk's blocks come from a
  * file that this kernel's write denial does not cover, so a held layer
  * there is hashed again on reuse, as on 9p.
@@ -1227,22 +1259,11 @@ TEST_F_TIMEOUT(blob, concurrent_rehash_mismatch_fails_both, 300)
 TEST_F(blob, held_layer_on_loop_disk_hashed_again)
 {
 	long long hashed, size = file_size(fixture("base.sqfs"));
-	char dev[64], dir[PATH_MAX], blob[PATH_MAX + 16];
-	int loop, nr = -1, a, b, ret;
+	char dir[PATH_MAX], blob[PATH_MAX + 16];
+	int a, b;
 
-	loop = loop_attach(fixture("ext4-with-base.img"), true, &nr);
-	ASSERT_LE(0, loop) TH_LOG("loop: %s", strerror(-loop));
-	snprintf(dev, sizeof(dev), "/dev/loop%d", nr);
-	snprintf(dir, sizeof(dir), WORK "/ext4");
-	ASSERT_EQ(0, mkdir(dir, 0755));
-	ret = mount(dev, dir, "ext4", MS_RDONLY, NULL);
-	if (ret && errno == ENODEV) {
-		close(loop);
-		ASSERT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
+	if (mount_ext4_fixture(_metadata, self, "ext4", 0, dir) == -ENODEV)
 		SKIP(return, "this kernel has no ext4 (the debug kernel's config)");
-	}
-	ASSERT_EQ(0, ret) TH_LOG("mount %s: %s", dev, strerror(errno));
-	close(loop); /* the mount holds it; autoclear at the umount */
 	snprintf(blob, sizeof(blob), "%s/base.sqfs", dir);
 	a = blob_stack(blob, O_RDONLY);
 	ASSERT_LE(0, a) TH_LOG("create-stack: %s", strerror(-a));
@@ -1269,25 +1290,12 @@ TEST_F(blob, held_layer_on_loop_disk_hashed_again)
 TEST_F(blob, four_k_sector_disk_gets_direct_io)
 {
 	char dev[64], dir[PATH_MAX], blob[PATH_MAX + 16], attr[128];
-	int loop, nr = -1, stack, ret, n;
+	int stack, n;
 	long long bytes = 0;
 	long after;
 
-	loop = loop_attach(fixture("ext4-with-base.img"), true, &nr);
-	ASSERT_LE(0, loop) TH_LOG("loop: %s", strerror(-loop));
-	ASSERT_EQ(0, ioctl(loop, LOOP_SET_BLOCK_SIZE, 4096))
-		TH_LOG("LOOP_SET_BLOCK_SIZE: %s", strerror(errno));
-	snprintf(dev, sizeof(dev), "/dev/loop%d", nr);
-	snprintf(dir, sizeof(dir), WORK "/ext4k");
-	ASSERT_EQ(0, mkdir(dir, 0755));
-	ret = mount(dev, dir, "ext4", MS_RDONLY, NULL);
-	if (ret && errno == ENODEV) {
-		close(loop);
-		ASSERT_EQ(self->loops, wait_layer_devs(self->loops, 5000));
+	if (mount_ext4_fixture(_metadata, self, "ext4k", 4096, dir) == -ENODEV)
 		SKIP(return, "this kernel has no ext4 (the debug kernel's config)");
-	}
-	ASSERT_EQ(0, ret) TH_LOG("mount %s (4 KiB blocks): %s", dev, strerror(errno));
-	close(loop); /* the mount holds it; autoclear at the umount */
 	snprintf(blob, sizeof(blob), "%s/base.sqfs", dir);
 	stack = blob_stack(blob, O_RDONLY);
 	ASSERT_LE(0, stack) TH_LOG("create-stack: %s", strerror(-stack));
