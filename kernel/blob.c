@@ -459,7 +459,7 @@ struct atomfs_blob *atomfs_blob_create(struct file *file)
 	/*
 	 * device_add_disk() ignores a failed dev_set_name() and device_add()
 	 * then reports the missing name as EINVAL. Our parameters cannot be
-	 * what it refuses (a major of our own, one minor below MINORMASK, no
+	 * what it refuses (a major of our own, one minor up to MINORMASK, no
 	 * poll_bio), so EINVAL here is that lost allocation: say so, rather
 	 * than blame the caller's descriptor (fault_test's fail-nth walk).
 	 */
