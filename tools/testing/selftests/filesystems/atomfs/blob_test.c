@@ -176,7 +176,7 @@ static char SHARED_LINK[PATH_MAX];
 static const char *share_fixture(const char *name)
 {
 	char line[8192], src[256], mp[PATH_MAX], fstype[64], dir[PATH_MAX];
-	const char *top = getenv("ATOMFS_TOP");
+	const char *top = getenv("ATOMFS_TOP"), *kernel;
 	size_t len = 0;
 	FILE *f;
 
@@ -200,8 +200,15 @@ static const char *share_fixture(const char *name)
 	fclose(f);
 	if (!len)
 		return "build/ is not on a 9p share (run it in tools/testing/vm/run)";
-	snprintf(SHARED, sizeof(SHARED), "%s/blob_test_9p.sqfs", dir);
-	snprintf(SHARED_LINK, sizeof(SHARED_LINK), "%s/blob_test_9p.link", dir);
+	/*
+	 * One name per guest kernel: make check runs the debug guest beside
+	 * the stock ones, and each would unlink or rewrite the other's copy.
+	 */
+	kernel = getenv("ATOMFS_VM_KERNEL");
+	if (!kernel || !*kernel || strchr(kernel, '/'))
+		kernel = "vm";
+	snprintf(SHARED, sizeof(SHARED), "%s/blob_test_9p.%s.sqfs", dir, kernel);
+	snprintf(SHARED_LINK, sizeof(SHARED_LINK), "%s/blob_test_9p.%s.link", dir, kernel);
 	unlink(SHARED_LINK);
 	if (copy_file(fixture(name), SHARED) || link(SHARED, SHARED_LINK))
 		return "cannot copy the fixture onto the 9p share";
