@@ -509,7 +509,7 @@ static int bench_mount(const char *sys, struct blob *b, int n)
 	cold();
 	k0 = kmem();
 	if (stack_up(&s, sys, b, n, mnt))
-		return cannot(&s, "mount");
+		return cannot(&s, "mount mount-kmem");
 	record("mount", sys, n, s.t_setup + s.t_top, "s");
 	record("mount-kmem", sys, n, (double)(kmem() - k0) / n, "KiB/layer");
 	if (!strcmp(sys, "overlay")) {
