@@ -56,7 +56,8 @@ ABOUT = {
     "build-dir": "one squashfs layer from a directory, wall time (host)",
     "build-dir-cpu": "the same, CPU time (user + system)",
     "build-dir-size": "the same, output bytes",
-    "build-tgz": "one squashfs layer from a tar.gz, wall time (host)",
+    "build-tgz": "one squashfs layer from a tar.gz layer, wall time (host): atomfs import of an OCI "
+                 "image whose one layer it is (made by umoci), against gzip -dc LAYER | tar2sqfs",
     "build-tgz-cpu": "the same, CPU time",
     "build-tgz-size": "the same, output bytes",
     "image-size": "bytes of blobs in the layout: one image, and three sharing a base "
