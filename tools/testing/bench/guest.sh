@@ -43,6 +43,20 @@ cannot() { # BENCH SYSTEM N WHY
 	echo "  $1 $2 n=$3 cannot ($4)"
 }
 echo 1 >/sys/module/atomfs/parameters/share_layers
+# rot R WORD...: the words rotated left by R-1, so that in each repetition
+# another system goes first (none always runs on the coldest guest)
+rot() {
+	_k=$1
+	shift
+	[ $# -gt 0 ] || return 0
+	_k=$(((_k - 1) % $#))
+	_head= _tail= _i=0
+	for _w; do
+		if [ $_i -lt $_k ]; then _tail="$_tail $_w"; else _head="$_head $_w"; fi
+		_i=$((_i + 1))
+	done
+	echo $_head $_tail
+}
 ab() { "$AB" -o "$OUT" -w /tmp/atomfs-bench -r "$r" -n $NAMES "$@"; }
 
 for r in $(seq 1 "$REPS"); do
@@ -54,36 +68,47 @@ for r in $(seq 1 "$REPS"); do
 			for n in $MOUNT_N; do
 				[ "$n" -lt 500 ] || [ "$r" = 1 ] || continue
 				[ "$n" -le "$NL" ] || continue
-				ab mount atomfs $S/L$NL.abs "$n"
 				# QUICK: no loop-backed series, no FUSE (their time
-				# goes to the three repetitions of the rest)
-				[ "$MODE" = quick ] || ab mount atomfs-loop $S/L$NL.abs "$n"
-				# Over 500 layers overlayfs refuses: measured once.
-				ab mount overlay $S/L$NL.abs "$n"
-				[ "$n" -gt 100 ] || [ "$MODE" = quick ] || ab mount fuse $S/L$NL.abs "$n"
+				# goes to the three repetitions of the rest). Over 500
+				# layers overlayfs refuses: measured once (N >= 500).
+				sys="atomfs overlay"
+				[ "$MODE" = quick ] || sys="$sys atomfs-loop"
+				[ "$n" -gt 100 ] || [ "$MODE" = quick ] || sys="$sys fuse"
+				for s in $(rot "$r" $sys); do
+					ab mount "$s" $S/L$NL.abs "$n"
+				done
 			done ;;
 		lookup)
 			for n in $LOOKUP_N; do
-				ab lookup atomfs $S/L$NL.abs "$n"
+				sys="atomfs flat"
 				# overlayfs at 500 layers: 4 minutes a run, so once
-				[ "$n" -lt 500 ] || [ "$r" = 1 ] || { ab lookup flat $S/flat$n.abs "$n"; continue; }
-				ab lookup overlay $S/L$NL.abs "$n"
-				[ "$n" -gt 100 ] || [ "$MODE" = quick ] || ab lookup fuse $S/L$NL.abs "$n"
-				ab lookup flat $S/flat$n.abs "$n"
+				[ "$n" -ge 500 ] && [ "$r" != 1 ] || sys="$sys overlay"
+				[ "$n" -gt 100 ] || [ "$MODE" = quick ] || sys="$sys fuse"
+				for s in $(rot "$r" $sys); do
+					if [ "$s" = flat ]; then
+						ab lookup flat $S/flat$n.abs "$n"
+					else
+						ab lookup "$s" $S/L$NL.abs "$n"
+					fi
+				done
 			done ;;
 		readdir)
 			for k in 1 100 500; do
-				ab readdir atomfs $S/r$k.abs "$k"
-				ab readdir overlay $S/r$k.abs "$k"
 				# fuse: fuse-overlayfs took 253 s for the first listing at
 				# K = 1 (2026-11-30): too long to repeat here
-				ab readdir flat $S/r1.abs "$k"
+				for s in $(rot "$r" atomfs overlay flat); do
+					if [ "$s" = flat ]; then
+						ab readdir flat $S/r1.abs "$k"
+					else
+						ab readdir "$s" $S/r$k.abs "$k"
+					fi
+				done
 			done ;;
 		read)
 			# atomfs-loop: the loop-backed layer (atomfs_bench's
 			# set-up of the mount series), beside the file-backed one
 			# and squashfs on the same kind of direct-I/O loop device
-			for s in atomfs atomfs-loop overlay squashfs fuse; do
+			for s in $(rot "$r" atomfs atomfs-loop overlay squashfs fuse); do
 				# FUSE reads at a quarter of the speed: once
 				[ "$s" != fuse ] || [ "$r" = 1 ] || continue
 				[ "$s" != atomfs-loop ] || [ "$MODE" != quick ] || continue
