@@ -120,8 +120,10 @@ static bool mixed;
 
 /* now_ms() when each thread began its current step (0: finished). */
 #define STUCK_SECONDS 120
-static volatile long long beats[MAX_READERS + MAX_MOUNTERS + 1];
-static const char *volatile doing[MAX_READERS + MAX_MOUNTERS + 1];
+/* readers, mounters, the flipper, then the two checkers */
+static volatile long long beats[MAX_READERS + MAX_MOUNTERS + 1 + 2];
+static const char *volatile doing[MAX_READERS + MAX_MOUNTERS + 1 + 2];
+static int checker_slot; /* beats[] of checker 0; checker 1 follows */
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void bump(int c)
@@ -662,13 +664,15 @@ static void chk_error(const char *what)
 /* ARG: 0 pread, 1 mmap */
 static void *checker(void *arg)
 {
-	int how = (int)(intptr_t)arg, fd;
+	int how = (int)(intptr_t)arg, fd, slot = checker_slot + how;
 	uint64_t s = 0x5eed + how;
 	unsigned char buf[4096], *map = MAP_FAILED;
 
+	doing[slot] = how ? "checked mmap read" : "checked pread";
 	fd = open(FIO_MNT "/large", O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		chk_error("open");
+		beats[slot] = 0;
 		return NULL;
 	}
 	if (how) {
@@ -676,10 +680,11 @@ static void *checker(void *arg)
 		if (map == MAP_FAILED) {
 			chk_error("mmap");
 			close(fd);
+			beats[slot] = 0;
 			return NULL;
 		}
 	}
-	while (!stop) {
+	for (; !stop; beats[slot] = now_ms()) {
 		uint64_t pos = rnd(&s) % (LARGE_SIZE - sizeof(buf) + 1);
 
 		if (how) {
@@ -703,6 +708,7 @@ static void *checker(void *arg)
 	if (how)
 		munmap(map, LARGE_SIZE);
 	close(fd);
+	beats[slot] = 0;
 	return NULL;
 }
 
@@ -841,6 +847,9 @@ int main(int argc, char **argv)
 		ta[i].slot = i;
 		beats[i] = start;
 	}
+	/* The checkers are watched too: a hung read is a stuck thread. */
+	checker_slot = nthreads;
+	beats[nthreads] = beats[nthreads + 1] = start;
 	for (i = 0; i < nr_readers; i++)
 		pthread_create(&rt[i], NULL, reader, &ta[i]);
 	for (i = 0; i < nr_mounters; i++)
@@ -854,7 +863,7 @@ int main(int argc, char **argv)
 
 		usleep(500000);
 		klog_poll(&klog, "stress");
-		for (i = 0; i < nthreads; i++) {
+		for (i = 0; i < nthreads + 2; i++) {
 			long long b = beats[i];
 
 			running |= b != 0;
