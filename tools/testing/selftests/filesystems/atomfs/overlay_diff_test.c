@@ -90,6 +90,15 @@ TEST_F_TIMEOUT(diff, same_tree_as_overlayfs, 900)
 	int i, fd, diffs;
 
 	ASSERT_NE(NULL, ls);
+	/*
+	 * blk_big: two 3000-name directories merged, the same comparison at
+	 * a size. blk4, whose top layer is one of them, runs on every line.
+	 */
+	if (!strcmp(variant->layers[0], "bigA.sqfs") &&
+	    atomfs_skip_line_independent()) {
+		free(ls);
+		SKIP(return, ATOMFS_LINE_SKIP_MSG);
+	}
 	/* overlayfs: lowerdir=top:...:base */
 	len = snprintf(opts, sizeof(opts), "lowerdir=");
 	for (i = variant->nr - 1; i >= 0; i--) {
