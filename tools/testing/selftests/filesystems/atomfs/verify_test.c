@@ -60,11 +60,6 @@ static bool skip_scale(void)
  * file_shared_wait_is_killable runs on every line too, the one test there
  * of a fatal signal inside ATOMFS_IOC_CREATE_STACK.
  */
-static bool skip_line_independent(void)
-{
-	return atomfs_skip_line_independent();
-}
-
 struct stats {
 	long long hashed, verified, reused, aborted, max_workers, waits;
 	char driver[64];
@@ -1261,7 +1256,7 @@ static void waiter_retries(struct __test_metadata *_metadata,
 	struct stats s0, s1;
 	int bad, good;
 
-	if (skip_line_independent())
+	if (atomfs_skip_line_independent())
 		SKIP(return, ATOMFS_LINE_SKIP_MSG);
 
 	ASSERT_EQ(0, slow_layer(WORK "/slow", &d, 64));
@@ -1331,7 +1326,7 @@ static void shared_wait_killable(struct __test_metadata *_metadata,
 	int status;
 	pid_t pid;
 
-	if (skip_line_independent() && !file_layers)
+	if (atomfs_skip_line_independent() && !file_layers)
 		SKIP(return, ATOMFS_LINE_SKIP_MSG);
 
 	ASSERT_EQ(0, slow_layer(WORK "/slow", &d, 64));
