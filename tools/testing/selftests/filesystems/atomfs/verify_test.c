@@ -54,8 +54,11 @@ static bool skip_scale(void)
 /*
  * On a kernel line other than 6.1 (atomfs_skip_line_independent()) the
  * tests of the module's own wait on a layer in flight (a completion) skip,
- * as does twenty_concurrent_setups on loop layers (20 waiters re-hash 19
- * MiB each); 6.1 and the debug kernel run them. The compat.h calls on their
+ * as does twenty_concurrent_setups on loop layers (its 19 waiters hash
+ * the held 16 MiB loop layer again each); 6.1 and the debug kernel run them.
+ * On every line hardening_test's held_loop_layer_rehashed_on_reuse hashes
+ * a held loop layer again on its reuse, and blob_test's concurrent_*
+ * racers reuse held file layers at once. The compat.h calls on their
  * paths are reached on every line: the blob device's disk and the pin scan
  * by file_twenty_concurrent_setups, file_bdev by every test of a loop
  * layer; file_shared_wait_is_killable runs on every line too, the one test
@@ -1138,8 +1141,9 @@ static void twenty_setups(struct __test_metadata *_metadata,
 	 */
 	/*
 	 * 16 MiB: the threads leave one barrier together, so they arrive
-	 * well within one hash of it; every waiter hashes its own loop device
-	 * again (held loop layers are re-hashed on reuse): 20 of these.
+	 * well within one hash of it; every waiter hashes the held layer's
+	 * loop device again (held loop layers are re-hashed on reuse): 20
+	 * hashes of it with the owner's.
 	 */
 	ASSERT_EQ(0, slow_layer(WORK "/slow", &slow, 16));
 	for (t = 0; t < NR_SETUPS; t++) {
@@ -1220,7 +1224,7 @@ static void twenty_setups(struct __test_metadata *_metadata,
 
 TEST_F_TIMEOUT(verify, twenty_concurrent_setups, 600)
 {
-	/* 20 waiters hash 19 MiB of loop layers each: the file variant runs */
+	/* 19 waiters hash the 16 MiB loop layer again: the file variant runs */
 	if (atomfs_skip_line_independent())
 		SKIP(return, ATOMFS_LINE_SKIP_MSG);
 	twenty_setups(_metadata, self);
