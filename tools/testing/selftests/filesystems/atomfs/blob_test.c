@@ -780,6 +780,14 @@ TEST_F_TIMEOUT(blob, concurrent_reuse_local_and_9p, 600)
 {
 	const char *why;
 
+	/*
+	 * The race is the held table's (the module's own logic); a held
+	 * layer read over 9p (netfs on 6.12) runs on every line in
+	 * held_layer_on_9p_hashed_again, and these racers' set-ups and
+	 * releases of file layers in concurrent_stacks_mounts_and_umounts.
+	 */
+	if (atomfs_skip_line_independent())
+		SKIP(return, ATOMFS_LINE_SKIP_MSG);
 	why = share_blob();
 	if (why)
 		SKIP(return, "%s", why);
