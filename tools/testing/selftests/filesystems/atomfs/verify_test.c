@@ -163,12 +163,13 @@ static int make_padded(const char *src, const char *dst, long long size)
  * set-ups to arrive and wait on it: on the debug kernel the module's delay
  * knob pauses 400 ms after each 1 MiB hashed (4 MiB: 1.6 s); elsewhere a
  * 64 MiB layer (over a second under TCG, still ~100 ms with SHA-NI).
- * base.sqfs padded with zeros into FILE; its digest in D. Undo with
- * slow_layer_end().
+ * base.sqfs padded with zeros into FILE; its digest in D (from
+ * SHA256SUMS: MIB is 4, 16 or 64). Undo with slow_layer_end().
  */
 static int slow_layer(const char *file, struct atomfs_digest *d, int mib)
 {
 	bool knob = access(DELAY_MS, W_OK) == 0;
+	char name[32];
 	int err = 0;
 
 	if (knob)
@@ -176,8 +177,11 @@ static int slow_layer(const char *file, struct atomfs_digest *d, int mib)
 		      write_file(DELAY_MS, "400", 3, 0);
 	if (err)
 		return err;
-	err = make_padded(fixture("base.sqfs"), file, (knob ? 4 : mib) * MIB);
-	return err ?: sha256_file(file, d);
+	if (knob)
+		mib = 4;
+	snprintf(name, sizeof(name), "pad%dM/base", mib);
+	err = make_padded(fixture("base.sqfs"), file, (long long)mib * MIB);
+	return err ?: digest_of(name, d);
 }
 
 static void slow_layer_end(void)
