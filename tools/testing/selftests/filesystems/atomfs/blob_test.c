@@ -1112,6 +1112,7 @@ struct two_layer_stack {
 	const char *file;
 	struct atomfs_digest d;
 	int ret;		/* the stack fd or -errno */
+	unsigned int failed;	/* the layer a failure names */
 	volatile int done;
 };
 
@@ -1131,7 +1132,7 @@ static void *create_two_layer_stack(void *arg)
 		t->ret = digest_of("top_ovl.sqfs", &l[0].digest);
 		l[1].digest = t->d;
 		if (!t->ret)
-			t->ret = create_stack(l, 2, 0, NULL);
+			t->ret = create_stack(l, 2, 0, &t->failed);
 	}
 	if (fd0 >= 0)
 		close(fd0);
@@ -1229,6 +1230,8 @@ TEST_F_TIMEOUT(blob, concurrent_rehash_mismatch_fails_both, 300)
 	EXPECT_EQ(-EBADMSG, b.ret)
 		TH_LOG("B: create-stack with a layer marked bad meanwhile: %s",
 		       b.ret < 0 ? strerror(-b.ret) : "succeeded");
+	/* refused for the 9p layer A marked bad, not its own second one */
+	EXPECT_EQ(0, b.failed) TH_LOG("B's refusal names layer %u", b.failed);
 	if (b.ret >= 0) {
 		/* A stack with a layer marked bad: require_verified refuses it. */
 		TH_LOG("B's mount: %s", mount_stack(b.ret, MNT2) ?
