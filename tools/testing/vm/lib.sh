@@ -25,16 +25,17 @@ apt_lists_ready() {
 # each boot of the VM made two (make check boots about ten). An empty
 # output is not kept.
 apt_cached() { # NAME COMMAND...
-	local f="$ATOMFS_CACHE/apt/$1" stamp out
+	local f="$ATOMFS_CACHE/apt/$1" stamp out kept=
 	shift
 	apt_lists_ready
-	stamp=$(stat -c '%n %Y %s' /var/lib/apt/lists/*_Packages* | md5sum | cut -d' ' -f1)
-	if [ -f "$f" ] && [ "$(head -n1 "$f")" = "$stamp" ]; then
-		tail -n +2 "$f"
+	stamp=$(LC_ALL=C; stat -c '%n %Y %s' /var/lib/apt/lists/*_Packages* | md5sum | cut -d' ' -f1)
+	[ ! -f "$f" ] || kept=$(cat "$f")
+	if [ "${kept%%$'\n'*}" = "$stamp" ] && [ "$kept" != "$stamp" ]; then
+		printf '%s\n' "${kept#*$'\n'}"
 		return 0
 	fi
-	out=$("$@")
-	if [ -n "$out" ]; then
+	# an answer is kept only from a command that succeeded and said something
+	if out=$("$@") && [ -n "$out" ]; then
 		mkdir -p "${f%/*}"
 		printf '%s\n%s\n' "$stamp" "$out" >"$f.$$" && mv -f "$f.$$" "$f"
 	fi
