@@ -30,7 +30,7 @@ apt_cached() { # NAME COMMAND...
 	apt_lists_ready
 	stamp=$(LC_ALL=C; stat -c '%n %Y %s' /var/lib/apt/lists/*_Packages* | md5sum | cut -d' ' -f1)
 	[ ! -f "$f" ] || kept=$(cat "$f")
-	if [ "${kept%%$'\n'*}" = "$stamp" ] && [ "$kept" != "$stamp" ]; then
+	if [ "${kept%%$'\n'*}" = "$stamp" ]; then
 		printf '%s\n' "${kept#*$'\n'}"
 		return 0
 	fi

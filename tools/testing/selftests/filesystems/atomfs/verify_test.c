@@ -58,10 +58,10 @@ static bool skip_scale(void)
  * the held 16 MiB loop layer again each); 6.1 and the debug kernel run them.
  * On every line hardening_test's held_loop_layer_rehashed_on_reuse hashes
  * a held loop layer again on its reuse, and blob_test's
- * concurrent_stacks_mounts_and_umounts reuses held file layers at once. The compat.h calls on their
- * paths are reached on every line: the blob device's disk and the pin scan
- * by file_twenty_concurrent_setups, file_bdev by every test of a loop
- * layer; file_shared_wait_is_killable runs on every line too, the one test
+ * concurrent_stacks_mounts_and_umounts reuses held file layers at once.
+ * The compat.h calls on their paths are reached on every line: the blob
+ * device's disk and the pin scan by file_twenty_concurrent_setups,
+ * file_bdev by every test of a loop layer; file_shared_wait_is_killable runs on every line too, the one test
  * there of a fatal signal inside ATOMFS_IOC_CREATE_STACK.
  */
 struct stats {
