@@ -61,8 +61,9 @@ static bool skip_scale(void)
  * concurrent_stacks_mounts_and_umounts reuses held file layers at once.
  * The compat.h calls on their paths are reached on every line: the blob
  * device's disk and the pin scan by file_twenty_concurrent_setups,
- * file_bdev by every test of a loop layer; file_shared_wait_is_killable runs on every line too, the one test
- * there of a fatal signal inside ATOMFS_IOC_CREATE_STACK.
+ * file_bdev by every test of a loop layer; file_shared_wait_is_killable
+ * runs on every line too, the one test there of a fatal signal inside
+ * ATOMFS_IOC_CREATE_STACK.
  */
 struct stats {
 	long long hashed, verified, reused, aborted, max_workers, waits;
